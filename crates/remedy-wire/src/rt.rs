@@ -1,0 +1,162 @@
+//! Runtime helpers used by the generated modules (not a stable API).
+
+use crate::{Render, WireEnum};
+use std::fmt::Display;
+
+/// Compiles a (model-derived) pattern with full-match semantics.
+///
+/// Every pattern is checked to compile by the generator and by the tests; the
+/// fallback (match anything) only guards against a panic.
+pub fn compile(pattern: &str) -> regex::Regex {
+    regex::Regex::new(&format!("^(?:{pattern})$"))
+        .or_else(|_| regex::Regex::new("(?s).*"))
+        .unwrap_or_else(|_| unreachable_regex())
+}
+
+#[allow(clippy::expect_used)]
+fn unreachable_regex() -> regex::Regex {
+    regex::Regex::new("").expect("the empty regex compiles")
+}
+
+/// Path of a member: `parent.name`, or `name` at the top level.
+pub fn member_path(parent: &str, name: &str) -> String {
+    if parent.is_empty() {
+        name.to_owned()
+    } else {
+        format!("{parent}.{name}")
+    }
+}
+
+/// Path of the list item at 0-based index `i`.
+pub fn list_item_path(path: &str, i: usize) -> String {
+    format!("{path}.{}.member", i + 1)
+}
+
+/// Path of a map value.
+pub fn map_value_path(path: &str, key: &str) -> String {
+    format!("{path}.{key}.member")
+}
+
+fn violation(errors: &mut Vec<String>, rendered: &str, path: &str, phrase: impl Display) {
+    errors.push(format!(
+        "Value '{rendered}' at '{path}' failed to satisfy constraint: Member must {phrase}"
+    ));
+}
+
+/// A required member is absent.
+pub fn required(errors: &mut Vec<String>, path: &str) {
+    errors.push(format!(
+        "Value null at '{path}' failed to satisfy constraint: Member must not be null"
+    ));
+}
+
+fn len_check(
+    errors: &mut Vec<String>,
+    path: &str,
+    len: usize,
+    min: Option<u64>,
+    max: Option<u64>,
+    render: impl FnOnce() -> String,
+) {
+    let len = len as u64;
+    if let Some(min) = min {
+        if len < min {
+            violation(errors, &render(), path, format_args!("have length greater than or equal to {min}"));
+            return;
+        }
+    }
+    if let Some(max) = max {
+        if len > max {
+            violation(errors, &render(), path, format_args!("have length less than or equal to {max}"));
+        }
+    }
+}
+
+/// Length (in Unicode scalar values) of a string.
+pub fn check_str_len(errors: &mut Vec<String>, path: &str, s: &str, min: Option<u64>, max: Option<u64>) {
+    len_check(errors, path, s.chars().count(), min, max, || s.to_owned());
+}
+
+/// Length of a list or map.
+pub fn check_len<T: Render + ?Sized>(
+    errors: &mut Vec<String>,
+    path: &str,
+    v: &T,
+    len: usize,
+    min: Option<u64>,
+    max: Option<u64>,
+) {
+    len_check(errors, path, len, min, max, || v.render());
+}
+
+/// Range of an integer/long.
+pub fn check_range(errors: &mut Vec<String>, path: &str, v: i64, min: Option<i64>, max: Option<i64>) {
+    if let Some(min) = min {
+        if v < min {
+            violation(errors, &v.to_string(), path, format_args!("have value greater than or equal to {min}"));
+            return;
+        }
+    }
+    if let Some(max) = max {
+        if v > max {
+            violation(errors, &v.to_string(), path, format_args!("have value less than or equal to {max}"));
+        }
+    }
+}
+
+/// Range of a double.
+pub fn check_range_f64(errors: &mut Vec<String>, path: &str, v: f64, min: Option<f64>, max: Option<f64>) {
+    if let Some(min) = min {
+        if v < min {
+            violation(errors, &v.render(), path, format_args!("have value greater than or equal to {min}"));
+            return;
+        }
+    }
+    if let Some(max) = max {
+        if v > max {
+            violation(errors, &v.render(), path, format_args!("have value less than or equal to {max}"));
+        }
+    }
+}
+
+/// Full-match regular expression.
+pub fn check_pattern(errors: &mut Vec<String>, path: &str, s: &str, re: &regex::Regex, pattern: &str) {
+    if !re.is_match(s) {
+        violation(errors, s, path, format_args!("satisfy regular expression pattern: {pattern}"));
+    }
+}
+
+/// Enum membership.
+pub fn check_enum<E: WireEnum>(errors: &mut Vec<String>, path: &str, v: &E) {
+    if !v.is_known() {
+        violation(
+            errors,
+            v.wire(),
+            path,
+            format_args!("satisfy enum value set: [{}]", E::values().join(", ")),
+        );
+    }
+}
+
+/// Some map key violates the key shape's constraints (`constraints` is the `[...]` list).
+pub fn map_keys<T: Render + ?Sized>(errors: &mut Vec<String>, path: &str, v: &T, constraints: &str) {
+    errors.push(format!(
+        "Value '{}' at '{path}' failed to satisfy constraint: Map keys must satisfy constraint: {constraints}",
+        v.render()
+    ));
+}
+
+/// Deserializes a wire enum from any JSON string.
+pub struct EnumVisitor<E>(pub fn(&str) -> E);
+
+impl<E> serde::de::Visitor<'_> for EnumVisitor<E> {
+    type Value = E;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a string")
+    }
+
+    fn visit_str<Er: serde::de::Error>(self, v: &str) -> Result<E, Er> {
+        Ok((self.0)(v))
+    }
+}
