@@ -68,7 +68,9 @@ impl ValueDe<'_> {
                 } else if let Some(u) = n.as_u64() {
                     visitor.visit_u64(u)
                 } else {
-                    Err(Error(format!("Numeric value ({n}) can not be converted to {target}")))
+                    Err(Error(format!(
+                        "Numeric value ({n}) can not be converted to {target}"
+                    )))
                 }
             }
             other => Err(mismatch(other, target)),
@@ -94,7 +96,10 @@ impl<'de> de::Deserializer<'de> for ValueDe<'_> {
             }
             Value::String(s) => visitor.visit_str(s),
             Value::Array(a) => visitor.visit_seq(SeqDe(a.iter())),
-            Value::Object(m) => visitor.visit_map(MapDe { iter: m.iter(), value: None }),
+            Value::Object(m) => visitor.visit_map(MapDe {
+                iter: m.iter(),
+                value: None,
+            }),
         }
     }
 
@@ -138,7 +143,9 @@ impl<'de> de::Deserializer<'de> for ValueDe<'_> {
         match self.0 {
             Value::Number(n) => match n.as_f64() {
                 Some(f) => visitor.visit_f64(f),
-                None => Err(Error(format!("Numeric value ({n}) can not be converted to a Double"))),
+                None => Err(Error(format!(
+                    "Numeric value ({n}) can not be converted to a Double"
+                ))),
             },
             other => Err(mismatch(other, "a Double")),
         }
@@ -200,12 +207,18 @@ impl<'de> de::Deserializer<'de> for ValueDe<'_> {
     fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
         match self.0 {
             Value::Array(a) => visitor.visit_seq(SeqDe(a.iter())),
-            Value::Object(_) => Err(Error("Start of structure or map found where not expected".into())),
+            Value::Object(_) => Err(Error(
+                "Start of structure or map found where not expected".into(),
+            )),
             other => Err(Error(format!("Expected list but found {}", token(other)))),
         }
     }
 
-    fn deserialize_tuple<V: Visitor<'de>>(self, _len: usize, visitor: V) -> Result<V::Value, Error> {
+    fn deserialize_tuple<V: Visitor<'de>>(
+        self,
+        _len: usize,
+        visitor: V,
+    ) -> Result<V::Value, Error> {
         self.deserialize_seq(visitor)
     }
 
@@ -220,7 +233,10 @@ impl<'de> de::Deserializer<'de> for ValueDe<'_> {
 
     fn deserialize_map<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
         match self.0 {
-            Value::Object(m) => visitor.visit_map(MapDe { iter: m.iter(), value: None }),
+            Value::Object(m) => visitor.visit_map(MapDe {
+                iter: m.iter(),
+                value: None,
+            }),
             other => Err(expected_container(other, "map")),
         }
     }
@@ -232,7 +248,10 @@ impl<'de> de::Deserializer<'de> for ValueDe<'_> {
         visitor: V,
     ) -> Result<V::Value, Error> {
         match self.0 {
-            Value::Object(m) => visitor.visit_map(MapDe { iter: m.iter(), value: None }),
+            Value::Object(m) => visitor.visit_map(MapDe {
+                iter: m.iter(),
+                value: None,
+            }),
             other => Err(expected_container(other, "structure")),
         }
     }
@@ -263,7 +282,10 @@ struct SeqDe<'a>(std::slice::Iter<'a, Value>);
 impl<'de> de::SeqAccess<'de> for SeqDe<'_> {
     type Error = Error;
 
-    fn next_element_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<Option<T::Value>, Error> {
+    fn next_element_seed<T: DeserializeSeed<'de>>(
+        &mut self,
+        seed: T,
+    ) -> Result<Option<T::Value>, Error> {
         match self.0.next() {
             Some(v) => seed.deserialize(ValueDe(v)).map(Some),
             None => Ok(None),
@@ -283,7 +305,10 @@ struct MapDe<'a> {
 impl<'de> de::MapAccess<'de> for MapDe<'_> {
     type Error = Error;
 
-    fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, Error> {
+    fn next_key_seed<K: DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, Error> {
         match self.iter.next() {
             Some((k, v)) => {
                 self.value = Some(v);

@@ -185,7 +185,10 @@ impl<T: Render> Render for Vec<T> {
 }
 impl<T: Render> Render for BTreeMap<String, T> {
     fn render(&self) -> String {
-        let items: Vec<String> = self.iter().map(|(k, v)| format!("{k}={}", v.render())).collect();
+        let items: Vec<String> = self
+            .iter()
+            .map(|(k, v)| format!("{k}={}", v.render()))
+            .collect();
         format!("{{{}}}", items.join(", "))
     }
 }
@@ -220,7 +223,10 @@ pub fn validation_message(items: &[String]) -> Option<String> {
     match items.len() {
         0 => None,
         1 => Some(format!("1 validation error detected: {}", items[0])),
-        n => Some(format!("{n} validation errors detected: {}", items.join("; "))),
+        n => Some(format!(
+            "{n} validation errors detected: {}",
+            items.join("; ")
+        )),
     }
 }
 

@@ -61,19 +61,35 @@ fn len_check(
     let len = len as u64;
     if let Some(min) = min {
         if len < min {
-            violation(errors, &render(), path, format_args!("have length greater than or equal to {min}"));
+            violation(
+                errors,
+                &render(),
+                path,
+                format_args!("have length greater than or equal to {min}"),
+            );
             return;
         }
     }
     if let Some(max) = max {
         if len > max {
-            violation(errors, &render(), path, format_args!("have length less than or equal to {max}"));
+            violation(
+                errors,
+                &render(),
+                path,
+                format_args!("have length less than or equal to {max}"),
+            );
         }
     }
 }
 
 /// Length (in Unicode scalar values) of a string.
-pub fn check_str_len(errors: &mut Vec<String>, path: &str, s: &str, min: Option<u64>, max: Option<u64>) {
+pub fn check_str_len(
+    errors: &mut Vec<String>,
+    path: &str,
+    s: &str,
+    min: Option<u64>,
+    max: Option<u64>,
+) {
     len_check(errors, path, s.chars().count(), min, max, || s.to_owned());
 }
 
@@ -90,39 +106,82 @@ pub fn check_len<T: Render + ?Sized>(
 }
 
 /// Range of an integer/long.
-pub fn check_range(errors: &mut Vec<String>, path: &str, v: i64, min: Option<i64>, max: Option<i64>) {
+pub fn check_range(
+    errors: &mut Vec<String>,
+    path: &str,
+    v: i64,
+    min: Option<i64>,
+    max: Option<i64>,
+) {
     if let Some(min) = min {
         if v < min {
-            violation(errors, &v.to_string(), path, format_args!("have value greater than or equal to {min}"));
+            violation(
+                errors,
+                &v.to_string(),
+                path,
+                format_args!("have value greater than or equal to {min}"),
+            );
             return;
         }
     }
     if let Some(max) = max {
         if v > max {
-            violation(errors, &v.to_string(), path, format_args!("have value less than or equal to {max}"));
+            violation(
+                errors,
+                &v.to_string(),
+                path,
+                format_args!("have value less than or equal to {max}"),
+            );
         }
     }
 }
 
 /// Range of a double.
-pub fn check_range_f64(errors: &mut Vec<String>, path: &str, v: f64, min: Option<f64>, max: Option<f64>) {
+pub fn check_range_f64(
+    errors: &mut Vec<String>,
+    path: &str,
+    v: f64,
+    min: Option<f64>,
+    max: Option<f64>,
+) {
     if let Some(min) = min {
         if v < min {
-            violation(errors, &v.render(), path, format_args!("have value greater than or equal to {min}"));
+            violation(
+                errors,
+                &v.render(),
+                path,
+                format_args!("have value greater than or equal to {min}"),
+            );
             return;
         }
     }
     if let Some(max) = max {
         if v > max {
-            violation(errors, &v.render(), path, format_args!("have value less than or equal to {max}"));
+            violation(
+                errors,
+                &v.render(),
+                path,
+                format_args!("have value less than or equal to {max}"),
+            );
         }
     }
 }
 
 /// Full-match regular expression.
-pub fn check_pattern(errors: &mut Vec<String>, path: &str, s: &str, re: &regex::Regex, pattern: &str) {
+pub fn check_pattern(
+    errors: &mut Vec<String>,
+    path: &str,
+    s: &str,
+    re: &regex::Regex,
+    pattern: &str,
+) {
     if !re.is_match(s) {
-        violation(errors, s, path, format_args!("satisfy regular expression pattern: {pattern}"));
+        violation(
+            errors,
+            s,
+            path,
+            format_args!("satisfy regular expression pattern: {pattern}"),
+        );
     }
 }
 
@@ -139,7 +198,12 @@ pub fn check_enum<E: WireEnum>(errors: &mut Vec<String>, path: &str, v: &E) {
 }
 
 /// Some map key violates the key shape's constraints (`constraints` is the `[...]` list).
-pub fn map_keys<T: Render + ?Sized>(errors: &mut Vec<String>, path: &str, v: &T, constraints: &str) {
+pub fn map_keys<T: Render + ?Sized>(
+    errors: &mut Vec<String>,
+    path: &str,
+    v: &T,
+    constraints: &str,
+) {
     errors.push(format!(
         "Value '{}' at '{path}' failed to satisfy constraint: Map keys must satisfy constraint: {constraints}",
         v.render()
