@@ -1,0 +1,119 @@
+//! Command line: `remedy serve`, `remedy import`, `remedy version`.
+//!
+//! Every flag has a `REMEDY_*` environment variable; a flag on the command line wins.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(name = "remedy", version, about = "A self-hosted, AWS Config-compatible compliance and remediation service")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server: the AWS Config API (and the SSM slice) on one endpoint.
+    Serve(ServeArgs),
+    /// Load configuration items (API or notification form, JSON) into a store, running or stopped.
+    Import(ImportArgs),
+    /// Print the version.
+    Version,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Where state lives.
+#[derive(Debug, Clone, clap::Args)]
+pub struct StorageArgs {
+    /// Directory for the embedded SQLite database (`remedy.db` inside it). Ignored when
+    /// --database-url is given.
+    #[arg(long, env = "REMEDY_DATA_DIR", default_value = "./remedy-data")]
+    pub data_dir: PathBuf,
+
+    /// Database URL: `sqlite://PATH` for an explicit SQLite file. Overrides --data-dir.
+    #[arg(long, env = "REMEDY_DATABASE_URL")]
+    pub database_url: Option<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Address and port to listen on.
+    #[arg(long, env = "REMEDY_LISTEN", default_value = "127.0.0.1:4599")]
+    pub listen: SocketAddr,
+
+    #[command(flatten)]
+    pub storage: StorageArgs,
+
+    /// TOML file of accepted access keys ([[credential]] access_key_id, secret_access_key,
+    /// account_id). Without it, the single credential test/test maps to account 000000000000.
+    #[arg(long, env = "REMEDY_CREDENTIALS")]
+    pub credentials: Option<PathBuf>,
+
+    /// Log line format.
+    #[arg(long, env = "REMEDY_LOG_FORMAT", value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+
+    /// Log filter in tracing's EnvFilter syntax (e.g. `info`, `remedy=debug`).
+    #[arg(long, env = "REMEDY_LOG", default_value = "info")]
+    pub log: String,
+
+    /// Largest accepted request body in bytes; larger bodies are refused before they are read.
+    #[arg(long, env = "REMEDY_MAX_BODY_BYTES", default_value_t = crate::app::DEFAULT_BODY_LIMIT)]
+    pub max_body_bytes: usize,
+
+    /// Allowed clock skew of signed requests, in seconds (AWS: 900).
+    #[arg(long, env = "REMEDY_MAX_CLOCK_SKEW_SECONDS", default_value_t = 900)]
+    pub max_clock_skew_seconds: u64,
+
+    /// Config rules allowed per account and region (AWS: 1000).
+    #[arg(long, env = "REMEDY_MAX_RULES", default_value_t = 1000)]
+    pub max_rules: usize,
+
+    /// Active custom-type resources allowed per account and region (AWS: 100000).
+    #[arg(long, env = "REMEDY_MAX_CUSTOM_RESOURCES", default_value_t = 100_000)]
+    pub max_custom_resources: usize,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ImportArgs {
+    /// JSON file: one configuration item, an array of them, an object with `configurationItems`,
+    /// or one item per line (JSON Lines). `-` reads standard input.
+    pub file: PathBuf,
+
+    #[command(flatten)]
+    pub storage: StorageArgs,
+
+    /// Account for items that do not name one (`accountId` / `awsAccountId`).
+    #[arg(long, env = "REMEDY_IMPORT_ACCOUNT", default_value = crate::auth::DEFAULT_ACCOUNT)]
+    pub account: String,
+
+    /// Region for items that do not name one (`awsRegion`).
+    #[arg(long, env = "REMEDY_IMPORT_REGION", default_value = "us-east-1")]
+    pub region: String,
+}
+
+impl StorageArgs {
+    /// The SQLite file to open.
+    pub fn sqlite_path(&self) -> Result<PathBuf, String> {
+        match &self.database_url {
+            None => Ok(self.data_dir.join("remedy.db")),
+            Some(url) => match url.strip_prefix("sqlite://") {
+                Some(path) if !path.is_empty() => Ok(PathBuf::from(path)),
+                _ if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+                    Err("PostgreSQL is not supported by this build yet; use sqlite://PATH or --data-dir".into())
+                }
+                _ => Err(format!("unsupported --database-url {url:?}: expected sqlite://PATH")),
+            },
+        }
+    }
+}

@@ -1,0 +1,82 @@
+//! The `remedy` binary: parses the command line and wires the layers together.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Parser;
+use remedy::app::{App, Settings};
+use remedy::auth::StaticCredentials;
+use remedy::cli::{Cli, Command, LogFormat, ServeArgs};
+use remedy::store::sqlite::SqliteStore;
+use tracing_subscriber::EnvFilter;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Version => {
+            println!("remedy {}", env!("CARGO_PKG_VERSION"));
+            ExitCode::SUCCESS
+        }
+        Command::Serve(args) => report(serve(args)),
+        Command::Import(args) => report(remedy::import::run(&args).map(|n| {
+            println!("imported {n} configuration items");
+        })),
+    }
+}
+
+fn report(r: Result<(), String>) -> ExitCode {
+    match r {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("remedy: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(args: &ServeArgs) -> Result<(), String> {
+    let filter = EnvFilter::try_new(&args.log).map_err(|e| format!("invalid --log filter: {e}"))?;
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);
+    match args.log_format {
+        LogFormat::Json => builder.json().flatten_event(true).with_current_span(true).init(),
+        LogFormat::Text => builder.init(),
+    }
+    Ok(())
+}
+
+fn serve(args: ServeArgs) -> Result<(), String> {
+    init_logging(&args)?;
+    std::panic::set_hook(Box::new(|info| {
+        tracing::error!(version = env!("CARGO_PKG_VERSION"), panic = %info, "panic");
+    }));
+    let credentials = match &args.credentials {
+        Some(path) => StaticCredentials::from_file(path)?,
+        None => StaticCredentials::local_default(),
+    };
+    let path = args.storage.sqlite_path()?;
+    let store = SqliteStore::open(&path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+    let settings = Settings {
+        body_limit: args.max_body_bytes,
+        max_clock_skew: Duration::from_secs(args.max_clock_skew_seconds),
+        max_rules: args.max_rules,
+        max_custom_resources: args.max_custom_resources,
+    };
+    let app = Arc::new(App::new(Arc::new(store), Arc::new(credentials), settings));
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the runtime: {e}"))?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(args.listen)
+            .await
+            .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
+        let addr = listener.local_addr().map_err(|e| e.to_string())?;
+        tracing::info!(%addr, store = %path.display(), "remedy listening");
+        remedy::server::run(listener, app, remedy::server::shutdown_signal())
+            .await
+            .map_err(|e| format!("server error: {e}"))?;
+        tracing::info!("stopped");
+        Ok(())
+    })
+}

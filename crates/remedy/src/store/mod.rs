@@ -1,0 +1,126 @@
+//! Durable state behind one trait.
+//!
+//! Every method is one atomic unit of work: the invariants that must hold under concurrency (the
+//! rule limit, "a rule with a remediation configuration cannot be deleted", "tags only on
+//! existing resources") are checked inside the same transaction that writes, so racing requests
+//! cannot break them. The API layer decides *what* to do; the store guarantees it happens whole
+//! or not at all. `sqlite` is the embedded default; a PostgreSQL backend implements the same trait.
+
+pub mod sqlite;
+
+use async_trait::async_trait;
+
+use crate::domain::{
+    ConfigurationItem, ExceptionKey, NewConfigurationItem, RemediationConfigRecord,
+    RemediationExceptionRecord, RuleRecord, Scope, Tag,
+};
+
+/// Failures a store reports. Business outcomes the API maps to AWS errors are explicit variants;
+/// everything else is `Backend` (an internal failure, logged, never shown to clients).
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    #[error("already exists")]
+    AlreadyExists,
+    #[error("limit of {0} reached")]
+    LimitExceeded(usize),
+    #[error("the rule still has a remediation configuration")]
+    RuleHasRemediationConfiguration,
+    #[error("storage backend: {0}")]
+    Backend(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Which rule an update or lookup names: AWS lets PutConfigRule identify a rule by any of these.
+#[derive(Debug, Clone)]
+pub enum RuleSelector {
+    Name(String),
+    Id(String),
+    Arn(String),
+}
+
+/// Filter for configuration-item history reads.
+#[derive(Debug, Clone)]
+pub struct HistoryQuery {
+    pub resource_type: String,
+    pub resource_id: String,
+    pub earlier_time: Option<f64>,
+    pub later_time: Option<f64>,
+    pub forward: bool,
+    /// Continue after this state id (exclusive), in the query's direction.
+    pub after_state_id: Option<i64>,
+    pub limit: usize,
+}
+
+/// Filter for ListDiscoveredResources.
+#[derive(Debug, Clone)]
+pub struct DiscoveredQuery {
+    pub resource_type: String,
+    pub resource_ids: Vec<String>,
+    pub resource_name: Option<String>,
+    pub include_deleted: bool,
+    /// Continue after this resource id (exclusive).
+    pub after_id: Option<String>,
+    pub limit: usize,
+}
+
+/// One row of ListDiscoveredResources.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DiscoveredResource {
+    pub resource_type: String,
+    pub resource_id: String,
+    pub resource_name: Option<String>,
+    /// Set when the latest item records the deletion.
+    pub deletion_time: Option<f64>,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Answers when the backend can serve requests (for `/ready`).
+    async fn ping(&self) -> StoreResult<()>;
+
+    // ---- rules -------------------------------------------------------------------------------
+    async fn get_rule(&self, scope: &Scope, selector: &RuleSelector) -> StoreResult<Option<RuleRecord>>;
+    /// Rules ordered by name, starting after `after_name`.
+    async fn list_rules(&self, scope: &Scope, after_name: Option<&str>, limit: usize) -> StoreResult<Vec<RuleRecord>>;
+    /// Inserts a new rule (and its creation tags) unless `max_rules` are already stored.
+    async fn insert_rule(&self, scope: &Scope, rule: &RuleRecord, tags: &[Tag], max_rules: usize) -> StoreResult<()>;
+    /// Replaces an existing rule's body, keeping its identity.
+    async fn update_rule(&self, scope: &Scope, rule: &RuleRecord) -> StoreResult<()>;
+    /// Deletes a rule with its tags and exceptions; refused while it has a remediation configuration.
+    async fn delete_rule(&self, scope: &Scope, name: &str) -> StoreResult<()>;
+
+    // ---- remediation configurations ----------------------------------------------------------
+    /// Upserts each configuration; an existing one keeps its ARN. Returns, per input, whether it was
+    /// stored (`false`: its rule does not exist). All stored ones commit together.
+    async fn put_remediation_configurations(&self, scope: &Scope, configs: &[RemediationConfigRecord]) -> StoreResult<Vec<bool>>;
+    async fn get_remediation_configurations(&self, scope: &Scope, rule_names: &[String]) -> StoreResult<Vec<RemediationConfigRecord>>;
+    async fn delete_remediation_configuration(&self, scope: &Scope, rule_name: &str) -> StoreResult<()>;
+
+    // ---- remediation exceptions --------------------------------------------------------------
+    async fn put_remediation_exceptions(&self, scope: &Scope, records: &[RemediationExceptionRecord]) -> StoreResult<()>;
+    /// Unexpired exceptions of a rule (as of `now`), ordered by key, after `after`.
+    async fn list_remediation_exceptions(&self, scope: &Scope, rule_name: &str, keys: Option<&[ExceptionKey]>, after: Option<&ExceptionKey>, limit: usize, now: f64) -> StoreResult<Vec<RemediationExceptionRecord>>;
+    /// Deletes the given keys; returns, per key, whether an (unexpired) exception was deleted.
+    async fn delete_remediation_exceptions(&self, scope: &Scope, rule_name: &str, keys: &[ExceptionKey], now: f64) -> StoreResult<Vec<bool>>;
+
+    // ---- tags ------------------------------------------------------------------------------
+    /// Merges tags onto an existing taggable resource; refuses to exceed `max_tags`.
+    async fn tag_resource(&self, scope: &Scope, arn: &str, tags: &[Tag], max_tags: usize) -> StoreResult<()>;
+    async fn untag_resource(&self, scope: &Scope, arn: &str, keys: &[String]) -> StoreResult<()>;
+    /// Tags of an existing resource ordered by key, after `after_key`.
+    async fn list_tags(&self, scope: &Scope, arn: &str, after_key: Option<&str>, limit: usize) -> StoreResult<Vec<Tag>>;
+
+    // ---- configuration items -----------------------------------------------------------------
+    /// Records a new configuration item for a resource, assigning a state id greater than any
+    /// before it. `max_custom_resources` bounds active non-`AWS::` resources (None: no bound).
+    async fn record_configuration_item(&self, scope: &Scope, item: NewConfigurationItem, max_custom_resources: Option<usize>) -> StoreResult<ConfigurationItem>;
+    /// Records many items in one transaction (bulk import).
+    async fn import_configuration_items(&self, scope_items: Vec<(Scope, NewConfigurationItem)>) -> StoreResult<usize>;
+    /// The latest item of a resource, deleted or not.
+    async fn latest_configuration_item(&self, scope: &Scope, resource_type: &str, resource_id: &str) -> StoreResult<Option<ConfigurationItem>>;
+    async fn configuration_history(&self, scope: &Scope, query: &HistoryQuery) -> StoreResult<Vec<ConfigurationItem>>;
+    async fn list_discovered_resources(&self, scope: &Scope, query: &DiscoveredQuery) -> StoreResult<Vec<DiscoveredResource>>;
+}
