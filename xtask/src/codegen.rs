@@ -128,29 +128,53 @@ type Res<T> = Result<T, String>;
 
 pub fn run(root: &Path, models: &Path) -> Res<()> {
     for spec in SERVICES {
-        let path = models.join(spec.model_file);
-        let text = std::fs::read_to_string(&path)
-            .map_err(|e| format!("reading {}: {e}", path.display()))?;
-        let json: Value =
-            serde_json::from_str(&text).map_err(|e| format!("parsing {}: {e}", path.display()))?;
-        let gen = Gen::new(spec, &json)?;
-        let code = gen.generate()?;
+        let code = generate_service(spec, models)?;
         let out = root.join(spec.out_file);
         std::fs::write(&out, code).map_err(|e| format!("writing {}: {e}", out.display()))?;
-        let status = std::process::Command::new("rustfmt")
-            .arg("--edition")
-            .arg("2021")
-            .arg("--config")
-            .arg("max_width=120,use_small_heuristics=Max")
-            .arg(&out)
-            .status()
-            .map_err(|e| format!("running rustfmt: {e}"))?;
-        if !status.success() {
-            return Err(format!("rustfmt failed on {}", out.display()));
-        }
         println!("wrote {}", out.display());
     }
     Ok(())
+}
+
+/// Generates and rustfmt-formats the module of one service.
+fn generate_service(spec: &ServiceSpec, models: &Path) -> Res<String> {
+    let path = models.join(spec.model_file);
+    let text =
+        std::fs::read_to_string(&path).map_err(|e| format!("reading {}: {e}", path.display()))?;
+    let json: Value =
+        serde_json::from_str(&text).map_err(|e| format!("parsing {}: {e}", path.display()))?;
+    let code = Gen::new(spec, &json)?.generate()?;
+    rustfmt(&code)
+}
+
+fn rustfmt(code: &str) -> Res<String> {
+    use std::io::Write as _;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new("rustfmt")
+        .args([
+            "--edition",
+            "2021",
+            "--config",
+            "max_width=120,use_small_heuristics=Max",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("running rustfmt: {e}"))?;
+    let mut stdin = child.stdin.take().ok_or("no rustfmt stdin")?;
+    let input = code.to_owned();
+    let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
+    let output = child
+        .wait_with_output()
+        .map_err(|e| format!("running rustfmt: {e}"))?;
+    writer
+        .join()
+        .map_err(|_| "rustfmt writer panicked")?
+        .map_err(|e| format!("writing to rustfmt: {e}"))?;
+    if !output.status.success() {
+        return Err("rustfmt failed on the generated code".into());
+    }
+    String::from_utf8(output.stdout).map_err(|e| format!("rustfmt output: {e}"))
 }
 
 struct Gen<'a> {
@@ -1089,6 +1113,29 @@ fn doc_line(o: &mut String, doc: &str, indent: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The committed modules match what the generator produces (skipped when
+    /// the models are not available).
+    #[test]
+    fn generated_files_are_up_to_date() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .unwrap_or(Path::new("."));
+        let models = root.join("../shared/aws-models");
+        if !models.join(SERVICES[0].model_file).exists() {
+            eprintln!("models not found at {}; skipping", models.display());
+            return;
+        }
+        for spec in SERVICES {
+            let fresh = generate_service(spec, &models).unwrap_or_else(|e| panic!("{e}"));
+            let committed = std::fs::read_to_string(root.join(spec.out_file)).unwrap_or_default();
+            assert!(
+                fresh == committed,
+                "{} is stale: run `cargo run -p xtask -- codegen`",
+                spec.out_file
+            );
+        }
+    }
 
     #[test]
     fn variants() {
