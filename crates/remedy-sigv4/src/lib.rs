@@ -308,7 +308,7 @@ fn query_claim(pairs: &[(Vec<u8>, Vec<u8>)]) -> Result<Claim, AuthError> {
 }
 
 fn describe_skew(skew: Duration) -> String {
-    if skew.subsec_nanos() == 0 && skew.as_secs() % 60 == 0 {
+    if skew.subsec_nanos() == 0 && skew.as_secs().is_multiple_of(60) {
         format!("{} min.", skew.as_secs() / 60)
     } else {
         format!("{} sec.", skew.as_secs())
