@@ -19,10 +19,24 @@
 //! * presigned URLs (`X-Amz-Algorithm`, `X-Amz-Credential`, `X-Amz-Date`, `X-Amz-Expires`,
 //!   `X-Amz-SignedHeaders`, `X-Amz-Signature` query parameters).
 //!
-//! Choices worth knowing (see the module docs of `canonical` for the canonical URI and query):
+//! Choices worth knowing:
 //!
-//! * The path is verified as received and encoded once more, as every SDK does for non-S3
-//!   services (the `normalize-path` vectors pass this way).
+//! * **Canonical URI.** SDKs signing for any service but S3 take the path they put on the wire
+//!   (already percent-encoded once), drop empty, `.` and `..` segments, and URI-encode the result
+//!   *again* (`%20` on the wire is `%2520` in the canonical request). The verifier does the same
+//!   to the path as received: normalise, then encode every byte outside `A-Za-z0-9-_.~/`,
+//!   including `%`. This is what makes botocore, the Rust, Go and JS SDKs verify, and it is what
+//!   the `normalize-path` vectors describe: their request lines carry the *unencoded* path
+//!   (`/ሴ`, `/example/$delete`, `/example space/`) and the canonical URI is its encoding. S3's
+//!   single encoding without normalisation is not offered: remedy serves no S3 API.
+//! * **Canonical query.** The raw query is split on `&` and at the first `=` of each pair (no `=`
+//!   means an empty value; empty pairs are dropped); keys and values are percent-decoded, with
+//!   `+` read as a space as AWS services do, a `%` not followed by two hex digits kept as is,
+//!   then re-encoded leaving only `A-Za-z0-9-_.~` bare, and sorted by key, then value.
+//! * **Canonical headers.** Values are trimmed of spaces and tabs, inner runs of them become one
+//!   space, repeated headers are joined with `,` in the order received. A signed header the
+//!   request lacks contributes an empty value (the signature then fails). Without a `Host`
+//!   header (HTTP/2), the URI's authority is used.
 //! * A credential-scope date that differs from the request date is an
 //!   `InvalidSignatureException` (403), as AWS answers it, not an `IncompleteSignatureException`.
 //! * `x-amz-content-sha256`, when present, must be the body's SHA-256 (checked after the
