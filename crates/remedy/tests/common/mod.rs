@@ -1,0 +1,290 @@
+//! Test harness: starts the real `remedy` binary on a free loopback port with its own data
+//! directory, and talks to it through the official AWS SDK or through raw signed HTTP requests
+//! (for the malformed input SDKs refuse to send).
+
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant, SystemTime};
+
+pub use aws_sdk_config as config;
+
+pub const REGION: &str = "us-east-1";
+
+pub struct Server {
+    child: Option<Child>,
+    pub port: u16,
+    pub data_dir: PathBuf,
+    _tmp: Option<tempfile::TempDir>,
+    extra_args: Vec<String>,
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+impl Server {
+    /// A server on a fresh data directory.
+    pub fn start() -> Server {
+        Self::start_with(&[])
+    }
+
+    /// A server on a fresh data directory with extra `remedy serve` arguments.
+    pub fn start_with(args: &[&str]) -> Server {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().to_path_buf();
+        let mut s = Self::spawn(&dir, args);
+        s._tmp = Some(tmp);
+        s
+    }
+
+    /// A server on an existing data directory (used to restart after a kill).
+    pub fn spawn(data_dir: &Path, args: &[&str]) -> Server {
+        let port = free_port();
+        let child = Command::new(env!("CARGO_BIN_EXE_remedy"))
+            .arg("serve")
+            .arg("--listen")
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("--data-dir")
+            .arg(data_dir)
+            .args(args)
+            .env("REMEDY_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn remedy");
+        let server = Server {
+            child: Some(child),
+            port,
+            data_dir: data_dir.to_path_buf(),
+            _tmp: None,
+            extra_args: args.iter().map(|s| s.to_string()).collect(),
+        };
+        server.wait_ready();
+        server
+    }
+
+    fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if let Ok((200, _, _)) = self.get("/health") {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("remedy did not become healthy on port {}", self.port);
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// An SDK client signing as `test`/`test` in us-east-1.
+    pub fn client(&self) -> config::Client {
+        self.client_as("test", "test", REGION)
+    }
+
+    pub fn client_as(&self, key: &str, secret: &str, region: &str) -> config::Client {
+        let http = aws_smithy_http_client::Builder::new().build_http();
+        let conf = config::Config::builder()
+            .behavior_version(config::config::BehaviorVersion::latest())
+            .endpoint_url(self.endpoint())
+            .region(config::config::Region::new(region.to_string()))
+            .credentials_provider(config::config::Credentials::new(key, secret, None, None, "remedy-tests"))
+            .http_client(http)
+            .build();
+        config::Client::from_conf(conf)
+    }
+
+    /// Kills the server with SIGKILL (no graceful shutdown) and waits for it to exit.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Sends SIGTERM and waits for exit; returns the exit status.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let mut c = self.child.take().expect("running");
+        let _ = Command::new("kill").arg("-TERM").arg(c.id().to_string()).status();
+        c.wait().unwrap()
+    }
+
+    /// Restarts on the same data directory after `kill`.
+    pub fn restart(&mut self) {
+        self.kill();
+        let args: Vec<&str> = self.extra_args.iter().map(String::as_str).collect();
+        let mut fresh = Server::spawn(&self.data_dir, &args);
+        self.port = fresh.port;
+        self.child = fresh.child.take();
+    }
+
+    pub fn is_running(&mut self) -> bool {
+        match self.child.as_mut() {
+            Some(c) => c.try_wait().map(|s| s.is_none()).unwrap_or(false),
+            None => false,
+        }
+    }
+
+    /// A plain GET.
+    pub fn get(&self, path: &str) -> std::io::Result<(u16, Vec<(String, String)>, Vec<u8>)> {
+        let req = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nConnection: close\r\n\r\n", self.port);
+        self.send_raw(req.as_bytes())
+    }
+
+    /// A signed AWS JSON 1.1 request (test/test, us-east-1, service `config`).
+    pub fn call(&self, target: &str, body: &str) -> Response {
+        self.call_signed(target, body.as_bytes(), "test", "test", REGION, "config")
+    }
+
+    pub fn call_signed(&self, target: &str, body: &[u8], key: &str, secret: &str, region: &str, service: &str) -> Response {
+        let host = format!("127.0.0.1:{}", self.port);
+        let now = SystemTime::now();
+        let amz_date = remedy_sigv4::format_amz_date(now);
+        let headers = [
+            ("Host", host.as_str()),
+            ("X-Amz-Date", amz_date.as_str()),
+            ("X-Amz-Target", target),
+            ("Content-Type", "application/x-amz-json-1.1"),
+        ];
+        let auth = remedy_sigv4::sign_request("POST", "/", &headers, body, key, secret, region, service, now);
+        let mut extra: Vec<(&str, &str)> = headers.to_vec();
+        extra.push(("Authorization", auth.as_str()));
+        self.post(&extra, body)
+    }
+
+    /// A POST / with exactly these headers (Content-Length is added).
+    pub fn post(&self, headers: &[(&str, &str)], body: &[u8]) -> Response {
+        let mut req = Vec::new();
+        req.extend_from_slice(b"POST / HTTP/1.1\r\n");
+        for (k, v) in headers {
+            req.extend_from_slice(format!("{k}: {v}\r\n").as_bytes());
+        }
+        if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
+            req.extend_from_slice(format!("Host: 127.0.0.1:{}\r\n", self.port).as_bytes());
+        }
+        req.extend_from_slice(format!("Content-Length: {}\r\nConnection: close\r\n\r\n", body.len()).as_bytes());
+        req.extend_from_slice(body);
+        let (status, headers, body) = self.send_raw(&req).expect("request");
+        Response { status, headers, body }
+    }
+
+    pub fn send_raw(&self, bytes: &[u8]) -> std::io::Result<(u16, Vec<(String, String)>, Vec<u8>)> {
+        let mut s = TcpStream::connect(("127.0.0.1", self.port))?;
+        s.set_read_timeout(Some(Duration::from_secs(10)))?;
+        s.write_all(bytes)?;
+        let mut buf = Vec::new();
+        s.read_to_end(&mut buf)?;
+        parse_response(&buf)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A raw HTTP response.
+#[derive(Debug)]
+pub struct Response {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("body is not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+    }
+
+    /// `__type` of an error body.
+    pub fn error_type(&self) -> String {
+        self.json()["__type"].as_str().unwrap_or_default().to_string()
+    }
+
+    pub fn message(&self) -> String {
+        self.json()["message"].as_str().unwrap_or_default().to_string()
+    }
+}
+
+pub fn parse_response(buf: &[u8]) -> std::io::Result<(u16, Vec<(String, String)>, Vec<u8>)> {
+    let bad = || std::io::Error::new(std::io::ErrorKind::InvalidData, "bad HTTP response");
+    let split = buf.windows(4).position(|w| w == b"\r\n\r\n").ok_or_else(bad)?;
+    let head = std::str::from_utf8(&buf[..split]).map_err(|_| bad())?;
+    let mut lines = head.split("\r\n");
+    let status: u16 = lines
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(bad)?;
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect();
+    let mut body = buf[split + 4..].to_vec();
+    let chunked = headers
+        .iter()
+        .any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"));
+    if chunked {
+        let mut out = Vec::new();
+        let mut rest = &body[..];
+        loop {
+            let Some(pos) = rest.windows(2).position(|w| w == b"\r\n") else { break };
+            let size = usize::from_str_radix(std::str::from_utf8(&rest[..pos]).unwrap_or("0").trim(), 16).unwrap_or(0);
+            if size == 0 {
+                break;
+            }
+            out.extend_from_slice(&rest[pos + 2..pos + 2 + size]);
+            rest = &rest[pos + 2 + size + 2..];
+        }
+        body = out;
+    }
+    Ok((status, headers, body))
+}
+
+/// The service error code of an SDK error (e.g. `NoSuchConfigRuleException`).
+pub fn error_code<E, R>(err: &aws_sdk_config::error::SdkError<E, R>) -> String
+where
+    E: aws_sdk_config::error::ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    match err.as_service_error() {
+        Some(e) => e.code().unwrap_or_default().to_string(),
+        None => format!("not a service error: {}", aws_sdk_config::error::DisplayErrorContext(err)),
+    }
+}
+
+pub fn error_message<E, R>(err: &aws_sdk_config::error::SdkError<E, R>) -> String
+where
+    E: aws_sdk_config::error::ProvideErrorMetadata,
+{
+    err.as_service_error()
+        .and_then(|e| e.message().map(str::to_string))
+        .unwrap_or_default()
+}
+
+/// A managed rule body the tests create rules from.
+pub fn managed_rule(name: &str) -> config::types::ConfigRule {
+    config::types::ConfigRule::builder()
+        .config_rule_name(name)
+        .source(
+            config::types::Source::builder()
+                .owner(config::types::Owner::Aws)
+                .source_identifier("S3_BUCKET_VERSIONING_ENABLED")
+                .build()
+                .unwrap(),
+        )
+        .build()
+}
