@@ -91,6 +91,10 @@ const SERVICES: &[ServiceSpec] = &[
 
 /// Model patterns that use Java-only regex syntax, with an equivalent for the
 /// `regex` crate (both are matched against the whole value).
+/// Enum shapes that also accept values outside the model's list, with the predicate that
+/// admits them (see `remedy_wire::open` for why).
+const OPEN_ENUMS: &[(&str, &str)] = &[("ResourceType", "crate::open::third_party_resource_type")];
+
 const PATTERN_TRANSLATIONS: &[(&str, &str)] = &[
     // Negative lookahead "not only whitespace" + `.+` (no line terminators).
     (
@@ -674,7 +678,10 @@ impl<'a> Gen<'a> {
         for (v, var) in values.iter().zip(&variants) {
             w(o, format_args!("        {var} => {v:?},\n"));
         }
-        o.push_str("    }\n}\n\n");
+        match OPEN_ENUMS.iter().find(|(shape, _)| *shape == name) {
+            Some((_, predicate)) => w(o, format_args!("    }} accepts {predicate}\n}}\n\n")),
+            None => o.push_str("    }\n}\n\n"),
+        }
         Ok(())
     }
 

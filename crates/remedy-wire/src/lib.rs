@@ -31,12 +31,13 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 mod de;
+pub mod open;
 #[doc(hidden)]
 pub mod rt;
 
 /// Defines a wire enum with an `Unrecognized(String)` fallback.
 macro_rules! wire_enum {
-    ($(#[$meta:meta])* $name:ident { $($variant:ident => $wire:literal,)* }) => {
+    ($(#[$meta:meta])* $name:ident { $($variant:ident => $wire:literal,)* } $(accepts $accept:path)?) => {
         $(#[$meta])*
         #[derive(Debug, Clone, PartialEq, Eq, Hash)]
         pub enum $name {
@@ -102,7 +103,11 @@ macro_rules! wire_enum {
                 self.as_str()
             }
             fn is_known(&self) -> bool {
-                !matches!(self, Self::Unrecognized(_))
+                match self {
+                    // An open enum also accepts values its predicate admits (see `open`).
+                    Self::Unrecognized(_other) => false $(|| $accept(_other))?,
+                    _ => true,
+                }
             }
         }
 

@@ -40,22 +40,19 @@ fn not_discovered(resource_type: &str, resource_id: &str) -> ApiError {
     )
 }
 
-/// `Provider::Service::Resource`, with AWS's reserved first segments refused.
+/// An AWS type (`AWS::Service::Resource`, recorded so rules can evaluate it) or a well-formed
+/// third-party type; AWS's reserved provider prefixes are refused.
 fn check_resource_type(t: &str) -> ApiResult<()> {
-    let parts: Vec<&str> = t.split("::").collect();
-    if parts.len() != 3 || parts.iter().any(|p| p.is_empty() || !p.chars().all(|c| c.is_ascii_alphanumeric())) {
-        return Err(ApiError::validation(format!(
-            "The resource type {t} is not valid: expected the form Provider::Service::Resource."
-        )));
+    let aws_type = t
+        .strip_prefix("AWS::")
+        .is_some_and(|rest| remedy_wire::open::third_party_resource_type(&format!("X::{rest}")));
+    if aws_type || remedy_wire::open::third_party_resource_type(t) {
+        return Ok(());
     }
-    let first = parts[0].to_ascii_lowercase();
-    if ["amzn", "amazon", "alexa", "custom"].contains(&first.as_str()) {
-        return Err(ApiError::validation(format!(
-            "The resource type {t} is not valid: the prefix {} is reserved.",
-            parts[0]
-        )));
-    }
-    Ok(())
+    Err(ApiError::validation(format!(
+        "The resource type {t} is not valid: expected Provider::Service::Resource (alphanumeric segments), \
+         where the provider is AWS or a third party other than the reserved amzn, amazon, alexa and custom."
+    )))
 }
 
 fn item_from_request(ctx: &RequestContext, req: PutResourceConfigRequest) -> ApiResult<NewConfigurationItem> {
