@@ -16,6 +16,23 @@ use serde_json::{Map, Value};
 
 use crate::domain::{NewConfigurationItem, Relationship, STATUS_DELETED, STATUS_OK};
 
+/// Whether configuration items of this type can be recorded: a value of the model's `ResourceType`
+/// enum (AWS's own types) or a well-formed third-party type — the same set every read operation
+/// accepts in its `resourceType` member.
+pub fn recordable_resource_type(t: &str) -> bool {
+    use remedy_wire::WireEnum;
+    remedy_wire::config::ResourceType::from_wire(t).is_known()
+}
+
+/// S3's `AccessControlList` supplementary value is itself a JSON string (the API form encodes it
+/// twice, the notification form once); remedy keeps it as that string whichever form it came in.
+fn canonical_supplementary(resource_type: &str, key: &str, value: Value) -> Value {
+    if resource_type == "AWS::S3::Bucket" && key == "AccessControlList" && !value.is_string() && !value.is_null() {
+        return Value::String(value.to_string());
+    }
+    value
+}
+
 /// A configuration item read from user input, with the account and region it names (if any).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ParsedItem {
@@ -59,9 +76,26 @@ pub fn parse_item(value: &Value) -> Result<ParsedItem, String> {
     if resource_type.is_empty() || resource_id.is_empty() {
         return Err("resourceType and resourceId must not be empty".into());
     }
-    let status = str_field(obj, &["configurationItemStatus"]).unwrap_or_else(|| STATUS_OK.to_string());
-    const STATUSES: [&str; 5] = ["OK", "ResourceDiscovered", "ResourceNotRecorded", STATUS_DELETED, "ResourceDeletedNotRecorded"];
-    if !STATUSES.contains(&status.as_str()) {
+    if !recordable_resource_type(&resource_type) {
+        return Err(format!(
+            "resourceType {resource_type:?} is neither an AWS resource type Config records nor a well-formed \
+             third-party type (Provider::Service::Resource, provider not AWS, amzn, amazon, alexa or custom)"
+        ));
+    }
+    if resource_id.chars().count() > 768 {
+        return Err("resourceId is longer than 768 characters".into());
+    }
+    let account = str_field(obj, &["accountId", "awsAccountId"]);
+    if let Some(a) = account.as_deref().filter(|a| a.len() != 12 || !a.bytes().all(|b| b.is_ascii_digit())) {
+        return Err(format!("account id {a:?} is not 12 digits"));
+    }
+    let region = str_field(obj, &["awsRegion"]);
+    if region.as_deref() == Some("") {
+        return Err("awsRegion must not be empty".into());
+    }
+    let status = str_field(obj, &["configurationItemStatus"]);
+    const STATUSES: [&str; 5] = [STATUS_OK, "ResourceDiscovered", "ResourceNotRecorded", STATUS_DELETED, "ResourceDeletedNotRecorded"];
+    if let Some(status) = status.as_deref().filter(|s| !STATUSES.contains(s)) {
         return Err(format!("configurationItemStatus {status:?} is not one of {STATUSES:?}"));
     }
     let tags = match obj.get("tags") {
@@ -93,12 +127,15 @@ pub fn parse_item(value: &Value) -> Result<ParsedItem, String> {
     };
     let supplementary_configuration = match obj.get("supplementaryConfiguration") {
         None | Some(Value::Null) => BTreeMap::new(),
-        Some(Value::Object(m)) => m.iter().map(|(k, v)| (k.clone(), decode_document(v))).collect(),
+        Some(Value::Object(m)) => m
+            .iter()
+            .map(|(k, v)| (k.clone(), canonical_supplementary(&resource_type, k, decode_document(v))))
+            .collect(),
         Some(_) => return Err("supplementaryConfiguration must be an object".into()),
     };
     Ok(ParsedItem {
-        account: str_field(obj, &["accountId", "awsAccountId"]),
-        region: str_field(obj, &["awsRegion"]),
+        account,
+        region,
         item: NewConfigurationItem {
             resource_name: str_field(obj, &["resourceName"]),
             arn: str_field(obj, &["arn", "ARN"]),
@@ -162,7 +199,28 @@ mod tests {
     fn rejects_what_cannot_be_an_item() {
         assert!(parse_item(&json!([])).is_err());
         assert!(parse_item(&json!({"resourceType": "AWS::S3::Bucket"})).is_err());
-        assert!(parse_item(&json!({"resourceType": "T", "resourceId": "i", "configurationItemStatus": "Bogus"})).is_err());
-        assert!(parse_item(&json!({"resourceType": "T", "resourceId": "i", "configurationItemCaptureTime": "yesterday"})).is_err());
+        let t = "MyCompany::Widget::Thing";
+        assert!(parse_item(&json!({"resourceType": t, "resourceId": "i"})).is_ok());
+        assert!(parse_item(&json!({"resourceType": t, "resourceId": "i", "configurationItemStatus": "Bogus"})).is_err());
+        assert!(parse_item(&json!({"resourceType": t, "resourceId": "i", "configurationItemCaptureTime": "yesterday"})).is_err());
+        assert!(parse_item(&json!({"resourceType": "Custom::A::B", "resourceId": "i"})).is_err());
+        assert!(parse_item(&json!({"resourceType": "AWS::Nope::Thing", "resourceId": "i"})).is_err());
+        assert!(parse_item(&json!({"resourceType": t, "resourceId": "i", "accountId": "12345"})).is_err());
+        assert!(parse_item(&json!({"resourceType": t, "resourceId": "i".repeat(769)})).is_err());
+    }
+
+    #[test]
+    fn s3_acl_is_kept_as_a_json_string_in_either_form() {
+        let acl = json!({"grantList": [], "owner": {"id": "abc"}});
+        let api = json!({"resourceType": "AWS::S3::Bucket", "resourceId": "b",
+            "supplementaryConfiguration": {"AccessControlList": Value::String(acl.to_string()).to_string()}});
+        let notification_string = json!({"resourceType": "AWS::S3::Bucket", "resourceId": "b",
+            "supplementaryConfiguration": {"AccessControlList": acl.to_string()}});
+        let notification_object = json!({"resourceType": "AWS::S3::Bucket", "resourceId": "b",
+            "supplementaryConfiguration": {"AccessControlList": acl.clone()}});
+        for v in [api, notification_string, notification_object] {
+            let p = parse_item(&v).unwrap();
+            assert_eq!(p.item.supplementary_configuration["AccessControlList"], Value::String(acl.to_string()), "{v}");
+        }
     }
 }

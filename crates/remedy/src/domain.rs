@@ -81,6 +81,13 @@ pub struct Tag {
 pub const STATUS_OK: &str = "OK";
 pub const STATUS_DISCOVERED: &str = "ResourceDiscovered";
 pub const STATUS_DELETED: &str = "ResourceDeleted";
+pub const STATUS_DELETED_NOT_RECORDED: &str = "ResourceDeletedNotRecorded";
+
+/// Whether an item with this status records the resource's deletion (`ResourceDeleted` or
+/// `ResourceDeletedNotRecorded`, e.g. from an imported history).
+pub fn is_deleted_status(status: &str) -> bool {
+    status == STATUS_DELETED || status == STATUS_DELETED_NOT_RECORDED
+}
 
 /// A recorded configuration item, in remedy's own decoded form. `state_id` orders a resource's
 /// history and strictly increases; it is rendered as the string `configurationStateId`.
@@ -131,7 +138,10 @@ pub struct NewConfigurationItem {
     pub resource_creation_time: Option<f64>,
     /// When the item was captured; `None` means "now".
     pub capture_time: Option<f64>,
-    pub status: String,
+    /// `configurationItemStatus`; `None` means "as recorded": `ResourceDiscovered` when the
+    /// resource is new (never seen, or deleted before), `OK` otherwise. A status the user states
+    /// (envelope form, import) is kept as given.
+    pub status: Option<String>,
     pub configuration: Value,
     pub supplementary_configuration: BTreeMap<String, Value>,
     pub tags: BTreeMap<String, String>,

@@ -55,6 +55,13 @@ pub fn run(args: &ImportArgs) -> Result<usize, String> {
         );
         batch.push((scope, parsed.item));
     }
+    // The store orders a resource's history by arrival, so record items oldest first: a
+    // GetResourceConfigHistory response lists them newest first by default. Items without a
+    // capture time are captured "now", after every dated one; ties keep the file's order.
+    batch.sort_by(|(_, a), (_, b)| {
+        let at = |t: Option<f64>| t.unwrap_or(f64::INFINITY);
+        at(a.capture_time).total_cmp(&at(b.capture_time))
+    });
     let path = args.storage.sqlite_path()?;
     let store = SqliteStore::open(&path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
     let runtime = tokio::runtime::Builder::new_current_thread()

@@ -20,7 +20,7 @@ use serde_json::Value;
 use super::{required, Empty};
 use crate::app::App;
 use crate::ci_input::parse_item;
-use crate::domain::{NewConfigurationItem, STATUS_DELETED, STATUS_OK};
+use crate::domain::{is_deleted_status, NewConfigurationItem, STATUS_DELETED};
 use crate::error::{ApiError, ApiResult};
 use crate::pagination;
 use crate::protocol::RequestContext;
@@ -40,18 +40,16 @@ fn not_discovered(resource_type: &str, resource_id: &str) -> ApiError {
     )
 }
 
-/// An AWS type (`AWS::Service::Resource`, recorded so rules can evaluate it) or a well-formed
-/// third-party type; AWS's reserved provider prefixes are refused.
+/// A type of the model's `ResourceType` enum or a well-formed third-party type: exactly the types
+/// the read operations accept, so whatever is recorded can be read back.
 fn check_resource_type(t: &str) -> ApiResult<()> {
-    let aws_type = t
-        .strip_prefix("AWS::")
-        .is_some_and(|rest| remedy_wire::open::third_party_resource_type(&format!("X::{rest}")));
-    if aws_type || remedy_wire::open::third_party_resource_type(t) {
+    if crate::ci_input::recordable_resource_type(t) {
         return Ok(());
     }
     Err(ApiError::validation(format!(
-        "The resource type {t} is not valid: expected Provider::Service::Resource (alphanumeric segments), \
-         where the provider is AWS or a third party other than the reserved amzn, amazon, alexa and custom."
+        "The resource type {t} is not valid: expected an AWS resource type Config records, or a third-party \
+         Provider::Service::Resource (alphanumeric segments) whose provider is not AWS or one of the reserved \
+         amzn, amazon, alexa and custom."
     )))
 }
 
@@ -114,7 +112,7 @@ fn item_from_request(ctx: &RequestContext, req: PutResourceConfigRequest) -> Api
         availability_zone: None,
         resource_creation_time: None,
         capture_time: None,
-        status: STATUS_OK.to_string(),
+        status: None,
         configuration: document,
         supplementary_configuration: Default::default(),
         tags,
@@ -145,7 +143,7 @@ pub async fn delete_resource_config(app: &App, ctx: &RequestContext, req: Delete
         .store
         .latest_configuration_item(&ctx.scope, &resource_type, &resource_id)
         .await?
-        .filter(|ci| ci.status != STATUS_DELETED)
+        .filter(|ci| !is_deleted_status(&ci.status))
         .ok_or_else(|| not_discovered(&resource_type, &resource_id))?;
     let tombstone = NewConfigurationItem {
         resource_type,
@@ -155,7 +153,7 @@ pub async fn delete_resource_config(app: &App, ctx: &RequestContext, req: Delete
         availability_zone: latest.availability_zone,
         resource_creation_time: latest.resource_creation_time,
         capture_time: None,
-        status: STATUS_DELETED.to_string(),
+        status: Some(STATUS_DELETED.to_string()),
         configuration: Value::Null,
         supplementary_configuration: Default::default(),
         tags: Default::default(),
@@ -216,7 +214,7 @@ pub async fn batch_get(app: &App, ctx: &RequestContext, req: BatchGetResourceCon
             continue;
         };
         if let Some(ci) = app.store.latest_configuration_item(&ctx.scope, t.as_str(), id).await? {
-            if ci.status != STATUS_DELETED {
+            if !is_deleted_status(&ci.status) {
                 items.push(ci.to_wire_base());
             }
         }

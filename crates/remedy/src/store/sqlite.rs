@@ -15,7 +15,7 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row};
 use tokio::sync::oneshot;
 
 use super::*;
-use crate::domain::{STATUS_DELETED, STATUS_DISCOVERED};
+use crate::domain::{is_deleted_status, STATUS_DELETED, STATUS_DELETED_NOT_RECORDED, STATUS_DISCOVERED};
 
 /// How many writes one transaction may carry.
 const MAX_GROUP: usize = 256;
@@ -277,14 +277,14 @@ fn insert_item(
         )
         .optional()
         .map_err(backend)?;
-    let deleting = item.status == STATUS_DELETED;
+    let deleting = item.status.as_deref().is_some_and(is_deleted_status);
     if let Some(max) = max_custom {
-        let was_active = prev.as_ref().is_some_and(|(_, s)| s != STATUS_DELETED);
+        let was_active = prev.as_ref().is_some_and(|(_, s)| !is_deleted_status(s));
         if !deleting && !was_active && !item.resource_type.starts_with("AWS::") {
             let active: i64 = conn
                 .query_row(
-                    "SELECT COUNT(*) FROM resources WHERE account=?1 AND region=?2 AND status <> ?3 AND resource_type NOT LIKE 'AWS::%'",
-                    params![scope.account, scope.region, STATUS_DELETED],
+                    "SELECT COUNT(*) FROM resources WHERE account=?1 AND region=?2 AND status NOT IN (?3, ?4) AND resource_type NOT LIKE 'AWS::%'",
+                    params![scope.account, scope.region, STATUS_DELETED, STATUS_DELETED_NOT_RECORDED],
                     |r| r.get(0),
                 )
                 .map_err(backend)?;
@@ -298,11 +298,11 @@ fn insert_item(
         Some((last, _)) => now_ms.max(last + 1),
         None => now_ms,
     };
-    let status = if prev.is_none() && item.status == crate::domain::STATUS_OK {
-        STATUS_DISCOVERED.to_string()
-    } else {
-        item.status
-    };
+    // A resource is (re)discovered when it was never seen or its last item recorded a deletion.
+    let status = item.status.unwrap_or_else(|| match &prev {
+        Some((_, s)) if !is_deleted_status(s) => crate::domain::STATUS_OK.to_string(),
+        _ => STATUS_DISCOVERED.to_string(),
+    });
     let ci = ConfigurationItem {
         account_id: scope.account.clone(),
         region: scope.region.clone(),
@@ -800,7 +800,7 @@ impl Store for SqliteStore {
                 .prepare_cached(
                     "SELECT resource_id, resource_name, status, capture_time FROM resources
                      WHERE account=?1 AND region=?2 AND resource_type=?3 AND resource_id > ?4
-                       AND (?5 OR status <> ?6) AND (?7 IS NULL OR resource_name = ?7)
+                       AND (?5 OR status NOT IN (?6, ?8)) AND (?7 IS NULL OR resource_name = ?7)
                      ORDER BY resource_id",
                 )
                 .map_err(backend)?;
@@ -813,7 +813,8 @@ impl Store for SqliteStore {
                         q.after_id.clone().unwrap_or_default(),
                         q.include_deleted,
                         STATUS_DELETED,
-                        q.resource_name
+                        q.resource_name,
+                        STATUS_DELETED_NOT_RECORDED
                     ],
                     |r| {
                         let status: String = r.get(2)?;
@@ -822,7 +823,7 @@ impl Store for SqliteStore {
                             resource_type: q.resource_type.clone(),
                             resource_id: r.get(0)?,
                             resource_name: r.get(1)?,
-                            deletion_time: (status == STATUS_DELETED).then_some(capture),
+                            deletion_time: is_deleted_status(&status).then_some(capture),
                         })
                     },
                 )
