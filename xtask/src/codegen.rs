@@ -844,7 +844,7 @@ impl<'a> Gen<'a> {
                 w(
                     &mut b,
                     format_args!(
-                        "    crate::rt::check_range_f64(errors, path, *v, {}, {});\n",
+                        "    crate::rt::check_range(errors, path, *v, {}, {});\n",
                         f(self.num(name, "min")?),
                         f(self.num(name, "max")?)
                     ),

@@ -105,66 +105,25 @@ pub fn check_len<T: Render + ?Sized>(
     len_check(errors, path, len, min, max, || v.render());
 }
 
-/// Range of an integer/long.
-pub fn check_range(
+/// Range of a number (integer, long or double).
+pub fn check_range<N: PartialOrd + Render + std::fmt::Display>(
     errors: &mut Vec<String>,
     path: &str,
-    v: i64,
-    min: Option<i64>,
-    max: Option<i64>,
+    v: N,
+    min: Option<N>,
+    max: Option<N>,
 ) {
-    if let Some(min) = min {
-        if v < min {
-            violation(
-                errors,
-                &v.to_string(),
-                path,
-                format_args!("have value greater than or equal to {min}"),
-            );
-            return;
-        }
-    }
-    if let Some(max) = max {
-        if v > max {
-            violation(
-                errors,
-                &v.to_string(),
-                path,
-                format_args!("have value less than or equal to {max}"),
-            );
-        }
-    }
-}
-
-/// Range of a double.
-pub fn check_range_f64(
-    errors: &mut Vec<String>,
-    path: &str,
-    v: f64,
-    min: Option<f64>,
-    max: Option<f64>,
-) {
-    if let Some(min) = min {
-        if v < min {
-            violation(
-                errors,
-                &v.render(),
-                path,
-                format_args!("have value greater than or equal to {min}"),
-            );
-            return;
-        }
-    }
-    if let Some(max) = max {
-        if v > max {
-            violation(
-                errors,
-                &v.render(),
-                path,
-                format_args!("have value less than or equal to {max}"),
-            );
-        }
-    }
+    let (bound, phrase) = match (min, max) {
+        (Some(min), _) if v < min => (min, "greater"),
+        (_, Some(max)) if v > max => (max, "less"),
+        _ => return,
+    };
+    violation(
+        errors,
+        &v.render(),
+        path,
+        format_args!("have value {phrase} than or equal to {bound}"),
+    );
 }
 
 /// Full-match regular expression.
