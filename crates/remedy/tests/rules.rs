@@ -5,15 +5,19 @@ mod common;
 
 use common::config::types::{
     ConfigRule, ConfigRuleState, CustomPolicyDetails, DescribeConfigRulesFilters, EvaluationMode,
-    EvaluationModeConfiguration, MaximumExecutionFrequency, MessageType, Owner, RemediationConfiguration,
-    RemediationTargetType, Scope, Source, SourceDetail, Tag,
+    EvaluationModeConfiguration, MaximumExecutionFrequency, MessageType, Owner,
+    RemediationConfiguration, RemediationTargetType, Scope, Source, SourceDetail, Tag,
 };
 use common::*;
 
 const ACCOUNT: &str = "000000000000";
 
 fn source(owner: Owner, identifier: &str) -> Source {
-    Source::builder().owner(owner).source_identifier(identifier).build().unwrap()
+    Source::builder()
+        .owner(owner)
+        .source_identifier(identifier)
+        .build()
+        .unwrap()
 }
 
 fn managed(name: &str, identifier: &str) -> ConfigRule {
@@ -33,13 +37,23 @@ fn remediation(rule: &str) -> RemediationConfiguration {
 }
 
 async fn describe_one(c: &config::Client, name: &str) -> ConfigRule {
-    let out = c.describe_config_rules().config_rule_names(name).send().await.unwrap();
+    let out = c
+        .describe_config_rules()
+        .config_rule_names(name)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(out.config_rules().len(), 1, "{out:?}");
     out.config_rules()[0].clone()
 }
 
 async fn all_rule_names(c: &config::Client) -> Vec<String> {
-    let pages: Vec<_> = c.describe_config_rules().into_paginator().send().collect().await;
+    let pages: Vec<_> = c
+        .describe_config_rules()
+        .into_paginator()
+        .send()
+        .collect()
+        .await;
     pages
         .into_iter()
         .flat_map(|p| p.unwrap().config_rules().to_vec())
@@ -52,35 +66,65 @@ async fn put_config_rule_creates_then_updates_by_name_id_and_arn() {
     let server = Server::start();
     let c = server.client();
 
-    c.put_config_rule().config_rule(managed("versioning", "S3_BUCKET_VERSIONING_ENABLED")).send().await.unwrap();
+    c.put_config_rule()
+        .config_rule(managed("versioning", "S3_BUCKET_VERSIONING_ENABLED"))
+        .send()
+        .await
+        .unwrap();
     let created = describe_one(&c, "versioning").await;
     let id = created.config_rule_id().unwrap().to_string();
     let arn = created.config_rule_arn().unwrap().to_string();
-    let suffix = id.strip_prefix("config-rule-").expect("id starts with config-rule-");
+    let suffix = id
+        .strip_prefix("config-rule-")
+        .expect("id starts with config-rule-");
     assert_eq!(suffix.len(), 6, "{id}");
-    assert!(suffix.chars().all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit()), "{id}");
-    assert_eq!(arn, format!("arn:aws:config:us-east-1:{ACCOUNT}:config-rule/{id}"));
+    assert!(
+        suffix
+            .chars()
+            .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit()),
+        "{id}"
+    );
+    assert_eq!(
+        arn,
+        format!("arn:aws:config:us-east-1:{ACCOUNT}:config-rule/{id}")
+    );
     assert_eq!(created.config_rule_state(), Some(&ConfigRuleState::Active));
     assert_eq!(
         created.evaluation_modes(),
-        &[EvaluationModeConfiguration::builder().mode(EvaluationMode::Detective).build()]
+        &[EvaluationModeConfiguration::builder()
+            .mode(EvaluationMode::Detective)
+            .build()]
     );
     assert_eq!(created.source().unwrap().owner(), &Owner::Aws);
-    assert_eq!(created.source().unwrap().source_identifier(), Some("S3_BUCKET_VERSIONING_ENABLED"));
+    assert_eq!(
+        created.source().unwrap().source_identifier(),
+        Some("S3_BUCKET_VERSIONING_ENABLED")
+    );
     assert_eq!(created.created_by(), None);
 
     // A second rule gets its own identity.
-    c.put_config_rule().config_rule(managed("other", "S3_BUCKET_VERSIONING_ENABLED")).send().await.unwrap();
+    c.put_config_rule()
+        .config_rule(managed("other", "S3_BUCKET_VERSIONING_ENABLED"))
+        .send()
+        .await
+        .unwrap();
     let other = describe_one(&c, "other").await;
     assert_ne!(other.config_rule_id(), Some(id.as_str()));
 
     // Update by name.
     let mut by_name = managed("versioning", "S3_BUCKET_VERSIONING_ENABLED");
     by_name.description = Some("by name".into());
-    c.put_config_rule().config_rule(by_name).send().await.unwrap();
+    c.put_config_rule()
+        .config_rule(by_name)
+        .send()
+        .await
+        .unwrap();
     let r = describe_one(&c, "versioning").await;
     assert_eq!(r.description(), Some("by name"));
-    assert_eq!((r.config_rule_id(), r.config_rule_arn()), (Some(id.as_str()), Some(arn.as_str())));
+    assert_eq!(
+        (r.config_rule_id(), r.config_rule_arn()),
+        (Some(id.as_str()), Some(arn.as_str()))
+    );
 
     // Update by id (no name given).
     let by_id = ConfigRule::builder()
@@ -92,8 +136,14 @@ async fn put_config_rule_creates_then_updates_by_name_id_and_arn() {
     c.put_config_rule().config_rule(by_id).send().await.unwrap();
     let r = describe_one(&c, "versioning").await;
     assert_eq!(r.description(), Some("by id"));
-    assert_eq!(r.input_parameters(), Some(r#"{"isMfaDeleteEnabled":"true"}"#));
-    assert_eq!((r.config_rule_id(), r.config_rule_arn()), (Some(id.as_str()), Some(arn.as_str())));
+    assert_eq!(
+        r.input_parameters(),
+        Some(r#"{"isMfaDeleteEnabled":"true"}"#)
+    );
+    assert_eq!(
+        (r.config_rule_id(), r.config_rule_arn()),
+        (Some(id.as_str()), Some(arn.as_str()))
+    );
 
     // Update by ARN.
     let by_arn = ConfigRule::builder()
@@ -101,11 +151,18 @@ async fn put_config_rule_creates_then_updates_by_name_id_and_arn() {
         .description("by arn")
         .source(source(Owner::Aws, "S3_BUCKET_VERSIONING_ENABLED"))
         .build();
-    c.put_config_rule().config_rule(by_arn).send().await.unwrap();
+    c.put_config_rule()
+        .config_rule(by_arn)
+        .send()
+        .await
+        .unwrap();
     let r = describe_one(&c, "versioning").await;
     assert_eq!(r.description(), Some("by arn"));
     assert_eq!(r.config_rule_name(), Some("versioning"));
-    assert_eq!((r.config_rule_id(), r.config_rule_arn()), (Some(id.as_str()), Some(arn.as_str())));
+    assert_eq!(
+        (r.config_rule_id(), r.config_rule_arn()),
+        (Some(id.as_str()), Some(arn.as_str()))
+    );
     assert_eq!(all_rule_names(&c).await, vec!["other", "versioning"]);
 
     // An id can not rename a rule.
@@ -114,7 +171,12 @@ async fn put_config_rule_creates_then_updates_by_name_id_and_arn() {
         .config_rule_name("renamed")
         .source(source(Owner::Aws, "S3_BUCKET_VERSIONING_ENABLED"))
         .build();
-    let err = c.put_config_rule().config_rule(rename).send().await.unwrap_err();
+    let err = c
+        .put_config_rule()
+        .config_rule(rename)
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(error_code(&err), "InvalidParameterValueException");
 
     // ARN or id on a rule that does not exist: they can not be chosen at creation.
@@ -126,14 +188,23 @@ async fn put_config_rule_creates_then_updates_by_name_id_and_arn() {
             .build(),
         ConfigRule::builder()
             .config_rule_name("fresh")
-            .config_rule_arn(format!("arn:aws:config:us-east-1:{ACCOUNT}:config-rule/config-rule-abcdef"))
+            .config_rule_arn(format!(
+                "arn:aws:config:us-east-1:{ACCOUNT}:config-rule/config-rule-abcdef"
+            ))
             .source(source(Owner::Aws, "S3_BUCKET_VERSIONING_ENABLED"))
             .build(),
     ] {
-        let err = c.put_config_rule().config_rule(rule).send().await.unwrap_err();
+        let err = c
+            .put_config_rule()
+            .config_rule(rule)
+            .send()
+            .await
+            .unwrap_err();
         assert_eq!(error_code(&err), "InvalidParameterValueException");
         assert!(
-            error_message(&err).starts_with("ConfigRule Arn and Id can not be specified when creating a new ConfigRule"),
+            error_message(&err).starts_with(
+                "ConfigRule Arn and Id can not be specified when creating a new ConfigRule"
+            ),
             "{}",
             error_message(&err)
         );
@@ -143,9 +214,16 @@ async fn put_config_rule_creates_then_updates_by_name_id_and_arn() {
     // Another account's view is empty, and the same name there is a different rule.
     let c2 = server.client_as("test", "test", "eu-west-1");
     assert!(all_rule_names(&c2).await.is_empty());
-    c2.put_config_rule().config_rule(managed("versioning", "S3_BUCKET_VERSIONING_ENABLED")).send().await.unwrap();
+    c2.put_config_rule()
+        .config_rule(managed("versioning", "S3_BUCKET_VERSIONING_ENABLED"))
+        .send()
+        .await
+        .unwrap();
     let eu = describe_one(&c2, "versioning").await;
-    assert!(eu.config_rule_arn().unwrap().starts_with("arn:aws:config:eu-west-1:"));
+    assert!(eu
+        .config_rule_arn()
+        .unwrap()
+        .starts_with("arn:aws:config:eu-west-1:"));
     assert_ne!(eu.config_rule_id(), Some(id.as_str()));
 }
 
@@ -250,6 +328,54 @@ async fn put_config_rule_rejects_invalid_rules() {
             "Scope TagValue cannot be specified without a TagKey.",
         ),
         (
+            "Scope TagKey together with resource types",
+            ConfigRule::builder()
+                .config_rule_name("r")
+                .scope(Scope::builder().tag_key("env").compliance_resource_types("AWS::S3::Bucket").build())
+                .source(source(Owner::Aws, "S3_BUCKET_VERSIONING_ENABLED"))
+                .build(),
+            "Scope cannot combine ComplianceResourceTypes with TagKey/TagValue",
+        ),
+        (
+            "Scope ComplianceResourceId without a resource type",
+            ConfigRule::builder()
+                .config_rule_name("r")
+                .scope(Scope::builder().compliance_resource_id("my-bucket").build())
+                .source(source(Owner::Aws, "S3_BUCKET_VERSIONING_ENABLED"))
+                .build(),
+            "A ComplianceResourceId in the Scope requires exactly one ComplianceResourceTypes entry.",
+        ),
+        (
+            "Scope on a periodic-only managed rule",
+            ConfigRule::builder()
+                .config_rule_name("r")
+                .scope(Scope::builder().compliance_resource_types("AWS::IAM::User").build())
+                .source(source(Owner::Aws, "IAM_PASSWORD_POLICY"))
+                .build(),
+            "Scope is not supported for this managed rule because it is triggered only periodically.",
+        ),
+        (
+            "SourceDetail frequency on a change notification",
+            ConfigRule::builder()
+                .config_rule_name("r")
+                .source(
+                    Source::builder()
+                        .owner(Owner::CustomLambda)
+                        .source_identifier(lambda_arn)
+                        .source_details(
+                            SourceDetail::builder()
+                                .event_source(common::config::types::EventSource::AwsConfig)
+                                .message_type(MessageType::ConfigurationItemChangeNotification)
+                                .maximum_execution_frequency(MaximumExecutionFrequency::OneHour)
+                                .build(),
+                        )
+                        .build()
+                        .unwrap(),
+                )
+                .build(),
+            "A MaximumExecutionFrequency can be set only on a SourceDetail whose MessageType is ScheduledNotification.",
+        ),
+        (
             "ConfigRuleState DELETING on input",
             ConfigRule::builder()
                 .config_rule_name("r")
@@ -269,9 +395,18 @@ async fn put_config_rule_rejects_invalid_rules() {
         ),
     ];
     for (what, rule, message) in cases {
-        let err = c.put_config_rule().config_rule(rule).send().await.unwrap_err();
+        let err = c
+            .put_config_rule()
+            .config_rule(rule)
+            .send()
+            .await
+            .unwrap_err();
         assert_eq!(error_code(&err), "InvalidParameterValueException", "{what}");
-        assert!(error_message(&err).starts_with(message), "{what}: {}", error_message(&err));
+        assert!(
+            error_message(&err).starts_with(message),
+            "{what}: {}",
+            error_message(&err)
+        );
     }
     // None of them was stored.
     assert!(all_rule_names(&c).await.is_empty());
@@ -330,13 +465,84 @@ async fn put_config_rule_rejects_invalid_rules() {
         .send()
         .await
         .unwrap();
-    // A periodic managed rule gets the documented default frequency.
-    c.put_config_rule().config_rule(managed("periodic", "IAM_PASSWORD_POLICY")).send().await.unwrap();
+    // A periodic custom rule keeps its frequency on the SourceDetail; no rule-level default is
+    // invented that would contradict it.
+    c.put_config_rule()
+        .config_rule(
+            ConfigRule::builder()
+                .config_rule_name("lambda-hourly")
+                .source(
+                    Source::builder()
+                        .owner(Owner::CustomLambda)
+                        .source_identifier(lambda_arn)
+                        .source_details(
+                            SourceDetail::builder()
+                                .event_source(common::config::types::EventSource::AwsConfig)
+                                .message_type(MessageType::ScheduledNotification)
+                                .maximum_execution_frequency(MaximumExecutionFrequency::OneHour)
+                                .build(),
+                        )
+                        .build()
+                        .unwrap(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let hourly = describe_one(&c, "lambda-hourly").await;
+    assert_eq!(hourly.maximum_execution_frequency(), None);
+    assert_eq!(
+        hourly.source().unwrap().source_details()[0].maximum_execution_frequency(),
+        Some(&MaximumExecutionFrequency::OneHour)
+    );
+    // A periodic managed rule gets the documented default frequency; a change-triggered one none.
+    c.put_config_rule()
+        .config_rule(managed("periodic", "IAM_PASSWORD_POLICY"))
+        .send()
+        .await
+        .unwrap();
     let periodic = describe_one(&c, "periodic").await;
-    assert_eq!(periodic.maximum_execution_frequency(), Some(&MaximumExecutionFrequency::TwentyFourHours));
+    assert_eq!(
+        periodic.maximum_execution_frequency(),
+        Some(&MaximumExecutionFrequency::TwentyFourHours)
+    );
+    assert_eq!(
+        describe_one(&c, "tagged-scope")
+            .await
+            .maximum_execution_frequency(),
+        None
+    );
+    // An explicit frequency on a periodic managed rule is kept.
+    let mut six = managed("periodic", "IAM_PASSWORD_POLICY");
+    six.maximum_execution_frequency = Some(MaximumExecutionFrequency::SixHours);
+    c.put_config_rule().config_rule(six).send().await.unwrap();
+    assert_eq!(
+        describe_one(&c, "periodic")
+            .await
+            .maximum_execution_frequency(),
+        Some(&MaximumExecutionFrequency::SixHours)
+    );
     let policy = describe_one(&c, "policy").await;
-    assert_eq!(policy.source().unwrap().custom_policy_details().unwrap().policy_text(), "rule r { }");
-    assert_eq!(all_rule_names(&c).await, vec!["lambda", "periodic", "policy", "tagged-scope"]);
+    assert_eq!(
+        policy
+            .source()
+            .unwrap()
+            .custom_policy_details()
+            .unwrap()
+            .policy_text(),
+        "rule r { }"
+    );
+    assert_eq!(
+        all_rule_names(&c).await,
+        vec![
+            "lambda",
+            "lambda-hourly",
+            "periodic",
+            "policy",
+            "tagged-scope"
+        ]
+    );
 }
 
 #[tokio::test]
@@ -345,8 +551,15 @@ async fn put_config_rule_model_constraints() {
     let c = server.client();
 
     let ok = "n".repeat(128);
-    c.put_config_rule().config_rule(managed(&ok, "S3_BUCKET_VERSIONING_ENABLED")).send().await.unwrap();
-    assert_eq!(describe_one(&c, &ok).await.config_rule_name(), Some(ok.as_str()));
+    c.put_config_rule()
+        .config_rule(managed(&ok, "S3_BUCKET_VERSIONING_ENABLED"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        describe_one(&c, &ok).await.config_rule_name(),
+        Some(ok.as_str())
+    );
 
     let long = "n".repeat(129);
     let body = serde_json::json!({
@@ -360,7 +573,12 @@ async fn put_config_rule_model_constraints() {
         format!("1 validation error detected: Value '{long}' at 'configRule.configRuleName' failed to satisfy constraint: Member must have length less than or equal to 128")
     );
     // The SDK sends it too and sees the same error.
-    let err = c.put_config_rule().config_rule(managed(&long, "S3_BUCKET_VERSIONING_ENABLED")).send().await.unwrap_err();
+    let err = c
+        .put_config_rule()
+        .config_rule(managed(&long, "S3_BUCKET_VERSIONING_ENABLED"))
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(error_code(&err), "ValidationException");
 
     let res = server.call(
@@ -374,7 +592,10 @@ async fn put_config_rule_model_constraints() {
     );
 
     // Missing Source (required in the model).
-    let res = server.call("StarlingDoveService.PutConfigRule", r#"{"ConfigRule": {"ConfigRuleName": "x"}}"#);
+    let res = server.call(
+        "StarlingDoveService.PutConfigRule",
+        r#"{"ConfigRule": {"ConfigRuleName": "x"}}"#,
+    );
     assert_eq!(res.error_type(), "ValidationException");
     assert_eq!(
         res.message(),
@@ -382,7 +603,11 @@ async fn put_config_rule_model_constraints() {
     );
 
     // Tags: 50 accepted, 51 refused by the model constraint.
-    let tags = |n: usize| (0..n).map(|i| Tag::builder().key(format!("k{i:02}")).value("v").build()).collect::<Vec<_>>();
+    let tags = |n: usize| {
+        (0..n)
+            .map(|i| Tag::builder().key(format!("k{i:02}")).value("v").build())
+            .collect::<Vec<_>>()
+    };
     c.put_config_rule()
         .config_rule(managed("fifty", "S3_BUCKET_VERSIONING_ENABLED"))
         .set_tags(Some(tags(50)))
@@ -398,7 +623,10 @@ async fn put_config_rule_model_constraints() {
         .unwrap_err();
     assert_eq!(error_code(&err), "ValidationException");
     let msg = error_message(&err);
-    assert!(msg.starts_with("1 validation error detected: Value '"), "{msg}");
+    assert!(
+        msg.starts_with("1 validation error detected: Value '"),
+        "{msg}"
+    );
     assert!(msg.ends_with("' at 'tags' failed to satisfy constraint: Member must have length less than or equal to 50"), "{msg}");
     let mut names = all_rule_names(&c).await;
     names.sort();
@@ -410,9 +638,18 @@ async fn rule_limit_is_enforced() {
     let server = Server::start_with(&["--max-rules", "3"]);
     let c = server.client();
     for name in ["a", "b", "c"] {
-        c.put_config_rule().config_rule(managed(name, "S3_BUCKET_VERSIONING_ENABLED")).send().await.unwrap();
+        c.put_config_rule()
+            .config_rule(managed(name, "S3_BUCKET_VERSIONING_ENABLED"))
+            .send()
+            .await
+            .unwrap();
     }
-    let err = c.put_config_rule().config_rule(managed("d", "S3_BUCKET_VERSIONING_ENABLED")).send().await.unwrap_err();
+    let err = c
+        .put_config_rule()
+        .config_rule(managed("d", "S3_BUCKET_VERSIONING_ENABLED"))
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(error_code(&err), "MaxNumberOfConfigRulesExceededException");
     assert_eq!(
         error_message(&err),
@@ -421,25 +658,49 @@ async fn rule_limit_is_enforced() {
     // Updates of existing rules are still allowed at the limit.
     let mut update = managed("c", "S3_BUCKET_VERSIONING_ENABLED");
     update.description = Some("updated".into());
-    c.put_config_rule().config_rule(update).send().await.unwrap();
+    c.put_config_rule()
+        .config_rule(update)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(describe_one(&c, "c").await.description(), Some("updated"));
     // The limit is per account and region.
     let other_region = server.client_as("test", "test", "us-west-2");
-    other_region.put_config_rule().config_rule(managed("d", "S3_BUCKET_VERSIONING_ENABLED")).send().await.unwrap();
+    other_region
+        .put_config_rule()
+        .config_rule(managed("d", "S3_BUCKET_VERSIONING_ENABLED"))
+        .send()
+        .await
+        .unwrap();
     // Deleting one frees a slot.
-    c.delete_config_rule().config_rule_name("a").send().await.unwrap();
-    c.put_config_rule().config_rule(managed("d", "S3_BUCKET_VERSIONING_ENABLED")).send().await.unwrap();
+    c.delete_config_rule()
+        .config_rule_name("a")
+        .send()
+        .await
+        .unwrap();
+    c.put_config_rule()
+        .config_rule(managed("d", "S3_BUCKET_VERSIONING_ENABLED"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(all_rule_names(&c).await, vec!["b", "c", "d"]);
 }
 
 #[tokio::test]
 async fn default_rule_limit_is_1000() {
-    let help = std::process::Command::new(env!("CARGO_BIN_EXE_remedy")).args(["serve", "--help"]).output().unwrap();
+    let help = std::process::Command::new(env!("CARGO_BIN_EXE_remedy"))
+        .args(["serve", "--help"])
+        .output()
+        .unwrap();
     let help = String::from_utf8_lossy(&help.stdout).to_string();
     let flag = help.find("--max-rules").expect("--max-rules documented");
     let rest = &help[flag..];
     let next_flag = rest[2..].find("--").map(|i| i + 2).unwrap_or(rest.len());
-    assert!(rest[..next_flag].contains("[default: 1000]"), "{}", &rest[..next_flag]);
+    assert!(
+        rest[..next_flag].contains("[default: 1000]"),
+        "{}",
+        &rest[..next_flag]
+    );
 
     // And the running default really is 1000.
     let server = Server::start();
@@ -450,7 +711,10 @@ async fn default_rule_limit_is_1000() {
         tasks.push(tokio::spawn(async move {
             for i in (worker..1000).step_by(8) {
                 c.put_config_rule()
-                    .config_rule(managed(&format!("rule-{i:04}"), "S3_BUCKET_VERSIONING_ENABLED"))
+                    .config_rule(managed(
+                        &format!("rule-{i:04}"),
+                        "S3_BUCKET_VERSIONING_ENABLED",
+                    ))
                     .send()
                     .await
                     .unwrap();
@@ -460,9 +724,18 @@ async fn default_rule_limit_is_1000() {
     for t in tasks {
         t.await.unwrap();
     }
-    let err = c.put_config_rule().config_rule(managed("rule-1000", "S3_BUCKET_VERSIONING_ENABLED")).send().await.unwrap_err();
+    let err = c
+        .put_config_rule()
+        .config_rule(managed("rule-1000", "S3_BUCKET_VERSIONING_ENABLED"))
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(error_code(&err), "MaxNumberOfConfigRulesExceededException");
-    assert!(error_message(&err).contains("maximum number of config rules: 1000"), "{}", error_message(&err));
+    assert!(
+        error_message(&err).contains("maximum number of config rules: 1000"),
+        "{}",
+        error_message(&err)
+    );
     assert_eq!(all_rule_names(&c).await.len(), 1000);
 }
 
@@ -474,8 +747,12 @@ async fn describe_config_rules_pages_names_and_filters() {
         let mut rule = managed(&format!("rule-{i:02}"), "S3_BUCKET_VERSIONING_ENABLED");
         if i % 10 == 0 {
             rule.evaluation_modes = Some(vec![
-                EvaluationModeConfiguration::builder().mode(EvaluationMode::Detective).build(),
-                EvaluationModeConfiguration::builder().mode(EvaluationMode::Proactive).build(),
+                EvaluationModeConfiguration::builder()
+                    .mode(EvaluationMode::Detective)
+                    .build(),
+                EvaluationModeConfiguration::builder()
+                    .mode(EvaluationMode::Proactive)
+                    .build(),
             ]);
         }
         c.put_config_rule().config_rule(rule).send().await.unwrap();
@@ -486,9 +763,18 @@ async fn describe_config_rules_pages_names_and_filters() {
     let mut names = Vec::new();
     let mut token: Option<String> = None;
     loop {
-        let out = c.describe_config_rules().set_next_token(token.clone()).send().await.unwrap();
+        let out = c
+            .describe_config_rules()
+            .set_next_token(token.clone())
+            .send()
+            .await
+            .unwrap();
         sizes.push(out.config_rules().len());
-        names.extend(out.config_rules().iter().map(|r| r.config_rule_name().unwrap().to_string()));
+        names.extend(
+            out.config_rules()
+                .iter()
+                .map(|r| r.config_rule_name().unwrap().to_string()),
+        );
         match out.next_token() {
             Some(t) => token = Some(t.to_string()),
             None => break,
@@ -499,9 +785,20 @@ async fn describe_config_rules_pages_names_and_filters() {
     assert_eq!(names, expected);
 
     // The SDK paginator walks the same pages.
-    let pages: Vec<_> = c.describe_config_rules().into_paginator().send().collect().await;
+    let pages: Vec<_> = c
+        .describe_config_rules()
+        .into_paginator()
+        .send()
+        .collect()
+        .await;
     let pages: Vec<_> = pages.into_iter().map(|p| p.unwrap()).collect();
-    assert_eq!(pages.iter().map(|p| p.config_rules().len()).collect::<Vec<_>>(), vec![25, 25, 10]);
+    assert_eq!(
+        pages
+            .iter()
+            .map(|p| p.config_rules().len())
+            .collect::<Vec<_>>(),
+        vec![25, 25, 10]
+    );
     assert_eq!(all_rule_names(&c).await, expected);
 
     // Named rules, in the order asked.
@@ -512,7 +809,11 @@ async fn describe_config_rules_pages_names_and_filters() {
         .send()
         .await
         .unwrap();
-    let got: Vec<_> = out.config_rules().iter().map(|r| r.config_rule_name().unwrap()).collect();
+    let got: Vec<_> = out
+        .config_rules()
+        .iter()
+        .map(|r| r.config_rule_name().unwrap())
+        .collect();
     assert_eq!(got, vec!["rule-07", "rule-03"]);
     assert_eq!(out.next_token(), None);
 
@@ -532,10 +833,20 @@ async fn describe_config_rules_pages_names_and_filters() {
 
     // 25 names are fine, 26 are not.
     let names25: Vec<String> = (0..25).map(|i| format!("rule-{i:02}")).collect();
-    let out = c.describe_config_rules().set_config_rule_names(Some(names25)).send().await.unwrap();
+    let out = c
+        .describe_config_rules()
+        .set_config_rule_names(Some(names25))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(out.config_rules().len(), 25);
     let names26: Vec<String> = (0..26).map(|i| format!("rule-{i:02}")).collect();
-    let err = c.describe_config_rules().set_config_rule_names(Some(names26)).send().await.unwrap_err();
+    let err = c
+        .describe_config_rules()
+        .set_config_rule_names(Some(names26))
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(error_code(&err), "ValidationException");
     assert!(
         error_message(&err).ends_with("at 'configRuleNames' failed to satisfy constraint: Member must have length less than or equal to 25"),
@@ -544,8 +855,16 @@ async fn describe_config_rules_pages_names_and_filters() {
     );
 
     // Bad tokens.
-    for bad in ["garbage", "eyJvcCI6Ikxpc3RUYWdzRm9yUmVzb3VyY2UiLCJhZnRlciI6IngifQ"] {
-        let err = c.describe_config_rules().next_token(bad).send().await.unwrap_err();
+    for bad in [
+        "garbage",
+        "eyJvcCI6Ikxpc3RUYWdzRm9yUmVzb3VyY2UiLCJhZnRlciI6IngifQ",
+    ] {
+        let err = c
+            .describe_config_rules()
+            .next_token(bad)
+            .send()
+            .await
+            .unwrap_err();
         assert_eq!(error_code(&err), "InvalidNextTokenException", "{bad}");
         assert_eq!(error_message(&err), "The nextToken provided is invalid");
     }
@@ -553,7 +872,11 @@ async fn describe_config_rules_pages_names_and_filters() {
     // Filter by evaluation mode: the 6 proactive rules; all 60 are detective.
     let proactive: Vec<_> = c
         .describe_config_rules()
-        .filters(DescribeConfigRulesFilters::builder().evaluation_mode(EvaluationMode::Proactive).build())
+        .filters(
+            DescribeConfigRulesFilters::builder()
+                .evaluation_mode(EvaluationMode::Proactive)
+                .build(),
+        )
         .send()
         .await
         .unwrap()
@@ -561,15 +884,25 @@ async fn describe_config_rules_pages_names_and_filters() {
         .iter()
         .map(|r| r.config_rule_name().unwrap().to_string())
         .collect();
-    assert_eq!(proactive, vec!["rule-00", "rule-10", "rule-20", "rule-30", "rule-40", "rule-50"]);
+    assert_eq!(
+        proactive,
+        vec!["rule-00", "rule-10", "rule-20", "rule-30", "rule-40", "rule-50"]
+    );
     let detective: Vec<_> = c
         .describe_config_rules()
-        .filters(DescribeConfigRulesFilters::builder().evaluation_mode(EvaluationMode::Detective).build())
+        .filters(
+            DescribeConfigRulesFilters::builder()
+                .evaluation_mode(EvaluationMode::Detective)
+                .build(),
+        )
         .into_paginator()
         .send()
         .collect()
         .await;
-    let detective: usize = detective.into_iter().map(|p| p.unwrap().config_rules().len()).sum();
+    let detective: usize = detective
+        .into_iter()
+        .map(|p| p.unwrap().config_rules().len())
+        .sum();
     assert_eq!(detective, 60);
 }
 
@@ -578,7 +911,12 @@ async fn delete_config_rule_is_blocked_by_a_remediation_configuration() {
     let server = Server::start();
     let c = server.client();
 
-    let err = c.delete_config_rule().config_rule_name("missing").send().await.unwrap_err();
+    let err = c
+        .delete_config_rule()
+        .config_rule_name("missing")
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(error_code(&err), "NoSuchConfigRuleException");
     assert_eq!(
         error_message(&err),
@@ -591,36 +929,86 @@ async fn delete_config_rule_is_blocked_by_a_remediation_configuration() {
         .send()
         .await
         .unwrap();
-    let arn = describe_one(&c, "guarded").await.config_rule_arn().unwrap().to_string();
-    let out = c.put_remediation_configurations().remediation_configurations(remediation("guarded")).send().await.unwrap();
+    let arn = describe_one(&c, "guarded")
+        .await
+        .config_rule_arn()
+        .unwrap()
+        .to_string();
+    let out = c
+        .put_remediation_configurations()
+        .remediation_configurations(remediation("guarded"))
+        .send()
+        .await
+        .unwrap();
     assert!(out.failed_batches().is_empty());
 
-    let err = c.delete_config_rule().config_rule_name("guarded").send().await.unwrap_err();
+    let err = c
+        .delete_config_rule()
+        .config_rule_name("guarded")
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(error_code(&err), "ResourceInUseException");
     assert_eq!(
         error_message(&err),
         "The rule guarded currently has a RemediationConfiguration. Please delete the RemediationConfiguration and try again."
     );
     // Still there.
-    assert_eq!(describe_one(&c, "guarded").await.config_rule_arn(), Some(arn.as_str()));
+    assert_eq!(
+        describe_one(&c, "guarded").await.config_rule_arn(),
+        Some(arn.as_str())
+    );
 
-    c.delete_remediation_configuration().config_rule_name("guarded").send().await.unwrap();
-    c.delete_config_rule().config_rule_name("guarded").send().await.unwrap();
-    let err = c.describe_config_rules().config_rule_names("guarded").send().await.unwrap_err();
+    c.delete_remediation_configuration()
+        .config_rule_name("guarded")
+        .send()
+        .await
+        .unwrap();
+    c.delete_config_rule()
+        .config_rule_name("guarded")
+        .send()
+        .await
+        .unwrap();
+    let err = c
+        .describe_config_rules()
+        .config_rule_names("guarded")
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(error_code(&err), "NoSuchConfigRuleException");
     // Its tags went with it.
-    let err = c.list_tags_for_resource().resource_arn(&arn).send().await.unwrap_err();
+    let err = c
+        .list_tags_for_resource()
+        .resource_arn(&arn)
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(error_code(&err), "ResourceNotFoundException");
     // Deleting again: gone.
-    let err = c.delete_config_rule().config_rule_name("guarded").send().await.unwrap_err();
+    let err = c
+        .delete_config_rule()
+        .config_rule_name("guarded")
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(error_code(&err), "NoSuchConfigRuleException");
 
     // The name can be reused, with a new identity.
-    c.put_config_rule().config_rule(managed("guarded", "S3_BUCKET_VERSIONING_ENABLED")).send().await.unwrap();
-    assert_ne!(describe_one(&c, "guarded").await.config_rule_arn(), Some(arn.as_str()));
+    c.put_config_rule()
+        .config_rule(managed("guarded", "S3_BUCKET_VERSIONING_ENABLED"))
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(
+        describe_one(&c, "guarded").await.config_rule_arn(),
+        Some(arn.as_str())
+    );
 
     // Whitespace-only name on delete: pattern violation.
-    let res = server.call("StarlingDoveService.DeleteConfigRule", r#"{"ConfigRuleName": " "}"#);
+    let res = server.call(
+        "StarlingDoveService.DeleteConfigRule",
+        r#"{"ConfigRuleName": " "}"#,
+    );
     assert_eq!(res.error_type(), "ValidationException");
     assert_eq!(
         res.message(),

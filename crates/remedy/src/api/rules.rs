@@ -7,9 +7,9 @@
 
 use rand::Rng;
 use remedy_wire::config::{
-    ConfigRule, ConfigRuleState, DeleteConfigRuleRequest, DescribeConfigRulesRequest, DescribeConfigRulesResponse,
-    EvaluationMode, EvaluationModeConfiguration, MaximumExecutionFrequency, MessageType, Owner,
-    PutConfigRuleRequest, Source,
+    ConfigRule, ConfigRuleState, DeleteConfigRuleRequest, DescribeConfigRulesRequest,
+    DescribeConfigRulesResponse, EvaluationMode, EvaluationModeConfiguration,
+    MaximumExecutionFrequency, MessageType, Owner, PutConfigRuleRequest, Source,
 };
 use serde_json::Value;
 
@@ -33,7 +33,11 @@ fn new_rule_id() -> String {
     format!("config-rule-{suffix}")
 }
 
-pub async fn put_config_rule(app: &App, ctx: &RequestContext, req: PutConfigRuleRequest) -> ApiResult<Empty> {
+pub async fn put_config_rule(
+    app: &App,
+    ctx: &RequestContext,
+    req: PutConfigRuleRequest,
+) -> ApiResult<Empty> {
     let scope = &ctx.scope;
     let mut rule = required(req.config_rule, "ConfigRule")?;
     let existing = find_existing(app, scope, &rule).await?;
@@ -55,15 +59,20 @@ pub async fn put_config_rule(app: &App, ctx: &RequestContext, req: PutConfigRule
             }
             // Tags are applied only at creation; later puts ignore them (AWS documents this).
             let record = finish(rule, current.name, current.id, current.arn);
-            app.store.update_rule(scope, &record).await.map_err(|e| match e {
-                StoreError::NotFound => ApiError::no_such_config_rule(&record.name),
-                e => e.into(),
-            })?;
+            app.store
+                .update_rule(scope, &record)
+                .await
+                .map_err(|e| match e {
+                    StoreError::NotFound => ApiError::no_such_config_rule(&record.name),
+                    e => e.into(),
+                })?;
             Ok(Empty {})
         }
         None => {
             let name = rule.config_rule_name.clone().ok_or_else(|| {
-                ApiError::invalid_parameter("ConfigRuleName is required when creating a new ConfigRule.")
+                ApiError::invalid_parameter(
+                    "ConfigRuleName is required when creating a new ConfigRule.",
+                )
             })?;
             let id = new_rule_id();
             let arn = scope.config_arn(&format!("config-rule/{id}"));
@@ -102,7 +111,11 @@ pub async fn put_config_rule(app: &App, ctx: &RequestContext, req: PutConfigRule
 
 /// Which stored rule a put addresses, if any. An ARN or id that names nothing is an error: they
 /// can only be given to update.
-async fn find_existing(app: &App, scope: &Scope, rule: &ConfigRule) -> ApiResult<Option<RuleRecord>> {
+async fn find_existing(
+    app: &App,
+    scope: &Scope,
+    rule: &ConfigRule,
+) -> ApiResult<Option<RuleRecord>> {
     let by_identity = match (&rule.config_rule_arn, &rule.config_rule_id) {
         (Some(arn), _) => Some(RuleSelector::Arn(arn.clone())),
         (None, Some(id)) => Some(RuleSelector::Id(id.clone())),
@@ -117,7 +130,10 @@ async fn find_existing(app: &App, scope: &Scope, rule: &ConfigRule) -> ApiResult
         };
     }
     match &rule.config_rule_name {
-        Some(name) => Ok(app.store.get_rule(scope, &RuleSelector::Name(name.clone())).await?),
+        Some(name) => Ok(app
+            .store
+            .get_rule(scope, &RuleSelector::Name(name.clone()))
+            .await?),
         None => Err(ApiError::invalid_parameter(
             "ConfigRuleName is required when creating a new ConfigRule.",
         )),
@@ -129,7 +145,12 @@ fn finish(mut rule: ConfigRule, name: String, id: String, arn: String) -> RuleRe
     rule.config_rule_id = Some(id.clone());
     rule.config_rule_arn = Some(arn.clone());
     rule.config_rule_state = Some(ConfigRuleState::Active);
-    RuleRecord { name, id, arn, rule }
+    RuleRecord {
+        name,
+        id,
+        arn,
+        rule,
+    }
 }
 
 fn check_output_only_members(rule: &ConfigRule) -> ApiResult<()> {
@@ -165,7 +186,10 @@ fn check_source(app: &App, rule: &ConfigRule) -> ApiResult<()> {
     let source = rule.source.clone().unwrap_or_default();
     let details = source.source_details.clone().unwrap_or_default();
     let params = input_parameters(rule)?;
-    let owner = source.owner.clone().unwrap_or(Owner::Unrecognized(String::new()));
+    let owner = source
+        .owner
+        .clone()
+        .unwrap_or(Owner::Unrecognized(String::new()));
     if owner != Owner::CustomPolicy && source.custom_policy_details.is_some() {
         return Err(ApiError::invalid_parameter(
             "CustomPolicyDetails can be specified only when the owner is CUSTOM_POLICY.",
@@ -174,7 +198,11 @@ fn check_source(app: &App, rule: &ConfigRule) -> ApiResult<()> {
     match owner {
         Owner::Aws => check_managed_source(app, rule, &source, &params),
         Owner::CustomLambda => {
-            let Some(identifier) = source.source_identifier.as_deref().filter(|s| !s.is_empty()) else {
+            let Some(identifier) = source
+                .source_identifier
+                .as_deref()
+                .filter(|s| !s.is_empty())
+            else {
                 return Err(ApiError::invalid_parameter(
                     "SourceIdentifier (the Lambda function ARN) is required when the owner is CUSTOM_LAMBDA.",
                 ));
@@ -203,14 +231,23 @@ fn check_source(app: &App, rule: &ConfigRule) -> ApiResult<()> {
     }
 }
 
-fn check_managed_source(app: &App, rule: &ConfigRule, source: &Source, params: &serde_json::Map<String, Value>) -> ApiResult<()> {
+fn check_managed_source(
+    app: &App,
+    rule: &ConfigRule,
+    source: &Source,
+    params: &serde_json::Map<String, Value>,
+) -> ApiResult<()> {
     let identifier = source.source_identifier.as_deref().unwrap_or("");
     let Some(managed) = app.managed_rules.get(identifier) else {
         return Err(ApiError::invalid_parameter(format!(
             "The sourceIdentifier {identifier} is invalid. Please refer to the documentation for a list of valid sourceIdentifiers that can be used when AWS is the Owner."
         )));
     };
-    if source.source_details.as_ref().is_some_and(|d| !d.is_empty()) {
+    if source
+        .source_details
+        .as_ref()
+        .is_some_and(|d| !d.is_empty())
+    {
         return Err(ApiError::invalid_parameter(
             "SourceDetails should be null/empty if the owner is AWS. SourceDetails should be provided if the owner is CUSTOM_LAMBDA.",
         ));
@@ -252,7 +289,10 @@ fn check_managed_source(app: &App, rule: &ConfigRule, source: &Source, params: &
 }
 
 fn scope_is_set(scope: &remedy_wire::config::Scope) -> bool {
-    scope.compliance_resource_types.as_ref().is_some_and(|t| !t.is_empty())
+    scope
+        .compliance_resource_types
+        .as_ref()
+        .is_some_and(|t| !t.is_empty())
         || scope.tag_key.is_some()
         || scope.tag_value.is_some()
         || scope.compliance_resource_id.is_some()
@@ -284,10 +324,14 @@ fn check_source_details(source: &Source, policy: bool) -> ApiResult<()> {
 }
 
 fn check_scope(rule: &ConfigRule) -> ApiResult<()> {
-    let Some(scope) = &rule.scope else { return Ok(()) };
+    let Some(scope) = &rule.scope else {
+        return Ok(());
+    };
     let types = scope.compliance_resource_types.as_deref().unwrap_or(&[]);
     if scope.tag_value.is_some() && scope.tag_key.is_none() {
-        return Err(ApiError::invalid_parameter("Scope TagValue cannot be specified without a TagKey."));
+        return Err(ApiError::invalid_parameter(
+            "Scope TagValue cannot be specified without a TagKey.",
+        ));
     }
     if scope.tag_key.is_some() && !types.is_empty() {
         return Err(ApiError::invalid_parameter(
@@ -302,16 +346,17 @@ fn check_scope(rule: &ConfigRule) -> ApiResult<()> {
     Ok(())
 }
 
-fn is_periodic(app: &App, rule: &ConfigRule) -> bool {
+/// A managed rule that only runs periodically: the one kind whose rule-level
+/// `MaximumExecutionFrequency` AWS defaults. Custom rules carry their frequency per SourceDetail,
+/// so a rule-level default there would contradict (and shadow) what the caller set.
+fn is_periodic_managed(app: &App, rule: &ConfigRule) -> bool {
     let source = rule.source.as_ref();
     match source.and_then(|s| s.owner.clone()) {
         Some(Owner::Aws) => source
             .and_then(|s| s.source_identifier.as_deref())
             .and_then(|id| app.managed_rules.get(id))
             .is_some_and(|m| m.periodic && !m.change),
-        _ => source
-            .and_then(|s| s.source_details.as_ref())
-            .is_some_and(|d| d.iter().any(|d| d.message_type == Some(MessageType::ScheduledNotification))),
+        _ => false,
     }
 }
 
@@ -321,12 +366,16 @@ fn apply_defaults(app: &App, rule: &mut ConfigRule) {
             mode: Some(EvaluationMode::Detective),
         }]);
     }
-    if rule.maximum_execution_frequency.is_none() && is_periodic(app, rule) {
+    if rule.maximum_execution_frequency.is_none() && is_periodic_managed(app, rule) {
         rule.maximum_execution_frequency = Some(MaximumExecutionFrequency::TwentyFourHours);
     }
 }
 
-pub async fn describe_config_rules(app: &App, ctx: &RequestContext, req: DescribeConfigRulesRequest) -> ApiResult<DescribeConfigRulesResponse> {
+pub async fn describe_config_rules(
+    app: &App,
+    ctx: &RequestContext,
+    req: DescribeConfigRulesRequest,
+) -> ApiResult<DescribeConfigRulesResponse> {
     let scope = &ctx.scope;
     let mode = req.filters.as_ref().and_then(|f| f.evaluation_mode.clone());
     let matches_filter = |r: &RuleRecord| match &mode {
@@ -384,7 +433,11 @@ pub async fn describe_config_rules(app: &App, ctx: &RequestContext, req: Describ
     })
 }
 
-pub async fn delete_config_rule(app: &App, ctx: &RequestContext, req: DeleteConfigRuleRequest) -> ApiResult<Empty> {
+pub async fn delete_config_rule(
+    app: &App,
+    ctx: &RequestContext,
+    req: DeleteConfigRuleRequest,
+) -> ApiResult<Empty> {
     let name = required(req.config_rule_name, "ConfigRuleName")?;
     match app.store.delete_rule(&ctx.scope, &name).await {
         Ok(()) => Ok(Empty {}),
