@@ -256,6 +256,34 @@ async fn put_request_limits_and_business_rules() {
     let err = c.put_remediation_configurations().remediation_configurations(bad).send().await.unwrap_err();
     assert_eq!(error_code(&err), "InvalidParameterValueException");
 
+    // Two parameters both taking the resource id.
+    let mut bad = basic("r25");
+    bad.parameters.as_mut().unwrap().insert("Other".into(), resource_id_value());
+    let err = c.put_remediation_configurations().remediation_configurations(bad).send().await.unwrap_err();
+    assert_eq!(error_code(&err), "InvalidParameterValueException");
+    assert!(error_message(&err).contains("ResourceValue"), "{}", error_message(&err));
+
+    // 25 parameters are fine, 26 are a model violation.
+    let with_params = |n: usize| {
+        let mut cfg = basic("r25");
+        for i in 1..n {
+            cfg.parameters.as_mut().unwrap().insert(format!("P{i:02}"), static_value(&["x"]));
+        }
+        cfg
+    };
+    c.put_remediation_configurations().remediation_configurations(with_params(25)).send().await.unwrap();
+    assert_eq!(describe(&c, "r25").await[0].parameters().unwrap().len(), 25);
+    let err = c.put_remediation_configurations().remediation_configurations(with_params(26)).send().await.unwrap_err();
+    assert_eq!(error_code(&err), "ValidationException");
+    assert!(
+        error_message(&err).ends_with(
+            "at 'remediationConfigurations.1.member.parameters' failed to satisfy constraint: Member must have length less than or equal to 25"
+        ),
+        "{}",
+        error_message(&err)
+    );
+    c.delete_remediation_configuration().config_rule_name("r25").send().await.unwrap();
+
     // Automatic without AutomationAssumeRole.
     let mut bad = basic("r25");
     bad.automatic = true;
