@@ -684,6 +684,53 @@ async fn rule_limit_is_enforced() {
         .await
         .unwrap();
     assert_eq!(all_rule_names(&c).await, vec!["b", "c", "d"]);
+
+    // Racing creates never overshoot the limit.
+    let racer = server.client_as("test", "test", "eu-central-1");
+    let mut tasks = Vec::new();
+    for i in 0..12 {
+        let racer = racer.clone();
+        tasks.push(tokio::spawn(async move {
+            racer
+                .put_config_rule()
+                .config_rule(managed(&format!("race-{i:02}"), "S3_BUCKET_VERSIONING_ENABLED"))
+                .send()
+                .await
+                .map_err(|e| error_code(&e))
+        }));
+    }
+    let mut ok = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(_) => ok += 1,
+            Err(code) => assert_eq!(code, "MaxNumberOfConfigRulesExceededException"),
+        }
+    }
+    assert_eq!(ok, 3);
+    assert_eq!(all_rule_names(&racer).await.len(), 3);
+}
+
+#[tokio::test]
+async fn racing_creates_of_one_name_make_one_rule() {
+    let server = Server::start();
+    let c = server.client();
+    let mut tasks = Vec::new();
+    for i in 0..10 {
+        let c = c.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut rule = managed("contended", "S3_BUCKET_VERSIONING_ENABLED");
+            rule.description = Some(format!("writer {i}"));
+            c.put_config_rule().config_rule(rule).send().await.unwrap();
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let out = c.describe_config_rules().send().await.unwrap();
+    assert_eq!(out.config_rules().len(), 1);
+    let rule = &out.config_rules()[0];
+    assert!(rule.description().unwrap().starts_with("writer "));
+    assert!(rule.config_rule_id().unwrap().starts_with("config-rule-"));
 }
 
 #[tokio::test]
