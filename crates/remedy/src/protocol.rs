@@ -1,8 +1,9 @@
 //! AWS JSON 1.1 over HTTP: `POST /` with `X-Amz-Target: <Prefix>.<Operation>`.
 //!
 //! The order of work per request is fixed and deliberate:
-//! request id → target prefix (which SigV4 service to expect) → bounded body read → signature
-//! (the body hash is part of it) → operation lookup → decode + validate → handler → response.
+//! request id → method → bounded body read → target prefix (which SigV4 service to expect) →
+//! signature (the body hash is part of it) → operation lookup → decode + validate → handler →
+//! response.
 //! Every outcome, success or failure, carries `x-amzn-RequestId`; failures are AWS-shaped
 //! (`__type`, `message`, `x-amzn-ErrorType`); a panic anywhere below becomes `InternalFailure`.
 
@@ -13,8 +14,9 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use futures_util::FutureExt;
-use http::{HeaderValue, Request, StatusCode};
+use http::{HeaderValue, Method, Request, StatusCode};
 use http_body_util::{BodyExt, Limited};
+use tracing::Instrument;
 
 use crate::api;
 use crate::app::App;
@@ -56,21 +58,20 @@ pub struct RequestContext {
     pub access_key_id: String,
 }
 
-/// The `POST /` endpoint.
+/// The AWS API endpoint: `POST /` (or `POST /<prefix>`, for SDKs configured with an endpoint URL
+/// that has a path; the path is part of what the signature covers).
 pub async fn handle(State(app): State<Arc<App>>, req: Request<Body>) -> Response {
     let request_id = uuid::Uuid::new_v4().to_string();
     let started = Instant::now();
+    // Lossy, so a target with stray bytes is reported as sent rather than as missing.
     let target = req
         .headers()
         .get("x-amz-target")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_string();
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+        .unwrap_or_default();
     let span = tracing::info_span!("request", request_id = %request_id, target = %target);
-    let _enter = span.enter();
-    drop(_enter);
 
-    let work = process(app, request_id.clone(), target.clone(), req);
+    let work = process(app, request_id.clone(), target, req).instrument(span.clone());
     let outcome = std::panic::AssertUnwindSafe(work).catch_unwind().await;
     let result = match outcome {
         Ok(r) => r,
@@ -80,13 +81,13 @@ pub async fn handle(State(app): State<Arc<App>>, req: Request<Body>) -> Response
                 .map(|s| s.to_string())
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "unknown panic".into());
-            Err(ApiError::internal(format!("handler panicked: {what}")))
+            Err(span.in_scope(|| ApiError::internal(format!("handler panicked: {what}"))))
         }
     };
     let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
     match result {
         Ok(body) => {
-            tracing::debug!(parent: &span, status = 200, elapsed_ms, "ok");
+            tracing::info!(parent: &span, status = 200, elapsed_ms, "ok");
             respond(StatusCode::OK, &request_id, None, body)
         }
         Err(err) => {
@@ -101,10 +102,22 @@ pub async fn handle(State(app): State<Arc<App>>, req: Request<Body>) -> Response
 }
 
 async fn process(app: Arc<App>, request_id: String, target: String, req: Request<Body>) -> Result<Vec<u8>, ApiError> {
-    let (prefix, op_name) = target.split_once('.').unwrap_or((target.as_str(), ""));
-    let service = Service::from_prefix(prefix).ok_or_else(|| ApiError::unknown_operation(&target))?;
-
+    if req.method() != Method::POST {
+        return Err(ApiError::new(
+            "UnknownOperationException",
+            format!(
+                "{} {} is not an operation of this endpoint: the AWS API is POST with an X-Amz-Target header",
+                req.method(),
+                req.uri().path()
+            ),
+            StatusCode::NOT_FOUND,
+        ));
+    }
     let (parts, body) = req.into_parts();
+    // The body is read (bounded) before anything else is decided, so that every answer goes to a
+    // client whose request was consumed: answering early and closing on unread bytes makes the
+    // kernel reset the connection, and the client may never see the answer. Only a declared
+    // length over the limit is refused unread.
     let limit = app.settings.body_limit;
     if let Some(len) = parts
         .headers
@@ -125,6 +138,9 @@ async fn process(app: Arc<App>, request_id: String, target: String, req: Request
             return Err(ApiError::serialization("The request body could not be read"));
         }
     };
+
+    let (prefix, op_name) = target.split_once('.').unwrap_or((target.as_str(), ""));
+    let service = Service::from_prefix(prefix).ok_or_else(|| ApiError::unknown_operation(&target))?;
 
     let verified = app.verify(&parts, &body, service.signing_name())?;
     let ctx = RequestContext {
@@ -154,10 +170,18 @@ fn body_too_large(limit: usize) -> ApiError {
     )
 }
 
-fn respond(status: StatusCode, request_id: &str, error_type: Option<&str>, body: Vec<u8>) -> Response {
+fn respond(
+    status: StatusCode,
+    request_id: &str,
+    error_type: Option<&str>,
+    body: Vec<u8>,
+) -> Response {
     let mut res = (status, body).into_response();
     let h = res.headers_mut();
-    h.insert(http::header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
+    h.insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static(CONTENT_TYPE),
+    );
     if let Ok(v) = HeaderValue::from_str(request_id) {
         h.insert("x-amzn-requestid", v);
     }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use axum::extract::State;
 use axum::response::IntoResponse;
-use axum::routing::{get, post};
+use axum::routing::get;
 use axum::{Json, Router};
 use http::StatusCode;
 use tokio::net::TcpListener;
@@ -19,14 +19,18 @@ use crate::protocol;
 
 pub fn router(app: Arc<App>) -> Router {
     Router::new()
-        .route("/", post(protocol::handle))
         .route("/health", get(health))
         .route("/ready", get(ready))
+        // Everything else is the AWS API: `POST /`, or `POST /<prefix>` when an SDK's endpoint
+        // URL has a path. Other methods get an AWS-shaped error from the same place.
+        .fallback(protocol::handle)
         .with_state(app)
 }
 
 async fn health() -> impl IntoResponse {
-    Json(serde_json::json!({"status": "ok", "service": "remedy", "version": env!("CARGO_PKG_VERSION")}))
+    Json(
+        serde_json::json!({"status": "ok", "service": "remedy", "version": env!("CARGO_PKG_VERSION")}),
+    )
 }
 
 async fn ready(State(app): State<Arc<App>>) -> impl IntoResponse {
@@ -36,14 +40,20 @@ async fn ready(State(app): State<Arc<App>>) -> impl IntoResponse {
             tracing::warn!(error = %e, "readiness check failed");
             (
                 StatusCode::SERVICE_UNAVAILABLE,
-                Json(serde_json::json!({"status": "unavailable", "reason": "the store does not answer"})),
+                Json(
+                    serde_json::json!({"status": "unavailable", "reason": "the store does not answer"}),
+                ),
             )
         }
     }
 }
 
 /// Serves until `shutdown` resolves, then drains in-flight requests.
-pub async fn run(listener: TcpListener, app: Arc<App>, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+pub async fn run(
+    listener: TcpListener,
+    app: Arc<App>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     axum::serve(listener, router(app))
         .with_graceful_shutdown(shutdown)
         .await
