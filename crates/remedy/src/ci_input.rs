@@ -27,7 +27,11 @@ pub fn recordable_resource_type(t: &str) -> bool {
 /// S3's `AccessControlList` supplementary value is itself a JSON string (the API form encodes it
 /// twice, the notification form once); remedy keeps it as that string whichever form it came in.
 fn canonical_supplementary(resource_type: &str, key: &str, value: Value) -> Value {
-    if resource_type == "AWS::S3::Bucket" && key == "AccessControlList" && !value.is_string() && !value.is_null() {
+    if resource_type == "AWS::S3::Bucket"
+        && key == "AccessControlList"
+        && !value.is_string()
+        && !value.is_null()
+    {
         return Value::String(value.to_string());
     }
     value
@@ -86,7 +90,10 @@ pub fn parse_item(value: &Value) -> Result<ParsedItem, String> {
         return Err("resourceId is longer than 768 characters".into());
     }
     let account = str_field(obj, &["accountId", "awsAccountId"]);
-    if let Some(a) = account.as_deref().filter(|a| a.len() != 12 || !a.bytes().all(|b| b.is_ascii_digit())) {
+    if let Some(a) = account
+        .as_deref()
+        .filter(|a| a.len() != 12 || !a.bytes().all(|b| b.is_ascii_digit()))
+    {
         return Err(format!("account id {a:?} is not 12 digits"));
     }
     let region = str_field(obj, &["awsRegion"]);
@@ -94,16 +101,27 @@ pub fn parse_item(value: &Value) -> Result<ParsedItem, String> {
         return Err("awsRegion must not be empty".into());
     }
     let status = str_field(obj, &["configurationItemStatus"]);
-    const STATUSES: [&str; 5] = [STATUS_OK, "ResourceDiscovered", "ResourceNotRecorded", STATUS_DELETED, "ResourceDeletedNotRecorded"];
+    const STATUSES: [&str; 5] = [
+        STATUS_OK,
+        "ResourceDiscovered",
+        "ResourceNotRecorded",
+        STATUS_DELETED,
+        "ResourceDeletedNotRecorded",
+    ];
     if let Some(status) = status.as_deref().filter(|s| !STATUSES.contains(s)) {
-        return Err(format!("configurationItemStatus {status:?} is not one of {STATUSES:?}"));
+        return Err(format!(
+            "configurationItemStatus {status:?} is not one of {STATUSES:?}"
+        ));
     }
     let tags = match obj.get("tags") {
         None | Some(Value::Null) => BTreeMap::new(),
         Some(Value::Object(m)) => m
             .iter()
             .map(|(k, v)| {
-                let v = v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string());
+                let v = v
+                    .as_str()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| v.to_string());
                 (k.clone(), v)
             })
             .collect(),
@@ -129,7 +147,12 @@ pub fn parse_item(value: &Value) -> Result<ParsedItem, String> {
         None | Some(Value::Null) => BTreeMap::new(),
         Some(Value::Object(m)) => m
             .iter()
-            .map(|(k, v)| (k.clone(), canonical_supplementary(&resource_type, k, decode_document(v))))
+            .map(|(k, v)| {
+                (
+                    k.clone(),
+                    canonical_supplementary(&resource_type, k, decode_document(v)),
+                )
+            })
             .collect(),
         Some(_) => return Err("supplementaryConfiguration must be an object".into()),
     };
@@ -143,7 +166,10 @@ pub fn parse_item(value: &Value) -> Result<ParsedItem, String> {
             resource_creation_time: time_field(obj, "resourceCreationTime")?,
             capture_time: time_field(obj, "configurationItemCaptureTime")?,
             status,
-            configuration: obj.get("configuration").map(decode_document).unwrap_or(Value::Null),
+            configuration: obj
+                .get("configuration")
+                .map(decode_document)
+                .unwrap_or(Value::Null),
             supplementary_configuration,
             tags,
             relationships,
@@ -172,11 +198,20 @@ mod tests {
         let p = parse_item(&v).unwrap();
         assert_eq!(p.account.as_deref(), Some("111122223333"));
         assert_eq!(p.item.configuration, json!({"name": "b"}));
-        assert_eq!(p.item.supplementary_configuration["BucketVersioningConfiguration"], json!({"status": "Off"}));
+        assert_eq!(
+            p.item.supplementary_configuration["BucketVersioningConfiguration"],
+            json!({"status": "Off"})
+        );
         // The second encoding of the ACL survives as a JSON string.
-        assert_eq!(p.item.supplementary_configuration["AccessControlList"], json!("{\"grantList\":[]}"));
+        assert_eq!(
+            p.item.supplementary_configuration["AccessControlList"],
+            json!("{\"grantList\":[]}")
+        );
         assert_eq!(p.item.capture_time, Some(1700000000.5));
-        assert_eq!(p.item.relationships[0].relationship_name.as_deref(), Some("Is contained in Vpc"));
+        assert_eq!(
+            p.item.relationships[0].relationship_name.as_deref(),
+            Some("Is contained in Vpc")
+        );
     }
 
     #[test]
@@ -189,10 +224,16 @@ mod tests {
             "relationships": [{"resourceId": "vpc-1", "resourceType": "AWS::EC2::VPC", "name": "Is contained in Vpc"}]
         });
         let p = parse_item(&v).unwrap();
-        assert_eq!(p.item.arn.as_deref(), Some("arn:aws:ec2:us-east-1:111122223333:security-group/sg-1"));
+        assert_eq!(
+            p.item.arn.as_deref(),
+            Some("arn:aws:ec2:us-east-1:111122223333:security-group/sg-1")
+        );
         assert_eq!(p.item.capture_time, Some(1_700_000_000.123));
         assert_eq!(p.item.configuration["groupId"], "sg-1");
-        assert_eq!(p.item.relationships[0].relationship_name.as_deref(), Some("Is contained in Vpc"));
+        assert_eq!(
+            p.item.relationships[0].relationship_name.as_deref(),
+            Some("Is contained in Vpc")
+        );
     }
 
     #[test]
@@ -201,11 +242,19 @@ mod tests {
         assert!(parse_item(&json!({"resourceType": "AWS::S3::Bucket"})).is_err());
         let t = "MyCompany::Widget::Thing";
         assert!(parse_item(&json!({"resourceType": t, "resourceId": "i"})).is_ok());
-        assert!(parse_item(&json!({"resourceType": t, "resourceId": "i", "configurationItemStatus": "Bogus"})).is_err());
+        assert!(parse_item(
+            &json!({"resourceType": t, "resourceId": "i", "configurationItemStatus": "Bogus"})
+        )
+        .is_err());
         assert!(parse_item(&json!({"resourceType": t, "resourceId": "i", "configurationItemCaptureTime": "yesterday"})).is_err());
         assert!(parse_item(&json!({"resourceType": "Custom::A::B", "resourceId": "i"})).is_err());
-        assert!(parse_item(&json!({"resourceType": "AWS::Nope::Thing", "resourceId": "i"})).is_err());
-        assert!(parse_item(&json!({"resourceType": t, "resourceId": "i", "accountId": "12345"})).is_err());
+        assert!(
+            parse_item(&json!({"resourceType": "AWS::Nope::Thing", "resourceId": "i"})).is_err()
+        );
+        assert!(
+            parse_item(&json!({"resourceType": t, "resourceId": "i", "accountId": "12345"}))
+                .is_err()
+        );
         assert!(parse_item(&json!({"resourceType": t, "resourceId": "i".repeat(769)})).is_err());
     }
 
@@ -220,7 +269,11 @@ mod tests {
             "supplementaryConfiguration": {"AccessControlList": acl.clone()}});
         for v in [api, notification_string, notification_object] {
             let p = parse_item(&v).unwrap();
-            assert_eq!(p.item.supplementary_configuration["AccessControlList"], Value::String(acl.to_string()), "{v}");
+            assert_eq!(
+                p.item.supplementary_configuration["AccessControlList"],
+                Value::String(acl.to_string()),
+                "{v}"
+            );
         }
     }
 }

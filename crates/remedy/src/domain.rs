@@ -175,7 +175,10 @@ impl ConfigurationItem {
                 self.relationships
                     .iter()
                     .map(|r| wire::Relationship {
-                        resource_type: r.resource_type.as_deref().map(wire::ResourceType::from_wire),
+                        resource_type: r
+                            .resource_type
+                            .as_deref()
+                            .map(wire::ResourceType::from_wire),
                         resource_id: r.resource_id.clone(),
                         resource_name: r.resource_name.clone(),
                         relationship_name: r.relationship_name.clone(),

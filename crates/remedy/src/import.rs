@@ -41,10 +41,13 @@ pub fn items_of(text: &str) -> Result<Vec<Value>, String> {
 pub fn run(args: &ImportArgs) -> Result<usize, String> {
     let text = if args.file.as_os_str() == "-" {
         let mut s = String::new();
-        std::io::stdin().read_to_string(&mut s).map_err(|e| e.to_string())?;
+        std::io::stdin()
+            .read_to_string(&mut s)
+            .map_err(|e| e.to_string())?;
         s
     } else {
-        std::fs::read_to_string(&args.file).map_err(|e| format!("cannot read {}: {e}", args.file.display()))?
+        std::fs::read_to_string(&args.file)
+            .map_err(|e| format!("cannot read {}: {e}", args.file.display()))?
     };
     let mut batch = Vec::new();
     for (i, value) in items_of(&text)?.iter().enumerate() {
@@ -63,7 +66,8 @@ pub fn run(args: &ImportArgs) -> Result<usize, String> {
         at(a.capture_time).total_cmp(&at(b.capture_time))
     });
     let path = args.storage.sqlite_path()?;
-    let store = SqliteStore::open(&path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+    let store =
+        SqliteStore::open(&path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -79,9 +83,19 @@ mod tests {
 
     #[test]
     fn accepts_the_documented_shapes() {
-        assert_eq!(items_of(r#"{"resourceType":"a","resourceId":"b"}"#).unwrap().len(), 1);
+        assert_eq!(
+            items_of(r#"{"resourceType":"a","resourceId":"b"}"#)
+                .unwrap()
+                .len(),
+            1
+        );
         assert_eq!(items_of(r#"[{"a":1},{"b":2}]"#).unwrap().len(), 2);
-        assert_eq!(items_of(r#"{"configurationItems":[{"a":1}],"nextToken":"x"}"#).unwrap().len(), 1);
+        assert_eq!(
+            items_of(r#"{"configurationItems":[{"a":1}],"nextToken":"x"}"#)
+                .unwrap()
+                .len(),
+            1
+        );
         assert_eq!(items_of("{\"a\":1}\n{\"b\":2}\n").unwrap().len(), 2);
         assert!(items_of("{\"a\":1}\nnot json").is_err());
         assert!(items_of("42").is_err());

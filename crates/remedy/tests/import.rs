@@ -90,7 +90,12 @@ async fn history(c: &config::Client, t: &str, id: &str) -> Vec<config::types::Co
         .limit(100)
         .send()
         .await
-        .unwrap_or_else(|e| panic!("history {t} {id}: {}", config::error::DisplayErrorContext(e)))
+        .unwrap_or_else(|e| {
+            panic!(
+                "history {t} {id}: {}",
+                config::error::DisplayErrorContext(e)
+            )
+        })
         .configuration_items()
         .to_vec()
 }
@@ -103,7 +108,11 @@ async fn assert_not_discovered(c: &config::Client, t: &str, id: &str) {
         .send()
         .await
         .unwrap_err();
-    assert_eq!(error_code(&err), "ResourceNotDiscoveredException", "{t} {id}");
+    assert_eq!(
+        error_code(&err),
+        "ResourceNotDiscoveredException",
+        "{t} {id}"
+    );
 }
 
 /// Checks the items `mixed_file` imports, as the API returns them.
@@ -114,45 +123,98 @@ async fn assert_mixed_items(c: &config::Client, suffix: &str) {
     let b = &items[0];
     assert_eq!(b.account_id(), Some("000000000000"));
     assert_eq!(b.aws_region(), Some("us-east-1"));
-    assert_eq!(b.configuration_item_status(), Some(&ConfigurationItemStatus::Ok));
-    assert_eq!(b.configuration_item_capture_time().map(|t| t.secs()), Some(1700000000));
+    assert_eq!(
+        b.configuration_item_status(),
+        Some(&ConfigurationItemStatus::Ok)
+    );
+    assert_eq!(
+        b.configuration_item_capture_time().map(|t| t.secs()),
+        Some(1700000000)
+    );
     assert_eq!(b.arn(), Some(format!("arn:aws:s3:::{api_id}").as_str()));
     assert_eq!(parse(b.configuration()), json!({"name": api_id}));
     assert_eq!(b.tags().unwrap()["env"], "prod");
     let supp = b.supplementary_configuration().unwrap();
-    assert_eq!(supp["AccessControlList"], s3_api("x")["supplementaryConfiguration"]["AccessControlList"].as_str().unwrap());
-    assert_eq!(parse(supp.get("BucketVersioningConfiguration").map(String::as_str))["status"], "Off");
+    assert_eq!(
+        supp["AccessControlList"],
+        s3_api("x")["supplementaryConfiguration"]["AccessControlList"]
+            .as_str()
+            .unwrap()
+    );
+    assert_eq!(
+        parse(
+            supp.get("BucketVersioningConfiguration")
+                .map(String::as_str)
+        )["status"],
+        "Off"
+    );
 
     let n_id = format!("notif-bucket-{suffix}");
     let items = history(c, "AWS::S3::Bucket", &n_id).await;
     assert_eq!(items.len(), 1);
     let n = &items[0];
-    assert_eq!(n.configuration_item_status(), Some(&ConfigurationItemStatus::ResourceDiscovered));
-    assert_eq!(n.configuration_item_capture_time().map(|t| t.secs()), Some(1700000000));
+    assert_eq!(
+        n.configuration_item_status(),
+        Some(&ConfigurationItemStatus::ResourceDiscovered)
+    );
+    assert_eq!(
+        n.configuration_item_capture_time().map(|t| t.secs()),
+        Some(1700000000)
+    );
     assert_eq!(n.arn(), Some(format!("arn:aws:s3:::{n_id}").as_str()));
     assert_eq!(parse(n.configuration()), json!({"name": n_id}));
     let supp = n.supplementary_configuration().unwrap();
     // Notification form's once-encoded ACL comes out encoded twice, like AWS's API form.
     let once: Value = serde_json::from_str(&supp["AccessControlList"]).unwrap();
-    assert_eq!(serde_json::from_str::<Value>(once.as_str().expect("ACL decodes to a string")).unwrap(), acl());
-    assert_eq!(parse(supp.get("BucketVersioningConfiguration").map(String::as_str))["status"], "Enabled");
+    assert_eq!(
+        serde_json::from_str::<Value>(once.as_str().expect("ACL decodes to a string")).unwrap(),
+        acl()
+    );
+    assert_eq!(
+        parse(
+            supp.get("BucketVersioningConfiguration")
+                .map(String::as_str)
+        )["status"],
+        "Enabled"
+    );
 
     let sg_id = format!("sg-{suffix}");
     let items = history(c, "AWS::EC2::SecurityGroup", &sg_id).await;
     assert_eq!(items.len(), 1);
     let sg = &items[0];
-    assert_eq!(sg.configuration_item_capture_time().map(|t| t.secs()), Some(1700000001));
-    assert_eq!(parse(sg.configuration()), sg_notification(&sg_id)["configuration"]);
+    assert_eq!(
+        sg.configuration_item_capture_time().map(|t| t.secs()),
+        Some(1700000001)
+    );
+    assert_eq!(
+        parse(sg.configuration()),
+        sg_notification(&sg_id)["configuration"]
+    );
     assert_eq!(sg.relationships().len(), 1);
-    assert_eq!(sg.relationships()[0].relationship_name(), Some("Is contained in Vpc"));
+    assert_eq!(
+        sg.relationships()[0].relationship_name(),
+        Some("Is contained in Vpc")
+    );
     assert_eq!(sg.relationships()[0].resource_id(), Some("vpc-0a1b2c3d"));
     assert_eq!(sg.supplementary_configuration().map(|m| m.len()), Some(0));
 
     // BatchGet and ListDiscoveredResources see them too.
     let out = c
         .batch_get_resource_config()
-        .resource_keys(ResourceKey::builder().resource_type(ResourceType::from("AWS::S3::Bucket")).resource_id(&api_id).build().unwrap())
-        .resource_keys(ResourceKey::builder().resource_type(ResourceType::from("AWS::EC2::SecurityGroup")).resource_id(&sg_id).build().unwrap())
+        .resource_keys(
+            ResourceKey::builder()
+                .resource_type(ResourceType::from("AWS::S3::Bucket"))
+                .resource_id(&api_id)
+                .build()
+                .unwrap(),
+        )
+        .resource_keys(
+            ResourceKey::builder()
+                .resource_type(ResourceType::from("AWS::EC2::SecurityGroup"))
+                .resource_id(&sg_id)
+                .build()
+                .unwrap(),
+        )
         .send()
         .await
         .unwrap();
@@ -193,10 +255,20 @@ async fn import_into_a_running_server() {
     let files = tempfile::tempdir().unwrap();
     let file = write(files.path(), "items.json", &mixed_file("run"));
     let out = import(&server.data_dir, &file, &[]);
-    assert!(out.status.success(), "import failed: {}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "imported 3 configuration items");
+    assert!(
+        out.status.success(),
+        "import failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "imported 3 configuration items"
+    );
     assert_mixed_items(&c, "run").await;
-    assert_eq!(history(&c, "AWS::S3::Bucket", "pre-existing").await.len(), 1);
+    assert_eq!(
+        history(&c, "AWS::S3::Bucket", "pre-existing").await.len(),
+        1
+    );
 
     // A GetResourceConfigHistory response (newest first) imports in capture order, so history
     // reads back in the right order; items without an account go to --account/--region.
@@ -207,13 +279,26 @@ async fn import_into_a_running_server() {
     ], "nextToken": "ignored"});
     let file = write(files.path(), "history.json", &response.to_string());
     let out = import(&server.data_dir, &file, &[]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let items = history(&c, "AWS::KMS::Key", "k-1").await;
-    let ns: Vec<_> = items.iter().map(|i| parse(i.configuration())["n"].as_i64().unwrap()).collect();
+    let ns: Vec<_> = items
+        .iter()
+        .map(|i| parse(i.configuration())["n"].as_i64().unwrap())
+        .collect();
     assert_eq!(ns, [3, 2, 1], "Reverse order must follow capture time");
-    let ids: Vec<i64> = items.iter().map(|i| i.configuration_state_id().unwrap().parse().unwrap()).collect();
+    let ids: Vec<i64> = items
+        .iter()
+        .map(|i| i.configuration_state_id().unwrap().parse().unwrap())
+        .collect();
     assert!(ids.windows(2).all(|w| w[0] > w[1]));
-    assert_eq!(items[2].configuration_item_status(), Some(&ConfigurationItemStatus::ResourceDiscovered));
+    assert_eq!(
+        items[2].configuration_item_status(),
+        Some(&ConfigurationItemStatus::ResourceDiscovered)
+    );
     assert_eq!(items[0].account_id(), Some("000000000000"));
 
     // JSON Lines, into another account/region, invisible to this caller.
@@ -223,15 +308,24 @@ async fn import_into_a_running_server() {
         json!({"resourceType": "MyCompany::Widget::Thing", "resourceId": "w-2", "configuration": {"a": 2}})
     );
     let file = write(files.path(), "items.jsonl", &lines);
-    let out = import(&server.data_dir, &file, &["--account", "111111111111", "--region", "eu-west-1"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = import(
+        &server.data_dir,
+        &file,
+        &["--account", "111111111111", "--region", "eu-west-1"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_not_discovered(&c, "MyCompany::Widget::Thing", "w-1").await;
 }
 
 #[tokio::test]
 async fn import_into_a_stopped_server() {
     let mut server = Server::start();
-    server.client()
+    server
+        .client()
         .put_resource_config()
         .resource_type("AWS::S3::Bucket")
         .schema_version_id("1")
@@ -244,7 +338,11 @@ async fn import_into_a_stopped_server() {
     let files = tempfile::tempdir().unwrap();
     let file = write(files.path(), "items.json", &mixed_file("stopped"));
     let out = import(&server.data_dir, &file, &[]);
-    assert!(out.status.success(), "import failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "import failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     server.restart();
     let c = server.client();
     assert_mixed_items(&c, "stopped").await;
@@ -253,7 +351,11 @@ async fn import_into_a_stopped_server() {
     // A data directory no server has used yet.
     let fresh = tempfile::tempdir().unwrap();
     let out = import(fresh.path(), &file, &[]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let server2 = Server::spawn(fresh.path(), &[]);
     assert_mixed_items(&server2.client(), "stopped").await;
 }
@@ -281,14 +383,26 @@ async fn malformed_input_writes_nothing() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(!out.status.success(), "{name} was accepted");
         assert!(stderr.starts_with("remedy: "), "{name}: {stderr}");
-        assert!(stderr.contains(expected), "{name}: expected {expected:?} in {stderr:?}");
-        assert!(out.stdout.is_empty(), "{name}: {}", String::from_utf8_lossy(&out.stdout));
+        assert!(
+            stderr.contains(expected),
+            "{name}: expected {expected:?} in {stderr:?}"
+        );
+        assert!(
+            out.stdout.is_empty(),
+            "{name}: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
     }
     let out = import(&server.data_dir, &files.path().join("absent.json"), &[]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read"));
     // The valid first item of every rejected file was not written.
     assert_not_discovered(&c, "AWS::S3::Bucket", "good-bucket").await;
-    let listed = c.list_discovered_resources().resource_type(ResourceType::from("AWS::S3::Bucket")).send().await.unwrap();
+    let listed = c
+        .list_discovered_resources()
+        .resource_type(ResourceType::from("AWS::S3::Bucket"))
+        .send()
+        .await
+        .unwrap();
     assert!(listed.resource_identifiers().is_empty());
 }

@@ -5,8 +5,8 @@
 mod common;
 
 use common::config::types::{
-    RemediationConfiguration, RemediationExceptionResourceKey, RemediationParameterValue, RemediationTargetType,
-    ResourceKey, ResourceType, ResourceValue, ResourceValueType, Tag,
+    RemediationConfiguration, RemediationExceptionResourceKey, RemediationParameterValue,
+    RemediationTargetType, ResourceKey, ResourceType, ResourceValue, ResourceValueType, Tag,
 };
 use common::*;
 
@@ -28,7 +28,10 @@ fn two_account_server() -> (Server, tempfile::TempDir) {
         ),
     )
     .unwrap();
-    (Server::start_with(&["--credentials", path.to_str().unwrap()]), dir)
+    (
+        Server::start_with(&["--credentials", path.to_str().unwrap()]),
+        dir,
+    )
 }
 
 fn remediation(rule: &str, document: &str) -> RemediationConfiguration {
@@ -39,7 +42,12 @@ fn remediation(rule: &str, document: &str) -> RemediationConfiguration {
         .parameters(
             "BucketName",
             RemediationParameterValue::builder()
-                .resource_value(ResourceValue::builder().value(ResourceValueType::ResourceId).build().unwrap())
+                .resource_value(
+                    ResourceValue::builder()
+                        .value(ResourceValueType::ResourceId)
+                        .build()
+                        .unwrap(),
+                )
                 .build(),
         )
         .build()
@@ -47,7 +55,10 @@ fn remediation(rule: &str, document: &str) -> RemediationConfiguration {
 }
 
 fn exception_key(id: &str) -> RemediationExceptionResourceKey {
-    RemediationExceptionResourceKey::builder().resource_type("AWS::S3::Bucket").resource_id(id).build()
+    RemediationExceptionResourceKey::builder()
+        .resource_type("AWS::S3::Bucket")
+        .resource_id(id)
+        .build()
 }
 
 fn rule_with_description(name: &str, description: &str) -> config::types::ConfigRule {
@@ -57,14 +68,27 @@ fn rule_with_description(name: &str, description: &str) -> config::types::Config
 }
 
 async fn rule_arn(c: &config::Client, name: &str) -> String {
-    let out = c.describe_config_rules().config_rule_names(name).send().await.unwrap();
+    let out = c
+        .describe_config_rules()
+        .config_rule_names(name)
+        .send()
+        .await
+        .unwrap();
     out.config_rules()[0].config_rule_arn().unwrap().to_string()
 }
 
 /// Creates one of everything as `c`.
 async fn populate(c: &config::Client) -> String {
-    c.put_config_rule().config_rule(rule_with_description("shared", "owner's")).send().await.unwrap();
-    c.put_config_rule().config_rule(managed_rule("only-here")).send().await.unwrap();
+    c.put_config_rule()
+        .config_rule(rule_with_description("shared", "owner's"))
+        .send()
+        .await
+        .unwrap();
+    c.put_config_rule()
+        .config_rule(managed_rule("only-here"))
+        .send()
+        .await
+        .unwrap();
     c.put_remediation_configurations()
         .remediation_configurations(remediation("only-here", "AWS-EnableS3BucketVersioning"))
         .send()
@@ -98,8 +122,16 @@ async fn populate(c: &config::Client) -> String {
 }
 
 async fn assert_no_exceptions(c: &config::Client, who: &str) {
-    let out = c.describe_remediation_exceptions().config_rule_name("only-here").send().await.unwrap();
-    assert!(out.remediation_exceptions().is_empty(), "{who} sees remediation exceptions");
+    let out = c
+        .describe_remediation_exceptions()
+        .config_rule_name("only-here")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        out.remediation_exceptions().is_empty(),
+        "{who} sees remediation exceptions"
+    );
     let out = c
         .describe_remediation_exceptions()
         .config_rule_name("only-here")
@@ -107,21 +139,42 @@ async fn assert_no_exceptions(c: &config::Client, who: &str) {
         .send()
         .await
         .unwrap();
-    assert!(out.remediation_exceptions().is_empty(), "{who} sees remediation exceptions");
+    assert!(
+        out.remediation_exceptions().is_empty(),
+        "{who} sees remediation exceptions"
+    );
 }
 
 /// Asserts that `c` sees none of what `populate` created elsewhere (`arn` is the owner's rule).
 async fn assert_sees_nothing(c: &config::Client, arn: &str, who: &str) {
     let rules = c.describe_config_rules().send().await.unwrap();
-    assert!(rules.config_rules().is_empty(), "{who} sees rules: {rules:?}");
-    let err = c.describe_config_rules().config_rule_names("only-here").send().await.unwrap_err();
+    assert!(
+        rules.config_rules().is_empty(),
+        "{who} sees rules: {rules:?}"
+    );
+    let err = c
+        .describe_config_rules()
+        .config_rule_names("only-here")
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(error_code(&err), "NoSuchConfigRuleException", "{who}");
 
-    let err = c.describe_remediation_configurations().config_rule_names("only-here").send().await.unwrap_err();
+    let err = c
+        .describe_remediation_configurations()
+        .config_rule_names("only-here")
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(error_code(&err), "NoSuchConfigRuleException", "{who}");
     assert_no_exceptions(c, who).await;
 
-    let err = c.list_tags_for_resource().resource_arn(arn).send().await.unwrap_err();
+    let err = c
+        .list_tags_for_resource()
+        .resource_arn(arn)
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(error_code(&err), "ResourceNotFoundException", "{who}");
     let err = c
         .tag_resource()
@@ -131,7 +184,13 @@ async fn assert_sees_nothing(c: &config::Client, arn: &str, who: &str) {
         .await
         .unwrap_err();
     assert_eq!(error_code(&err), "ResourceNotFoundException", "{who}");
-    let err = c.untag_resource().resource_arn(arn).tag_keys("team").send().await.unwrap_err();
+    let err = c
+        .untag_resource()
+        .resource_arn(arn)
+        .tag_keys("team")
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(error_code(&err), "ResourceNotFoundException", "{who}");
 
     let err = c
@@ -144,19 +203,50 @@ async fn assert_sees_nothing(c: &config::Client, arn: &str, who: &str) {
     assert_eq!(error_code(&err), "ResourceNotDiscoveredException", "{who}");
     let out = c
         .batch_get_resource_config()
-        .resource_keys(ResourceKey::builder().resource_type(ResourceType::from("AWS::S3::Bucket")).resource_id("owners-bucket").build().unwrap())
+        .resource_keys(
+            ResourceKey::builder()
+                .resource_type(ResourceType::from("AWS::S3::Bucket"))
+                .resource_id("owners-bucket")
+                .build()
+                .unwrap(),
+        )
         .send()
         .await
         .unwrap();
-    assert!(out.base_configuration_items().is_empty(), "{who} sees a configuration item");
-    let out = c.list_discovered_resources().resource_type(ResourceType::from("AWS::S3::Bucket")).send().await.unwrap();
-    assert!(out.resource_identifiers().is_empty(), "{who} sees discovered resources");
+    assert!(
+        out.base_configuration_items().is_empty(),
+        "{who} sees a configuration item"
+    );
+    let out = c
+        .list_discovered_resources()
+        .resource_type(ResourceType::from("AWS::S3::Bucket"))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        out.resource_identifiers().is_empty(),
+        "{who} sees discovered resources"
+    );
 
     // Nor can it change or delete the owner's objects.
-    let err = c.delete_config_rule().config_rule_name("only-here").send().await.unwrap_err();
+    let err = c
+        .delete_config_rule()
+        .config_rule_name("only-here")
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(error_code(&err), "NoSuchConfigRuleException", "{who}");
-    let err = c.delete_remediation_configuration().config_rule_name("only-here").send().await.unwrap_err();
-    assert_eq!(error_code(&err), "NoSuchRemediationConfigurationException", "{who}");
+    let err = c
+        .delete_remediation_configuration()
+        .config_rule_name("only-here")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error_code(&err),
+        "NoSuchRemediationConfigurationException",
+        "{who}"
+    );
     let err = c
         .delete_resource_config()
         .resource_type("AWS::S3::Bucket")
@@ -175,40 +265,109 @@ async fn accounts_and_regions_are_isolated() {
     let b_east = server.client_as(KEY_B, SECRET_B, "us-east-1");
 
     // The default test/test credential is not accepted once a credentials file is given.
-    let err = server.client().describe_config_rules().send().await.unwrap_err();
-    assert!(err.as_service_error().is_some(), "test/test must be refused by the service: {err:?}");
+    let err = server
+        .client()
+        .describe_config_rules()
+        .send()
+        .await
+        .unwrap_err();
+    assert!(
+        err.as_service_error().is_some(),
+        "test/test must be refused by the service: {err:?}"
+    );
 
     let arn = populate(&a_east).await;
-    assert!(arn.starts_with(&format!("arn:aws:config:us-east-1:{ACCOUNT_A}:config-rule/")), "{arn}");
+    assert!(
+        arn.starts_with(&format!(
+            "arn:aws:config:us-east-1:{ACCOUNT_A}:config-rule/"
+        )),
+        "{arn}"
+    );
 
     assert_sees_nothing(&a_west, &arn, "account A in us-west-2").await;
     assert_sees_nothing(&b_east, &arn, "account B in us-east-1").await;
 
     // A rule of the same name elsewhere does not expose the owner's remediation configuration,
     // exceptions or tags.
-    for (c, who) in [(&a_west, "account A in us-west-2"), (&b_east, "account B in us-east-1")] {
-        c.put_config_rule().config_rule(managed_rule("only-here")).send().await.unwrap();
-        let out = c.describe_remediation_configurations().config_rule_names("only-here").send().await.unwrap();
-        assert!(out.remediation_configurations().is_empty(), "{who} sees a remediation configuration");
+    for (c, who) in [
+        (&a_west, "account A in us-west-2"),
+        (&b_east, "account B in us-east-1"),
+    ] {
+        c.put_config_rule()
+            .config_rule(managed_rule("only-here"))
+            .send()
+            .await
+            .unwrap();
+        let out = c
+            .describe_remediation_configurations()
+            .config_rule_names("only-here")
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            out.remediation_configurations().is_empty(),
+            "{who} sees a remediation configuration"
+        );
         assert_no_exceptions(c, who).await;
         let own_arn = rule_arn(c, "only-here").await;
         assert_ne!(own_arn, arn);
-        assert!(c.list_tags_for_resource().resource_arn(&own_arn).send().await.unwrap().tags().is_empty(), "{who}");
-        let err = c.delete_remediation_configuration().config_rule_name("only-here").send().await.unwrap_err();
-        assert_eq!(error_code(&err), "NoSuchRemediationConfigurationException", "{who}");
-        c.delete_config_rule().config_rule_name("only-here").send().await.unwrap();
+        assert!(
+            c.list_tags_for_resource()
+                .resource_arn(&own_arn)
+                .send()
+                .await
+                .unwrap()
+                .tags()
+                .is_empty(),
+            "{who}"
+        );
+        let err = c
+            .delete_remediation_configuration()
+            .config_rule_name("only-here")
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(
+            error_code(&err),
+            "NoSuchRemediationConfigurationException",
+            "{who}"
+        );
+        c.delete_config_rule()
+            .config_rule_name("only-here")
+            .send()
+            .await
+            .unwrap();
     }
 
     // The owner still has everything, unchanged by the others' attempts.
     let rules = a_east.describe_config_rules().send().await.unwrap();
-    let mut names: Vec<_> = rules.config_rules().iter().filter_map(|r| r.config_rule_name()).collect();
+    let mut names: Vec<_> = rules
+        .config_rules()
+        .iter()
+        .filter_map(|r| r.config_rule_name())
+        .collect();
     names.sort();
     assert_eq!(names, ["only-here", "shared"]);
-    let rc = a_east.describe_remediation_configurations().config_rule_names("only-here").send().await.unwrap();
+    let rc = a_east
+        .describe_remediation_configurations()
+        .config_rule_names("only-here")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(rc.remediation_configurations().len(), 1);
-    let ex = a_east.describe_remediation_exceptions().config_rule_name("only-here").send().await.unwrap();
+    let ex = a_east
+        .describe_remediation_exceptions()
+        .config_rule_name("only-here")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(ex.remediation_exceptions().len(), 1);
-    let tags = a_east.list_tags_for_resource().resource_arn(&arn).send().await.unwrap();
+    let tags = a_east
+        .list_tags_for_resource()
+        .resource_arn(&arn)
+        .send()
+        .await
+        .unwrap();
     let tags: Vec<_> = tags.tags().iter().map(|t| (t.key(), t.value())).collect();
     assert_eq!(tags, [(Some("team"), Some("owner"))]);
     let items = a_east
@@ -220,22 +379,56 @@ async fn accounts_and_regions_are_isolated() {
         .unwrap();
     assert_eq!(items.configuration_items().len(), 1);
     assert_eq!(items.configuration_items()[0].account_id(), Some(ACCOUNT_A));
-    assert_eq!(items.configuration_items()[0].aws_region(), Some("us-east-1"));
+    assert_eq!(
+        items.configuration_items()[0].aws_region(),
+        Some("us-east-1")
+    );
 
     // The same names in each (account, region), each with its own body, ARN and id.
-    a_west.put_config_rule().config_rule(rule_with_description("shared", "west's")).send().await.unwrap();
-    b_east.put_config_rule().config_rule(rule_with_description("shared", "b's")).send().await.unwrap();
+    a_west
+        .put_config_rule()
+        .config_rule(rule_with_description("shared", "west's"))
+        .send()
+        .await
+        .unwrap();
+    b_east
+        .put_config_rule()
+        .config_rule(rule_with_description("shared", "b's"))
+        .send()
+        .await
+        .unwrap();
     let mut seen_ids = Vec::new();
     for (c, description, prefix) in [
-        (&a_east, "owner's", format!("arn:aws:config:us-east-1:{ACCOUNT_A}:")),
-        (&a_west, "west's", format!("arn:aws:config:us-west-2:{ACCOUNT_A}:")),
-        (&b_east, "b's", format!("arn:aws:config:us-east-1:{ACCOUNT_B}:")),
+        (
+            &a_east,
+            "owner's",
+            format!("arn:aws:config:us-east-1:{ACCOUNT_A}:"),
+        ),
+        (
+            &a_west,
+            "west's",
+            format!("arn:aws:config:us-west-2:{ACCOUNT_A}:"),
+        ),
+        (
+            &b_east,
+            "b's",
+            format!("arn:aws:config:us-east-1:{ACCOUNT_B}:"),
+        ),
     ] {
-        let out = c.describe_config_rules().config_rule_names("shared").send().await.unwrap();
+        let out = c
+            .describe_config_rules()
+            .config_rule_names("shared")
+            .send()
+            .await
+            .unwrap();
         assert_eq!(out.config_rules().len(), 1);
         let rule = &out.config_rules()[0];
         assert_eq!(rule.description(), Some(description));
-        assert!(rule.config_rule_arn().unwrap().starts_with(&prefix), "{:?}", rule.config_rule_arn());
+        assert!(
+            rule.config_rule_arn().unwrap().starts_with(&prefix),
+            "{:?}",
+            rule.config_rule_arn()
+        );
         seen_ids.push(rule.config_rule_id().unwrap().to_string());
     }
     seen_ids.sort();
@@ -252,7 +445,10 @@ async fn accounts_and_regions_are_isolated() {
         .send()
         .await
         .unwrap();
-    for (c, account, name) in [(&a_east, ACCOUNT_A, "owners-bucket"), (&b_east, ACCOUNT_B, "b's bucket")] {
+    for (c, account, name) in [
+        (&a_east, ACCOUNT_A, "owners-bucket"),
+        (&b_east, ACCOUNT_B, "b's bucket"),
+    ] {
         let out = c
             .get_resource_config_history()
             .resource_type(ResourceType::from("AWS::S3::Bucket"))
@@ -268,7 +464,32 @@ async fn accounts_and_regions_are_isolated() {
     }
 
     // Deleting in one place leaves the others.
-    a_west.delete_config_rule().config_rule_name("shared").send().await.unwrap();
-    assert_eq!(a_east.describe_config_rules().config_rule_names("shared").send().await.unwrap().config_rules().len(), 1);
-    assert_eq!(b_east.describe_config_rules().config_rule_names("shared").send().await.unwrap().config_rules().len(), 1);
+    a_west
+        .delete_config_rule()
+        .config_rule_name("shared")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        a_east
+            .describe_config_rules()
+            .config_rule_names("shared")
+            .send()
+            .await
+            .unwrap()
+            .config_rules()
+            .len(),
+        1
+    );
+    assert_eq!(
+        b_east
+            .describe_config_rules()
+            .config_rule_names("shared")
+            .send()
+            .await
+            .unwrap()
+            .config_rules()
+            .len(),
+        1
+    );
 }

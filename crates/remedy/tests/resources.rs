@@ -14,14 +14,19 @@ use std::collections::HashMap;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use common::config::primitives::DateTime;
-use common::config::types::{ChronologicalOrder, ConfigurationItemStatus, ResourceKey, ResourceType};
+use common::config::types::{
+    ChronologicalOrder, ConfigurationItemStatus, ResourceKey, ResourceType,
+};
 use common::*;
 use serde_json::{json, Value};
 
 const ACCOUNT: &str = "000000000000";
 
 fn now_secs() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
 }
 
 fn rt(s: &str) -> ResourceType {
@@ -29,7 +34,11 @@ fn rt(s: &str) -> ResourceType {
 }
 
 fn key(t: &str, id: &str) -> ResourceKey {
-    ResourceKey::builder().resource_type(rt(t)).resource_id(id).build().unwrap()
+    ResourceKey::builder()
+        .resource_type(rt(t))
+        .resource_id(id)
+        .build()
+        .unwrap()
 }
 
 fn parse(s: Option<&str>) -> Value {
@@ -55,7 +64,12 @@ async fn put_envelope(c: &config::Client, t: &str, id: &str, item: &Value) {
         .configuration(item.to_string())
         .send()
         .await
-        .unwrap_or_else(|e| panic!("put envelope {t} {id}: {}", config::error::DisplayErrorContext(e)));
+        .unwrap_or_else(|e| {
+            panic!(
+                "put envelope {t} {id}: {}",
+                config::error::DisplayErrorContext(e)
+            )
+        });
 }
 
 async fn history(c: &config::Client, t: &str, id: &str) -> Vec<config::types::ConfigurationItem> {
@@ -65,13 +79,21 @@ async fn history(c: &config::Client, t: &str, id: &str) -> Vec<config::types::Co
         .limit(100)
         .send()
         .await
-        .unwrap_or_else(|e| panic!("history {t} {id}: {}", config::error::DisplayErrorContext(e)))
+        .unwrap_or_else(|e| {
+            panic!(
+                "history {t} {id}: {}",
+                config::error::DisplayErrorContext(e)
+            )
+        })
         .configuration_items()
         .to_vec()
 }
 
 fn state_id(ci: &config::types::ConfigurationItem) -> i64 {
-    ci.configuration_state_id().expect("configurationStateId").parse().expect("numeric state id")
+    ci.configuration_state_id()
+        .expect("configurationStateId")
+        .parse()
+        .expect("numeric state id")
 }
 
 #[tokio::test]
@@ -81,7 +103,11 @@ async fn plain_form_items_read_back_in_api_form() {
     let before = now_secs();
 
     // An AWS type in plain form, put three times.
-    let docs = [json!({"tableName": "orders", "v": 1}), json!({"tableName": "orders", "v": 2}), json!({"tableName": "orders", "v": 3})];
+    let docs = [
+        json!({"tableName": "orders", "v": 1}),
+        json!({"tableName": "orders", "v": 2}),
+        json!({"tableName": "orders", "v": 3}),
+    ];
     for d in &docs {
         c.put_resource_config()
             .resource_type("AWS::DynamoDB::Table")
@@ -98,32 +124,66 @@ async fn plain_form_items_read_back_in_api_form() {
     assert_eq!(items.len(), 3);
     // Reverse order by default: newest first, state ids strictly decreasing.
     for w in items.windows(2) {
-        assert!(state_id(&w[0]) > state_id(&w[1]), "state ids must strictly increase over puts");
+        assert!(
+            state_id(&w[0]) > state_id(&w[1]),
+            "state ids must strictly increase over puts"
+        );
     }
-    let statuses: Vec<_> = items.iter().map(|i| i.configuration_item_status().cloned()).collect();
+    let statuses: Vec<_> = items
+        .iter()
+        .map(|i| i.configuration_item_status().cloned())
+        .collect();
     assert_eq!(
         statuses,
-        vec![Some(ConfigurationItemStatus::Ok), Some(ConfigurationItemStatus::Ok), Some(ConfigurationItemStatus::ResourceDiscovered)]
+        vec![
+            Some(ConfigurationItemStatus::Ok),
+            Some(ConfigurationItemStatus::Ok),
+            Some(ConfigurationItemStatus::ResourceDiscovered)
+        ]
     );
     for (ci, doc) in items.iter().zip(docs.iter().rev()) {
         assert_eq!(ci.version(), Some("1.3"));
         assert_eq!(ci.account_id(), Some(ACCOUNT));
         assert_eq!(ci.aws_region(), Some("us-east-1"));
-        assert_eq!(ci.resource_type().map(|t| t.as_str()), Some("AWS::DynamoDB::Table"));
+        assert_eq!(
+            ci.resource_type().map(|t| t.as_str()),
+            Some("AWS::DynamoDB::Table")
+        );
         assert_eq!(ci.resource_id(), Some("orders"));
         assert_eq!(ci.resource_name(), Some("orders-name"));
         assert_eq!(parse(ci.configuration()), *doc);
-        assert_eq!(ci.tags().unwrap().get("team").map(String::as_str), Some("data"));
-        let t = ci.configuration_item_capture_time().expect("capture time").secs();
-        assert!(t >= before - 1 && t <= now_secs() + 1, "capture time {t} is not now");
+        assert_eq!(
+            ci.tags().unwrap().get("team").map(String::as_str),
+            Some("data")
+        );
+        let t = ci
+            .configuration_item_capture_time()
+            .expect("capture time")
+            .secs();
+        assert!(
+            t >= before - 1 && t <= now_secs() + 1,
+            "capture time {t} is not now"
+        );
         assert!(ci.related_events().is_empty());
         assert!(ci.relationships().is_empty());
         assert_eq!(ci.supplementary_configuration().map(HashMap::len), Some(0));
     }
 
     // A third-party type in plain form.
-    put(&c, "MyCompany::Widget::Thing", "thing-1", &json!({"size": 3, "colour": "blue"})).await;
-    put(&c, "MyCompany::Widget::Thing", "thing-1", &json!({"size": 4, "colour": "blue"})).await;
+    put(
+        &c,
+        "MyCompany::Widget::Thing",
+        "thing-1",
+        &json!({"size": 3, "colour": "blue"}),
+    )
+    .await;
+    put(
+        &c,
+        "MyCompany::Widget::Thing",
+        "thing-1",
+        &json!({"size": 4, "colour": "blue"}),
+    )
+    .await;
 
     // BatchGet returns the latest item of each known key, skips unknown keys, and reports an empty
     // unprocessed list.
@@ -141,8 +201,14 @@ async fn plain_form_items_read_back_in_api_form() {
     assert_eq!(base.version(), Some("1.3"));
     assert_eq!(base.account_id(), Some(ACCOUNT));
     assert_eq!(base.aws_region(), Some("us-east-1"));
-    assert_eq!(base.configuration_item_status(), Some(&ConfigurationItemStatus::Ok));
-    assert_eq!(base.configuration_state_id(), items[0].configuration_state_id());
+    assert_eq!(
+        base.configuration_item_status(),
+        Some(&ConfigurationItemStatus::Ok)
+    );
+    assert_eq!(
+        base.configuration_state_id(),
+        items[0].configuration_state_id()
+    );
     assert_eq!(parse(base.configuration()), docs[2]);
     assert!(base.configuration_item_capture_time().is_some());
     assert!(out.unprocessed_resource_keys().is_empty());
@@ -159,28 +225,59 @@ async fn plain_form_items_read_back_in_api_form() {
 async fn third_party_types_read_back() {
     let server = Server::start();
     let c = server.client();
-    put(&c, "MyCompany::Widget::Thing", "thing-1", &json!({"size": 3})).await;
-    put(&c, "MyCompany::Widget::Thing", "thing-1", &json!({"size": 4})).await;
-    put(&c, "MyCompany::Widget::Thing", "thing-2", &json!({"size": 5})).await;
+    put(
+        &c,
+        "MyCompany::Widget::Thing",
+        "thing-1",
+        &json!({"size": 3}),
+    )
+    .await;
+    put(
+        &c,
+        "MyCompany::Widget::Thing",
+        "thing-1",
+        &json!({"size": 4}),
+    )
+    .await;
+    put(
+        &c,
+        "MyCompany::Widget::Thing",
+        "thing-2",
+        &json!({"size": 5}),
+    )
+    .await;
     let items = history(&c, "MyCompany::Widget::Thing", "thing-1").await;
     assert_eq!(items.len(), 2);
-    assert_eq!(items[0].resource_type().map(|t| t.as_str()), Some("MyCompany::Widget::Thing"));
+    assert_eq!(
+        items[0].resource_type().map(|t| t.as_str()),
+        Some("MyCompany::Widget::Thing")
+    );
     assert_eq!(parse(items[0].configuration()), json!({"size": 4}));
-    assert_eq!(items[1].configuration_item_status(), Some(&ConfigurationItemStatus::ResourceDiscovered));
+    assert_eq!(
+        items[1].configuration_item_status(),
+        Some(&ConfigurationItemStatus::ResourceDiscovered)
+    );
     let out = c
         .batch_get_resource_config()
         .resource_keys(key("MyCompany::Widget::Thing", "thing-2"))
         .send()
         .await
         .unwrap();
-    assert_eq!(parse(out.base_configuration_items()[0].configuration()), json!({"size": 5}));
+    assert_eq!(
+        parse(out.base_configuration_items()[0].configuration()),
+        json!({"size": 5})
+    );
     let listed = c
         .list_discovered_resources()
         .resource_type(rt("MyCompany::Widget::Thing"))
         .send()
         .await
         .unwrap();
-    let ids: Vec<_> = listed.resource_identifiers().iter().filter_map(|r| r.resource_id()).collect();
+    let ids: Vec<_> = listed
+        .resource_identifiers()
+        .iter()
+        .filter_map(|r| r.resource_id())
+        .collect();
     assert_eq!(ids, ["thing-1", "thing-2"]);
 }
 
@@ -231,19 +328,26 @@ fn assert_s3_supplementary(supp: &HashMap<String, String>, expect_tags: bool) {
     let want = input["supplementaryConfiguration"].as_object().unwrap();
     for (k, v) in want {
         if k == "Tags" && !expect_tags {
-            assert!(!supp.contains_key("Tags"), "BatchGet must strip Tags from supplementaryConfiguration");
+            assert!(
+                !supp.contains_key("Tags"),
+                "BatchGet must strip Tags from supplementaryConfiguration"
+            );
             continue;
         }
-        let got = supp.get(k).unwrap_or_else(|| panic!("supplementary {k} missing"));
+        let got = supp
+            .get(k)
+            .unwrap_or_else(|| panic!("supplementary {k} missing"));
         // Each value is a string holding JSON; compare decoded.
-        let got_json: Value = serde_json::from_str(got).unwrap_or_else(|_| panic!("{k} is not a JSON string: {got}"));
+        let got_json: Value =
+            serde_json::from_str(got).unwrap_or_else(|_| panic!("{k} is not a JSON string: {got}"));
         let want_json: Value = serde_json::from_str(v.as_str().unwrap()).unwrap();
         assert_eq!(got_json, want_json, "supplementary {k}");
     }
     assert_eq!(supp.len(), want.len() - usize::from(!expect_tags));
     // The ACL is encoded twice: decoding once gives a string, decoding that gives the ACL object.
     let once: Value = serde_json::from_str(&supp["AccessControlList"]).unwrap();
-    let acl: Value = serde_json::from_str(once.as_str().expect("ACL decodes to a string first")).unwrap();
+    let acl: Value =
+        serde_json::from_str(once.as_str().expect("ACL decodes to a string first")).unwrap();
     assert_eq!(acl["grantList"][0]["grantee"], "AllUsers");
     assert_eq!(supp["IsRequesterPaysEnabled"], "false");
 }
@@ -253,7 +357,13 @@ async fn envelope_form_s3_bucket_and_security_group() {
     let server = Server::start();
     let c = server.client();
     put_envelope(&c, "AWS::S3::Bucket", "my-bucket", &s3_bucket_item()).await;
-    put_envelope(&c, "AWS::EC2::SecurityGroup", "sg-0123456789abcdef0", &security_group_item()).await;
+    put_envelope(
+        &c,
+        "AWS::EC2::SecurityGroup",
+        "sg-0123456789abcdef0",
+        &security_group_item(),
+    )
+    .await;
 
     // S3 bucket through history.
     let items = history(&c, "AWS::S3::Bucket", "my-bucket").await;
@@ -265,17 +375,26 @@ async fn envelope_form_s3_bucket_and_security_group() {
     assert_eq!(ci.arn(), Some("arn:aws:s3:::my-bucket"));
     assert_eq!(ci.resource_name(), Some("my-bucket"));
     assert_eq!(ci.availability_zone(), Some("Regional"));
-    assert_eq!(ci.configuration_item_status(), Some(&ConfigurationItemStatus::Ok));
+    assert_eq!(
+        ci.configuration_item_status(),
+        Some(&ConfigurationItemStatus::Ok)
+    );
     let capture = ci.configuration_item_capture_time().unwrap();
     assert_eq!(capture.secs(), 1700000000);
     // The SDK reads the number as an f64, so round to the millisecond.
     assert_eq!((capture.subsec_nanos() + 500_000) / 1_000_000, 123);
-    assert_eq!(ci.resource_creation_time().map(|t| t.secs()), Some(1690000000));
+    assert_eq!(
+        ci.resource_creation_time().map(|t| t.secs()),
+        Some(1690000000)
+    );
     assert_eq!(
         parse(ci.configuration()),
         json!({"name": "my-bucket", "owner": {"displayName": null, "id": "abc123"}, "creationDate": "2023-07-22T04:26:40.000Z"})
     );
-    assert_eq!(ci.tags().unwrap().get("env").map(String::as_str), Some("prod"));
+    assert_eq!(
+        ci.tags().unwrap().get("env").map(String::as_str),
+        Some("prod")
+    );
     assert_s3_supplementary(ci.supplementary_configuration().unwrap(), true);
     // The raw API body carries JSON *strings* and an epoch-seconds number, byte for byte for the ACL.
     let raw = server.call(
@@ -286,7 +405,11 @@ async fn envelope_form_s3_bucket_and_security_group() {
     assert!(item["configuration"].is_string());
     assert!(item["configurationStateId"].is_string());
     assert_eq!(item["configurationItemCaptureTime"], json!(1700000000.123));
-    assert!(item["supplementaryConfiguration"].as_object().unwrap().values().all(Value::is_string));
+    assert!(item["supplementaryConfiguration"]
+        .as_object()
+        .unwrap()
+        .values()
+        .all(Value::is_string));
     assert_eq!(
         item["supplementaryConfiguration"]["AccessControlList"],
         s3_bucket_item()["supplementaryConfiguration"]["AccessControlList"]
@@ -297,21 +420,42 @@ async fn envelope_form_s3_bucket_and_security_group() {
     assert_eq!(items.len(), 1);
     let sg = &items[0];
     assert_eq!(sg.account_id(), Some(ACCOUNT));
-    assert_eq!(sg.arn(), Some("arn:aws:ec2:us-east-1:000000000000:security-group/sg-0123456789abcdef0"));
+    assert_eq!(
+        sg.arn(),
+        Some("arn:aws:ec2:us-east-1:000000000000:security-group/sg-0123456789abcdef0")
+    );
     assert_eq!(sg.availability_zone(), Some("Not Applicable"));
-    assert_eq!(sg.configuration_item_capture_time().unwrap().secs(), 1700000000);
-    assert_eq!(parse(sg.configuration()), security_group_item()["configuration"]);
+    assert_eq!(
+        sg.configuration_item_capture_time().unwrap().secs(),
+        1700000000
+    );
+    assert_eq!(
+        parse(sg.configuration()),
+        security_group_item()["configuration"]
+    );
     assert_eq!(sg.supplementary_configuration().map(HashMap::len), Some(0));
     assert_eq!(sg.relationships().len(), 1);
     let rel = &sg.relationships()[0];
-    assert_eq!(rel.resource_type().map(|t| t.as_str()), Some("AWS::EC2::VPC"));
+    assert_eq!(
+        rel.resource_type().map(|t| t.as_str()),
+        Some("AWS::EC2::VPC")
+    );
     assert_eq!(rel.resource_id(), Some("vpc-0a1b2c3d"));
     assert_eq!(rel.relationship_name(), Some("Is contained in Vpc"));
     // A second put of the same resource gets a greater state id and status OK.
     let mut changed = security_group_item();
     changed["configuration"]["description"] = json!("changed");
-    changed.as_object_mut().unwrap().remove("configurationItemCaptureTime");
-    put_envelope(&c, "AWS::EC2::SecurityGroup", "sg-0123456789abcdef0", &changed).await;
+    changed
+        .as_object_mut()
+        .unwrap()
+        .remove("configurationItemCaptureTime");
+    put_envelope(
+        &c,
+        "AWS::EC2::SecurityGroup",
+        "sg-0123456789abcdef0",
+        &changed,
+    )
+    .await;
     let items = history(&c, "AWS::EC2::SecurityGroup", "sg-0123456789abcdef0").await;
     assert_eq!(items.len(), 2);
     assert!(state_id(&items[0]) > state_id(&items[1]));
@@ -338,8 +482,16 @@ async fn envelope_form_s3_bucket_and_security_group() {
         r#"{"resourceKeys":[{"resourceType":"AWS::S3::Bucket","resourceId":"my-bucket"},{"resourceType":"AWS::EC2::SecurityGroup","resourceId":"sg-0123456789abcdef0"}]}"#,
     );
     for item in raw.json()["baseConfigurationItems"].as_array().unwrap() {
-        for absent in ["tags", "relationships", "relatedEvents", "configurationItemMD5Hash"] {
-            assert!(item.get(absent).is_none(), "BatchGet item carries {absent}: {item}");
+        for absent in [
+            "tags",
+            "relationships",
+            "relatedEvents",
+            "configurationItemMD5Hash",
+        ] {
+            assert!(
+                item.get(absent).is_none(),
+                "BatchGet item carries {absent}: {item}"
+            );
         }
         assert!(item["configuration"].is_string());
     }
@@ -349,7 +501,12 @@ async fn envelope_form_s3_bucket_and_security_group() {
     other_account["accountId"] = json!("111111111111");
     let mut other_id = s3_bucket_item();
     other_id["resourceId"] = json!("other-bucket");
-    for bad in [other_account, other_id, json!([1, 2]), json!({"resourceType": "AWS::S3::Bucket", "configurationItemStatus": "Bogus"})] {
+    for bad in [
+        other_account,
+        other_id,
+        json!([1, 2]),
+        json!({"resourceType": "AWS::S3::Bucket", "configurationItemStatus": "Bogus"}),
+    ] {
         let err = c
             .put_resource_config()
             .resource_type("AWS::S3::Bucket")
@@ -365,7 +522,13 @@ async fn envelope_form_s3_bucket_and_security_group() {
     assert_eq!(history(&c, "AWS::S3::Bucket", "my-bucket").await.len(), 1);
 }
 
-async fn put_err(c: &config::Client, t: &str, version: &str, id: &str, configuration: &str) -> (String, String) {
+async fn put_err(
+    c: &config::Client,
+    t: &str,
+    version: &str,
+    id: &str,
+    configuration: &str,
+) -> (String, String) {
     let err = c
         .put_resource_config()
         .resource_type(t)
@@ -419,7 +582,18 @@ async fn put_resource_config_constraints() {
     assert_eq!(code, "ValidationException");
     assert!(message.contains("at 'resourceType' failed to satisfy constraint: Member must have length less than or equal to 196"), "{message}");
     // Reserved and malformed types.
-    for t in ["amzn::Widget::Thing", "Custom::Widget::Thing", "AWS::Nope::Thing", "aws::s3::bucket", "Alexa::A::B", "amazon::A::B", "Widget", "A::B", "A::B::C::D", "A::B-c::D"] {
+    for t in [
+        "amzn::Widget::Thing",
+        "Custom::Widget::Thing",
+        "AWS::Nope::Thing",
+        "aws::s3::bucket",
+        "Alexa::A::B",
+        "amazon::A::B",
+        "Widget",
+        "A::B",
+        "A::B::C::D",
+        "A::B-c::D",
+    ] {
         let (code, _) = put_err(&c, t, "1", "x", "{}").await;
         assert_eq!(code, "ValidationException", "{t}");
     }
@@ -459,9 +633,18 @@ async fn put_resource_config_constraints() {
         assert_eq!(error_code(&err), "ResourceNotDiscoveredException", "{id}");
     }
     // Missing required members (the SDK sends what it is given; use a raw call to be sure).
-    let r = server.call("StarlingDoveService.PutResourceConfig", r#"{"ResourceType":"MyCompany::Widget::Thing","SchemaVersionId":"1","ResourceId":"x"}"#);
+    let r = server.call(
+        "StarlingDoveService.PutResourceConfig",
+        r#"{"ResourceType":"MyCompany::Widget::Thing","SchemaVersionId":"1","ResourceId":"x"}"#,
+    );
     assert_eq!(r.error_type(), "ValidationException");
-    assert!(r.message().contains("Value null at 'configuration' failed to satisfy constraint: Member must not be null"), "{}", r.message());
+    assert!(
+        r.message().contains(
+            "Value null at 'configuration' failed to satisfy constraint: Member must not be null"
+        ),
+        "{}",
+        r.message()
+    );
 }
 
 #[tokio::test]
@@ -513,7 +696,12 @@ async fn max_active_custom_resources() {
     put(&c, T, "a", &json!({"v": 2})).await;
     put(&c, "AWS::S3::Bucket", "bucket", &json!({})).await;
     // Deleting frees a slot.
-    c.delete_resource_config().resource_type(T).resource_id("b").send().await.unwrap();
+    c.delete_resource_config()
+        .resource_type(T)
+        .resource_id("b")
+        .send()
+        .await
+        .unwrap();
     put(&c, T, "c", &json!({})).await;
     let (code, _) = put_err(&c, T, "1", "b", "{}").await;
     assert_eq!(code, "MaxActiveResourcesExceededException");
@@ -527,11 +715,19 @@ async fn delete_resource_config_records_a_deleted_item() {
     put(&c, T, "doomed", &json!({"name": "doomed"})).await;
     put(&c, T, "kept", &json!({"name": "kept"})).await;
     put(&c, T, "doomed", &json!({"name": "doomed", "v": 2})).await;
-    c.delete_resource_config().resource_type(T).resource_id("doomed").send().await.unwrap();
+    c.delete_resource_config()
+        .resource_type(T)
+        .resource_id("doomed")
+        .send()
+        .await
+        .unwrap();
 
     let items = history(&c, T, "doomed").await;
     assert_eq!(items.len(), 3);
-    assert_eq!(items[0].configuration_item_status(), Some(&ConfigurationItemStatus::ResourceDeleted));
+    assert_eq!(
+        items[0].configuration_item_status(),
+        Some(&ConfigurationItemStatus::ResourceDeleted)
+    );
     assert!(state_id(&items[0]) > state_id(&items[1]));
     assert_eq!(items[0].account_id(), Some(ACCOUNT));
     assert!(items[0].configuration_item_capture_time().is_some());
@@ -544,7 +740,11 @@ async fn delete_resource_config_records_a_deleted_item() {
         .await
         .unwrap();
     assert_eq!(
-        forward.configuration_items().last().unwrap().configuration_item_status(),
+        forward
+            .configuration_items()
+            .last()
+            .unwrap()
+            .configuration_item_status(),
         Some(&ConfigurationItemStatus::ResourceDeleted)
     );
 
@@ -556,12 +756,27 @@ async fn delete_resource_config_records_a_deleted_item() {
         .send()
         .await
         .unwrap();
-    let ids: Vec<_> = out.base_configuration_items().iter().filter_map(|b| b.resource_id()).collect();
+    let ids: Vec<_> = out
+        .base_configuration_items()
+        .iter()
+        .filter_map(|b| b.resource_id())
+        .collect();
     assert_eq!(ids, ["kept"]);
-    let listed = c.list_discovered_resources().resource_type(rt(T)).send().await.unwrap();
-    let ids: Vec<_> = listed.resource_identifiers().iter().filter_map(|r| r.resource_id()).collect();
+    let listed = c
+        .list_discovered_resources()
+        .resource_type(rt(T))
+        .send()
+        .await
+        .unwrap();
+    let ids: Vec<_> = listed
+        .resource_identifiers()
+        .iter()
+        .filter_map(|r| r.resource_id())
+        .collect();
     assert_eq!(ids, ["kept"]);
-    assert!(listed.resource_identifiers()[0].resource_deletion_time().is_none());
+    assert!(listed.resource_identifiers()[0]
+        .resource_deletion_time()
+        .is_none());
     let listed = c
         .list_discovered_resources()
         .resource_type(rt(T))
@@ -569,29 +784,63 @@ async fn delete_resource_config_records_a_deleted_item() {
         .send()
         .await
         .unwrap();
-    let ids: Vec<_> = listed.resource_identifiers().iter().filter_map(|r| r.resource_id()).collect();
+    let ids: Vec<_> = listed
+        .resource_identifiers()
+        .iter()
+        .filter_map(|r| r.resource_id())
+        .collect();
     assert_eq!(ids, ["doomed", "kept"]);
     let deleted = &listed.resource_identifiers()[0];
-    let when = deleted.resource_deletion_time().expect("resourceDeletionTime").secs();
-    assert_eq!(Some(when), items[0].configuration_item_capture_time().map(|t| t.secs()));
-    assert!(listed.resource_identifiers()[1].resource_deletion_time().is_none());
+    let when = deleted
+        .resource_deletion_time()
+        .expect("resourceDeletionTime")
+        .secs();
+    assert_eq!(
+        Some(when),
+        items[0].configuration_item_capture_time().map(|t| t.secs())
+    );
+    assert!(listed.resource_identifiers()[1]
+        .resource_deletion_time()
+        .is_none());
 
     // Unknown and already-deleted resources are not discovered.
     for id in ["never-seen", "doomed"] {
-        let err = c.delete_resource_config().resource_type(T).resource_id(id).send().await.unwrap_err();
+        let err = c
+            .delete_resource_config()
+            .resource_type(T)
+            .resource_id(id)
+            .send()
+            .await
+            .unwrap_err();
         assert_eq!(error_code(&err), "ResourceNotDiscoveredException", "{id}");
-        assert_eq!(error_message(&err), format!("Resource {id} of resourceType:{T} is unknown or has not been discovered"));
+        assert_eq!(
+            error_message(&err),
+            format!("Resource {id} of resourceType:{T} is unknown or has not been discovered")
+        );
     }
 
     // A re-put brings the resource back as newly discovered.
     put(&c, T, "doomed", &json!({"name": "doomed", "v": 3})).await;
     let items = history(&c, T, "doomed").await;
     assert_eq!(items.len(), 4);
-    assert_eq!(items[0].configuration_item_status(), Some(&ConfigurationItemStatus::ResourceDiscovered));
+    assert_eq!(
+        items[0].configuration_item_status(),
+        Some(&ConfigurationItemStatus::ResourceDiscovered)
+    );
     assert_eq!(parse(items[0].configuration())["v"], 3);
-    let out = c.batch_get_resource_config().resource_keys(key(T, "doomed")).send().await.unwrap();
+    let out = c
+        .batch_get_resource_config()
+        .resource_keys(key(T, "doomed"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(out.base_configuration_items().len(), 1);
-    let listed = c.list_discovered_resources().resource_type(rt(T)).send().await.unwrap();
+    let listed = c
+        .list_discovered_resources()
+        .resource_type(rt(T))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(listed.resource_identifiers().len(), 2);
 }
 
@@ -604,12 +853,24 @@ async fn history_order_paging_and_windows() {
         put(&c, T, "key-1", &json!({"n": n})).await;
     }
     let ns = |items: &[config::types::ConfigurationItem]| -> Vec<i64> {
-        items.iter().map(|i| parse(i.configuration())["n"].as_i64().unwrap()).collect()
+        items
+            .iter()
+            .map(|i| parse(i.configuration())["n"].as_i64().unwrap())
+            .collect()
     };
 
     // Default: Reverse, 10 items, with a token.
-    let first = c.get_resource_config_history().resource_type(rt(T)).resource_id("key-1").send().await.unwrap();
-    assert_eq!(ns(first.configuration_items()), (15..25).rev().collect::<Vec<_>>());
+    let first = c
+        .get_resource_config_history()
+        .resource_type(rt(T))
+        .resource_id("key-1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        ns(first.configuration_items()),
+        (15..25).rev().collect::<Vec<_>>()
+    );
     assert!(first.next_token().is_some());
 
     // Forward, limit 10: 10 / 10 / 5, the last page without a token.
@@ -652,11 +913,37 @@ async fn history_order_paging_and_windows() {
     let ids: Vec<i64> = all.iter().map(state_id).collect();
     assert!(ids.windows(2).all(|w| w[0] > w[1]));
 
+    // limit 0 means the default (10).
+    let out = c
+        .get_resource_config_history()
+        .resource_type(rt(T))
+        .resource_id("key-1")
+        .limit(0)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.configuration_items().len(), 10);
+    assert!(out.next_token().is_some());
+
     // limit 100 ok, 101 refused (see the module doc for why ValidationException).
-    let out = c.get_resource_config_history().resource_type(rt(T)).resource_id("key-1").limit(100).send().await.unwrap();
+    let out = c
+        .get_resource_config_history()
+        .resource_type(rt(T))
+        .resource_id("key-1")
+        .limit(100)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(out.configuration_items().len(), 25);
     assert!(out.next_token().is_none());
-    let err = c.get_resource_config_history().resource_type(rt(T)).resource_id("key-1").limit(101).send().await.unwrap_err();
+    let err = c
+        .get_resource_config_history()
+        .resource_type(rt(T))
+        .resource_id("key-1")
+        .limit(101)
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(error_code(&err), "ValidationException");
     assert_eq!(
         error_message(&err),
@@ -674,14 +961,29 @@ async fn history_order_paging_and_windows() {
         .await
         .unwrap_err();
     assert_eq!(error_code(&err), "InvalidTimeRangeException");
-    let err = c.get_resource_config_history().resource_type(rt(T)).resource_id("key-2").send().await.unwrap_err();
+    let err = c
+        .get_resource_config_history()
+        .resource_type(rt(T))
+        .resource_id("key-2")
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(error_code(&err), "ResourceNotDiscoveredException");
-    assert_eq!(error_message(&err), format!("Resource key-2 of resourceType:{T} is unknown or has not been discovered"));
+    assert_eq!(
+        error_message(&err),
+        format!("Resource key-2 of resourceType:{T} is unknown or has not been discovered")
+    );
     let other_op_token = {
         for id in ["a", "b"] {
             put(&c, "AWS::S3::Bucket", id, &json!({})).await;
         }
-        let out = c.list_discovered_resources().resource_type(rt("AWS::S3::Bucket")).limit(1).send().await.unwrap();
+        let out = c
+            .list_discovered_resources()
+            .resource_type(rt("AWS::S3::Bucket"))
+            .limit(1)
+            .send()
+            .await
+            .unwrap();
         out.next_token().expect("a list token").to_string()
     };
     for bad in ["garbage!", "eyJvcCI6IngifQ", other_op_token.as_str()] {
@@ -720,11 +1022,41 @@ async fn history_order_paging_and_windows() {
                 .collect::<Vec<_>>()
         }
     };
-    assert_eq!(window(Some(1_700_000_100), Some(1_700_000_300), ChronologicalOrder::Forward).await, [1, 2, 3]);
-    assert_eq!(window(Some(1_700_000_150), Some(1_700_000_300), ChronologicalOrder::Reverse).await, [3, 2]);
-    assert_eq!(window(None, Some(1_700_000_100), ChronologicalOrder::Forward).await, [0, 1]);
-    assert_eq!(window(Some(1_700_000_450), None, ChronologicalOrder::Forward).await, [5]);
-    assert_eq!(window(Some(1_600_000_000), Some(1_600_000_001), ChronologicalOrder::Forward).await, Vec::<i64>::new());
+    assert_eq!(
+        window(
+            Some(1_700_000_100),
+            Some(1_700_000_300),
+            ChronologicalOrder::Forward
+        )
+        .await,
+        [1, 2, 3]
+    );
+    assert_eq!(
+        window(
+            Some(1_700_000_150),
+            Some(1_700_000_300),
+            ChronologicalOrder::Reverse
+        )
+        .await,
+        [3, 2]
+    );
+    assert_eq!(
+        window(None, Some(1_700_000_100), ChronologicalOrder::Forward).await,
+        [0, 1]
+    );
+    assert_eq!(
+        window(Some(1_700_000_450), None, ChronologicalOrder::Forward).await,
+        [5]
+    );
+    assert_eq!(
+        window(
+            Some(1_600_000_000),
+            Some(1_600_000_001),
+            ChronologicalOrder::Forward
+        )
+        .await,
+        Vec::<i64>::new()
+    );
 }
 
 #[tokio::test]
@@ -746,11 +1078,19 @@ async fn list_discovered_resources_paging_and_filters() {
     put(&c, "AWS::EC2::SecurityGroup", "sg-1", &json!({})).await;
 
     // Default limit returns all, typed and named.
-    let out = c.list_discovered_resources().resource_type(rt(T)).send().await.unwrap();
+    let out = c
+        .list_discovered_resources()
+        .resource_type(rt(T))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(out.resource_identifiers().len(), 7);
     assert!(out.next_token().is_none());
     let first = &out.resource_identifiers()[0];
-    assert_eq!(first.resource_type().map(|t| t.as_str()), Some("AWS::S3::Bucket"));
+    assert_eq!(
+        first.resource_type().map(|t| t.as_str()),
+        Some("AWS::S3::Bucket")
+    );
     assert_eq!(first.resource_id(), Some("bucket-0"));
     assert_eq!(first.resource_name(), Some("even"));
 
@@ -766,7 +1106,12 @@ async fn list_discovered_resources_paging_and_filters() {
             .send()
             .await
             .unwrap();
-        pages.push(out.resource_identifiers().iter().map(|r| r.resource_id().unwrap().to_string()).collect::<Vec<_>>());
+        pages.push(
+            out.resource_identifiers()
+                .iter()
+                .map(|r| r.resource_id().unwrap().to_string())
+                .collect::<Vec<_>>(),
+        );
         token = out.next_token().map(str::to_string);
         if token.is_none() {
             break;
@@ -774,7 +1119,10 @@ async fn list_discovered_resources_paging_and_filters() {
         assert!(pages.len() < 5, "paging does not end");
     }
     assert_eq!(pages.iter().map(Vec::len).collect::<Vec<_>>(), [3, 3, 1]);
-    assert_eq!(pages.concat(), (0..7).map(|n| format!("bucket-{n}")).collect::<Vec<_>>());
+    assert_eq!(
+        pages.concat(),
+        (0..7).map(|n| format!("bucket-{n}")).collect::<Vec<_>>()
+    );
     // The SDK paginator agrees.
     let all: Vec<_> = c
         .list_discovered_resources()
@@ -799,7 +1147,11 @@ async fn list_discovered_resources_paging_and_filters() {
         .send()
         .await
         .unwrap();
-    let got: Vec<_> = out.resource_identifiers().iter().filter_map(|r| r.resource_id()).collect();
+    let got: Vec<_> = out
+        .resource_identifiers()
+        .iter()
+        .filter_map(|r| r.resource_id())
+        .collect();
     assert_eq!(got, ["bucket-3", "bucket-5"]);
     ids.push("bucket-6".into());
     let err = c
@@ -812,8 +1164,18 @@ async fn list_discovered_resources_paging_and_filters() {
     assert_eq!(error_code(&err), "ValidationException");
 
     // resourceName filter.
-    let out = c.list_discovered_resources().resource_type(rt(T)).resource_name("odd").send().await.unwrap();
-    let got: Vec<_> = out.resource_identifiers().iter().filter_map(|r| r.resource_id()).collect();
+    let out = c
+        .list_discovered_resources()
+        .resource_type(rt(T))
+        .resource_name("odd")
+        .send()
+        .await
+        .unwrap();
+    let got: Vec<_> = out
+        .resource_identifiers()
+        .iter()
+        .filter_map(|r| r.resource_id())
+        .collect();
     assert_eq!(got, ["bucket-1", "bucket-3", "bucket-5"]);
 
     // Both filters at once.
@@ -826,17 +1188,43 @@ async fn list_discovered_resources_paging_and_filters() {
         .await
         .unwrap_err();
     assert_eq!(error_code(&err), "ValidationException");
-    assert_eq!(error_message(&err), "Both Resource ID and Resource Name cannot be specified in the request");
+    assert_eq!(
+        error_message(&err),
+        "Both Resource ID and Resource Name cannot be specified in the request"
+    );
 
     // Limits and tokens.
-    let out = c.list_discovered_resources().resource_type(rt(T)).limit(100).send().await.unwrap();
+    let out = c
+        .list_discovered_resources()
+        .resource_type(rt(T))
+        .limit(100)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(out.resource_identifiers().len(), 7);
-    let err = c.list_discovered_resources().resource_type(rt(T)).limit(101).send().await.unwrap_err();
+    let err = c
+        .list_discovered_resources()
+        .resource_type(rt(T))
+        .limit(101)
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(error_code(&err), "ValidationException");
-    let err = c.list_discovered_resources().resource_type(rt(T)).next_token("nope").send().await.unwrap_err();
+    let err = c
+        .list_discovered_resources()
+        .resource_type(rt(T))
+        .next_token("nope")
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(error_code(&err), "InvalidNextTokenException");
     // Another type sees only its own.
-    let out = c.list_discovered_resources().resource_type(rt("AWS::EC2::SecurityGroup")).send().await.unwrap();
+    let out = c
+        .list_discovered_resources()
+        .resource_type(rt("AWS::EC2::SecurityGroup"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(out.resource_identifiers().len(), 1);
 }
 
@@ -847,19 +1235,42 @@ async fn batch_get_key_limits() {
     for n in 0..3 {
         put(&c, "AWS::S3::Bucket", &format!("b-{n}"), &json!({"n": n})).await;
     }
-    let keys = |count: usize| -> Vec<ResourceKey> { (0..count).map(|n| key("AWS::S3::Bucket", &format!("b-{n}"))).collect() };
-    let out = c.batch_get_resource_config().set_resource_keys(Some(keys(100))).send().await.unwrap();
-    let mut got: Vec<_> = out.base_configuration_items().iter().filter_map(|b| b.resource_id()).collect();
+    let keys = |count: usize| -> Vec<ResourceKey> {
+        (0..count)
+            .map(|n| key("AWS::S3::Bucket", &format!("b-{n}")))
+            .collect()
+    };
+    let out = c
+        .batch_get_resource_config()
+        .set_resource_keys(Some(keys(100)))
+        .send()
+        .await
+        .unwrap();
+    let mut got: Vec<_> = out
+        .base_configuration_items()
+        .iter()
+        .filter_map(|b| b.resource_id())
+        .collect();
     got.sort();
     assert_eq!(got, ["b-0", "b-1", "b-2"]);
     assert!(out.unprocessed_resource_keys().is_empty());
-    let err = c.batch_get_resource_config().set_resource_keys(Some(keys(101))).send().await.unwrap_err();
+    let err = c
+        .batch_get_resource_config()
+        .set_resource_keys(Some(keys(101)))
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(error_code(&err), "ValidationException");
     assert!(
         error_message(&err).contains("at 'resourceKeys' failed to satisfy constraint: Member must have length less than or equal to 100"),
         "{}",
         error_message(&err)
     );
-    let err = c.batch_get_resource_config().set_resource_keys(Some(Vec::new())).send().await.unwrap_err();
+    let err = c
+        .batch_get_resource_config()
+        .set_resource_keys(Some(Vec::new()))
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(error_code(&err), "ValidationException");
 }

@@ -11,9 +11,10 @@
 //!   `supplementaryConfiguration`, `relationships`, `availabilityZone` and the rest can be set.
 
 use remedy_wire::config::{
-    BatchGetResourceConfigRequest, BatchGetResourceConfigResponse, ChronologicalOrder, DeleteResourceConfigRequest,
-    GetResourceConfigHistoryRequest, GetResourceConfigHistoryResponse, ListDiscoveredResourcesRequest,
-    ListDiscoveredResourcesResponse, PutResourceConfigRequest, ResourceIdentifier, ResourceType,
+    BatchGetResourceConfigRequest, BatchGetResourceConfigResponse, ChronologicalOrder,
+    DeleteResourceConfigRequest, GetResourceConfigHistoryRequest, GetResourceConfigHistoryResponse,
+    ListDiscoveredResourcesRequest, ListDiscoveredResourcesResponse, PutResourceConfigRequest,
+    ResourceIdentifier, ResourceType,
 };
 use serde_json::Value;
 
@@ -53,20 +54,25 @@ fn check_resource_type(t: &str) -> ApiResult<()> {
     )))
 }
 
-fn item_from_request(ctx: &RequestContext, req: PutResourceConfigRequest) -> ApiResult<NewConfigurationItem> {
+fn item_from_request(
+    ctx: &RequestContext,
+    req: PutResourceConfigRequest,
+) -> ApiResult<NewConfigurationItem> {
     let resource_type = required(req.resource_type, "ResourceType")?;
     let resource_id = required(req.resource_id, "ResourceId")?;
     let configuration = required(req.configuration, "Configuration")?;
     check_resource_type(&resource_type)?;
     let tags = req.tags.unwrap_or_default();
     if req.schema_version_id.as_deref() == Some(ENVELOPE_SCHEMA_VERSION) {
-        let mut value: Value = serde_json::from_str(&configuration).map_err(|e| {
-            ApiError::validation(format!("Configuration is not valid JSON: {e}"))
+        let mut value: Value = serde_json::from_str(&configuration)
+            .map_err(|e| ApiError::validation(format!("Configuration is not valid JSON: {e}")))?;
+        let obj = value.as_object_mut().ok_or_else(|| {
+            ApiError::validation("Configuration must hold a configuration item object.")
         })?;
-        let obj = value
-            .as_object_mut()
-            .ok_or_else(|| ApiError::validation("Configuration must hold a configuration item object."))?;
-        for (member, expected) in [("resourceType", &resource_type), ("resourceId", &resource_id)] {
+        for (member, expected) in [
+            ("resourceType", &resource_type),
+            ("resourceId", &resource_id),
+        ] {
             match obj.get(member).and_then(Value::as_str) {
                 None => {
                     obj.insert(member.to_string(), Value::String(expected.clone()));
@@ -79,9 +85,16 @@ fn item_from_request(ctx: &RequestContext, req: PutResourceConfigRequest) -> Api
                 }
             }
         }
-        let parsed = parse_item(&value).map_err(|e| ApiError::validation(format!("Invalid configuration item: {e}")))?;
-        if parsed.account.as_ref().is_some_and(|a| a != &ctx.scope.account)
-            || parsed.region.as_ref().is_some_and(|r| r != &ctx.scope.region)
+        let parsed = parse_item(&value)
+            .map_err(|e| ApiError::validation(format!("Invalid configuration item: {e}")))?;
+        if parsed
+            .account
+            .as_ref()
+            .is_some_and(|a| a != &ctx.scope.account)
+            || parsed
+                .region
+                .as_ref()
+                .is_some_and(|r| r != &ctx.scope.region)
         {
             return Err(ApiError::validation(
                 "The configuration item names another account or region than the credential signing the request.",
@@ -120,7 +133,11 @@ fn item_from_request(ctx: &RequestContext, req: PutResourceConfigRequest) -> Api
     })
 }
 
-pub async fn put_resource_config(app: &App, ctx: &RequestContext, req: PutResourceConfigRequest) -> ApiResult<Empty> {
+pub async fn put_resource_config(
+    app: &App,
+    ctx: &RequestContext,
+    req: PutResourceConfigRequest,
+) -> ApiResult<Empty> {
     let item = item_from_request(ctx, req)?;
     match app
         .store
@@ -136,7 +153,11 @@ pub async fn put_resource_config(app: &App, ctx: &RequestContext, req: PutResour
     }
 }
 
-pub async fn delete_resource_config(app: &App, ctx: &RequestContext, req: DeleteResourceConfigRequest) -> ApiResult<Empty> {
+pub async fn delete_resource_config(
+    app: &App,
+    ctx: &RequestContext,
+    req: DeleteResourceConfigRequest,
+) -> ApiResult<Empty> {
     let resource_type = required(req.resource_type, "ResourceType")?;
     let resource_id = required(req.resource_id, "ResourceId")?;
     let latest = app
@@ -159,13 +180,21 @@ pub async fn delete_resource_config(app: &App, ctx: &RequestContext, req: Delete
         tags: Default::default(),
         relationships: Vec::new(),
     };
-    app.store.record_configuration_item(&ctx.scope, tombstone, None).await?;
+    app.store
+        .record_configuration_item(&ctx.scope, tombstone, None)
+        .await?;
     Ok(Empty {})
 }
 
-pub async fn get_history(app: &App, ctx: &RequestContext, req: GetResourceConfigHistoryRequest) -> ApiResult<GetResourceConfigHistoryResponse> {
+pub async fn get_history(
+    app: &App,
+    ctx: &RequestContext,
+    req: GetResourceConfigHistoryRequest,
+) -> ApiResult<GetResourceConfigHistoryResponse> {
     const OP: &str = "GetResourceConfigHistory";
-    let resource_type = required(req.resource_type, "resourceType")?.as_str().to_string();
+    let resource_type = required(req.resource_type, "resourceType")?
+        .as_str()
+        .to_string();
     let resource_id = required(req.resource_id, "resourceId")?;
     if let (Some(earlier), Some(later)) = (req.earlier_time, req.later_time) {
         if earlier > later {
@@ -206,14 +235,22 @@ pub async fn get_history(app: &App, ctx: &RequestContext, req: GetResourceConfig
     })
 }
 
-pub async fn batch_get(app: &App, ctx: &RequestContext, req: BatchGetResourceConfigRequest) -> ApiResult<BatchGetResourceConfigResponse> {
+pub async fn batch_get(
+    app: &App,
+    ctx: &RequestContext,
+    req: BatchGetResourceConfigRequest,
+) -> ApiResult<BatchGetResourceConfigResponse> {
     let keys = required(req.resource_keys, "resourceKeys")?;
     let mut items = Vec::with_capacity(keys.len());
     for key in keys {
         let (Some(t), Some(id)) = (key.resource_type.as_ref(), key.resource_id.as_ref()) else {
             continue;
         };
-        if let Some(ci) = app.store.latest_configuration_item(&ctx.scope, t.as_str(), id).await? {
+        if let Some(ci) = app
+            .store
+            .latest_configuration_item(&ctx.scope, t.as_str(), id)
+            .await?
+        {
             if !is_deleted_status(&ci.status) {
                 items.push(ci.to_wire_base());
             }
@@ -225,9 +262,15 @@ pub async fn batch_get(app: &App, ctx: &RequestContext, req: BatchGetResourceCon
     })
 }
 
-pub async fn list_discovered(app: &App, ctx: &RequestContext, req: ListDiscoveredResourcesRequest) -> ApiResult<ListDiscoveredResourcesResponse> {
+pub async fn list_discovered(
+    app: &App,
+    ctx: &RequestContext,
+    req: ListDiscoveredResourcesRequest,
+) -> ApiResult<ListDiscoveredResourcesResponse> {
     const OP: &str = "ListDiscoveredResources";
-    let resource_type = required(req.resource_type, "resourceType")?.as_str().to_string();
+    let resource_type = required(req.resource_type, "resourceType")?
+        .as_str()
+        .to_string();
     let resource_ids = req.resource_ids.unwrap_or_default();
     if !resource_ids.is_empty() && req.resource_name.is_some() {
         return Err(ApiError::validation(
@@ -251,7 +294,10 @@ pub async fn list_discovered(app: &App, ctx: &RequestContext, req: ListDiscovere
         after_id: pagination::decode(OP, req.next_token.as_deref())?,
         limit: limit + 1,
     };
-    let rows = app.store.list_discovered_resources(&ctx.scope, &query).await?;
+    let rows = app
+        .store
+        .list_discovered_resources(&ctx.scope, &query)
+        .await?;
     let (rows, next_token) = pagination::page(OP, rows, limit, |r| r.resource_id.clone());
     Ok(ListDiscoveredResourcesResponse {
         resource_identifiers: Some(

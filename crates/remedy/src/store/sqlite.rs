@@ -15,7 +15,9 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row};
 use tokio::sync::oneshot;
 
 use super::*;
-use crate::domain::{is_deleted_status, STATUS_DELETED, STATUS_DELETED_NOT_RECORDED, STATUS_DISCOVERED};
+use crate::domain::{
+    is_deleted_status, STATUS_DELETED, STATUS_DELETED_NOT_RECORDED, STATUS_DISCOVERED,
+};
 
 /// How many writes one transaction may carry.
 const MAX_GROUP: usize = 256;
@@ -40,7 +42,9 @@ fn open(path: &Path, read_only: bool) -> rusqlite::Result<Connection> {
     let flags = if read_only {
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX
     } else {
-        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
     };
     let conn = Connection::open_with_flags(path, flags)?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
@@ -59,7 +63,11 @@ fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
     )?;
     for (version, sql) in MIGRATIONS {
         let done: bool = tx
-            .query_row("SELECT 1 FROM schema_migrations WHERE version = ?1", [version], |_| Ok(()))
+            .query_row(
+                "SELECT 1 FROM schema_migrations WHERE version = ?1",
+                [version],
+                |_| Ok(()),
+            )
             .optional()?
             .is_some();
         if !done {
@@ -199,8 +207,9 @@ fn writer_loop(conn: Connection, rx: mpsc::Receiver<WriteJob>) {
 
 fn json_col<T: serde::de::DeserializeOwned>(row: &Row, idx: usize) -> rusqlite::Result<T> {
     let text: String = row.get(idx)?;
-    serde_json::from_str(&text)
-        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(idx, rusqlite::types::Type::Text, Box::new(e)))
+    serde_json::from_str(&text).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(idx, rusqlite::types::Type::Text, Box::new(e))
+    })
 }
 
 fn to_json<T: serde::Serialize>(v: &T) -> StoreResult<String> {
@@ -341,10 +350,15 @@ fn insert_item(
 #[async_trait]
 impl Store for SqliteStore {
     async fn ping(&self) -> StoreResult<()> {
-        self.read(|c| c.query_row("SELECT 1", [], |_| Ok(())).map_err(backend)).await
+        self.read(|c| c.query_row("SELECT 1", [], |_| Ok(())).map_err(backend))
+            .await
     }
 
-    async fn get_rule(&self, scope: &Scope, selector: &RuleSelector) -> StoreResult<Option<RuleRecord>> {
+    async fn get_rule(
+        &self,
+        scope: &Scope,
+        selector: &RuleSelector,
+    ) -> StoreResult<Option<RuleRecord>> {
         let scope = scope.clone();
         let selector = selector.clone();
         self.read(move |c| {
@@ -364,7 +378,12 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn list_rules(&self, scope: &Scope, after_name: Option<&str>, limit: usize) -> StoreResult<Vec<RuleRecord>> {
+    async fn list_rules(
+        &self,
+        scope: &Scope,
+        after_name: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Vec<RuleRecord>> {
         let scope = scope.clone();
         let after = after_name.unwrap_or("").to_string();
         self.read(move |c| {
@@ -381,7 +400,13 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn insert_rule(&self, scope: &Scope, rule: &RuleRecord, tags: &[Tag], max_rules: usize) -> StoreResult<()> {
+    async fn insert_rule(
+        &self,
+        scope: &Scope,
+        rule: &RuleRecord,
+        tags: &[Tag],
+        max_rules: usize,
+    ) -> StoreResult<()> {
         let scope = scope.clone();
         let rule = rule.clone();
         let tags = tags.to_vec();
@@ -475,7 +500,11 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn put_remediation_configurations(&self, scope: &Scope, configs: &[RemediationConfigRecord]) -> StoreResult<Vec<bool>> {
+    async fn put_remediation_configurations(
+        &self,
+        scope: &Scope,
+        configs: &[RemediationConfigRecord],
+    ) -> StoreResult<Vec<bool>> {
         let scope = scope.clone();
         let configs = configs.to_vec();
         self.write(move |c| {
@@ -510,7 +539,11 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn get_remediation_configurations(&self, scope: &Scope, rule_names: &[String]) -> StoreResult<Vec<RemediationConfigRecord>> {
+    async fn get_remediation_configurations(
+        &self,
+        scope: &Scope,
+        rule_names: &[String],
+    ) -> StoreResult<Vec<RemediationConfigRecord>> {
         let scope = scope.clone();
         let names = rule_names.to_vec();
         self.read(move |c| {
@@ -534,7 +567,11 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn delete_remediation_configuration(&self, scope: &Scope, rule_name: &str) -> StoreResult<()> {
+    async fn delete_remediation_configuration(
+        &self,
+        scope: &Scope,
+        rule_name: &str,
+    ) -> StoreResult<()> {
         let scope = scope.clone();
         let name = rule_name.to_string();
         self.write(move |c| {
@@ -553,7 +590,11 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn put_remediation_exceptions(&self, scope: &Scope, records: &[RemediationExceptionRecord]) -> StoreResult<()> {
+    async fn put_remediation_exceptions(
+        &self,
+        scope: &Scope,
+        records: &[RemediationExceptionRecord],
+    ) -> StoreResult<()> {
         let scope = scope.clone();
         let records = records.to_vec();
         self.write(move |c| {
@@ -632,7 +673,13 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn delete_remediation_exceptions(&self, scope: &Scope, rule_name: &str, keys: &[ExceptionKey], now: f64) -> StoreResult<Vec<bool>> {
+    async fn delete_remediation_exceptions(
+        &self,
+        scope: &Scope,
+        rule_name: &str,
+        keys: &[ExceptionKey],
+        now: f64,
+    ) -> StoreResult<Vec<bool>> {
         let scope = scope.clone();
         let rule = rule_name.to_string();
         let keys = keys.to_vec();
@@ -659,7 +706,13 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn tag_resource(&self, scope: &Scope, arn: &str, tags: &[Tag], max_tags: usize) -> StoreResult<()> {
+    async fn tag_resource(
+        &self,
+        scope: &Scope,
+        arn: &str,
+        tags: &[Tag],
+        max_tags: usize,
+    ) -> StoreResult<()> {
         let scope = scope.clone();
         let arn = arn.to_string();
         let tags = tags.to_vec();
@@ -711,7 +764,13 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn list_tags(&self, scope: &Scope, arn: &str, after_key: Option<&str>, limit: usize) -> StoreResult<Vec<Tag>> {
+    async fn list_tags(
+        &self,
+        scope: &Scope,
+        arn: &str,
+        after_key: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Vec<Tag>> {
         let scope = scope.clone();
         let arn = arn.to_string();
         let after = after_key.unwrap_or("").to_string();
@@ -734,12 +793,21 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn record_configuration_item(&self, scope: &Scope, item: NewConfigurationItem, max_custom_resources: Option<usize>) -> StoreResult<ConfigurationItem> {
+    async fn record_configuration_item(
+        &self,
+        scope: &Scope,
+        item: NewConfigurationItem,
+        max_custom_resources: Option<usize>,
+    ) -> StoreResult<ConfigurationItem> {
         let scope = scope.clone();
-        self.write(move |c| insert_item(c, &scope, item, max_custom_resources)).await
+        self.write(move |c| insert_item(c, &scope, item, max_custom_resources))
+            .await
     }
 
-    async fn import_configuration_items(&self, scope_items: Vec<(Scope, NewConfigurationItem)>) -> StoreResult<usize> {
+    async fn import_configuration_items(
+        &self,
+        scope_items: Vec<(Scope, NewConfigurationItem)>,
+    ) -> StoreResult<usize> {
         self.write(move |c| {
             let n = scope_items.len();
             for (scope, item) in scope_items {
@@ -750,7 +818,12 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn latest_configuration_item(&self, scope: &Scope, resource_type: &str, resource_id: &str) -> StoreResult<Option<ConfigurationItem>> {
+    async fn latest_configuration_item(
+        &self,
+        scope: &Scope,
+        resource_type: &str,
+        resource_id: &str,
+    ) -> StoreResult<Option<ConfigurationItem>> {
         let scope = scope.clone();
         let (t, i) = (resource_type.to_string(), resource_id.to_string());
         self.read(move |c| {
@@ -761,7 +834,11 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn configuration_history(&self, scope: &Scope, q: &HistoryQuery) -> StoreResult<Vec<ConfigurationItem>> {
+    async fn configuration_history(
+        &self,
+        scope: &Scope,
+        q: &HistoryQuery,
+    ) -> StoreResult<Vec<ConfigurationItem>> {
         let scope = scope.clone();
         let q = q.clone();
         self.read(move |c| {
@@ -792,7 +869,11 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn list_discovered_resources(&self, scope: &Scope, q: &DiscoveredQuery) -> StoreResult<Vec<DiscoveredResource>> {
+    async fn list_discovered_resources(
+        &self,
+        scope: &Scope,
+        q: &DiscoveredQuery,
+    ) -> StoreResult<Vec<DiscoveredResource>> {
         let scope = scope.clone();
         let q = q.clone();
         self.read(move |c| {

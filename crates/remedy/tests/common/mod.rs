@@ -2,7 +2,7 @@
 //! directory, and talks to it through the official AWS SDK or through raw signed HTTP requests
 //! (for the malformed input SDKs refuse to send).
 
-#![allow(dead_code)]
+#![allow(dead_code, clippy::type_complexity, clippy::while_let_loop)]
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
