@@ -12,7 +12,10 @@ use common::*;
 const BUCKET: &str = "AWS::S3::Bucket";
 
 fn key(t: &str, id: &str) -> RemediationExceptionResourceKey {
-    RemediationExceptionResourceKey::builder().resource_type(t).resource_id(id).build()
+    RemediationExceptionResourceKey::builder()
+        .resource_type(t)
+        .resource_id(id)
+        .build()
 }
 
 fn bucket(id: &str) -> RemediationExceptionResourceKey {
@@ -20,11 +23,18 @@ fn bucket(id: &str) -> RemediationExceptionResourceKey {
 }
 
 fn now_secs() -> f64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs_f64()
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
 }
 
 async fn create_rule(c: &config::Client, name: &str) {
-    c.put_config_rule().config_rule(managed_rule(name)).send().await.unwrap();
+    c.put_config_rule()
+        .config_rule(managed_rule(name))
+        .send()
+        .await
+        .unwrap();
 }
 
 async fn list_all(c: &config::Client, rule: &str) -> Vec<RemediationException> {
@@ -84,9 +94,15 @@ async fn put_describe_delete_round_trip() {
         &format!(r#"{{"ConfigRuleName": "other", "ResourceKeys": [{{"ResourceType": "T", "ResourceId": "i"}}], "ExpirationTime": {exact}}}"#),
     );
     assert_eq!(res.status, 200, "{}", String::from_utf8_lossy(&res.body));
-    let res = server.call("StarlingDoveService.DescribeRemediationExceptions", r#"{"ConfigRuleName": "other"}"#);
+    let res = server.call(
+        "StarlingDoveService.DescribeRemediationExceptions",
+        r#"{"ConfigRuleName": "other"}"#,
+    );
     let listed = res.json();
-    assert_eq!(listed["RemediationExceptions"][0]["ExpirationTime"].as_f64(), Some(exact.parse::<f64>().unwrap()));
+    assert_eq!(
+        listed["RemediationExceptions"][0]["ExpirationTime"].as_f64(),
+        Some(exact.parse::<f64>().unwrap())
+    );
 
     // Upsert: the same key again replaces message and expiry; no duplicate.
     c.put_remediation_exceptions()
@@ -126,7 +142,10 @@ async fn put_describe_delete_round_trip() {
         .await
         .unwrap();
     assert!(out.failed_batches().is_empty());
-    assert_eq!(ids(&list_all(&c, "versioning").await), vec!["i-0123", "logs"]);
+    assert_eq!(
+        ids(&list_all(&c, "versioning").await),
+        vec!["i-0123", "logs"]
+    );
 
     // Delete of keys none of which exist.
     let err = c
@@ -157,11 +176,18 @@ async fn put_describe_delete_round_trip() {
         .iter()
         .map(|k| (k.resource_type().unwrap(), k.resource_id().unwrap()))
         .collect();
-    assert_eq!(missing, vec![(BUCKET, "never"), ("AWS::EC2::Instance", "i-9999")]);
+    assert_eq!(
+        missing,
+        vec![(BUCKET, "never"), ("AWS::EC2::Instance", "i-9999")]
+    );
     assert_eq!(ids(&list_all(&c, "versioning").await), vec!["i-0123"]);
 
     // Exceptions go with their rule.
-    c.delete_config_rule().config_rule_name("versioning").send().await.unwrap();
+    c.delete_config_rule()
+        .config_rule_name("versioning")
+        .send()
+        .await
+        .unwrap();
     create_rule(&c, "versioning").await;
     assert!(list_all(&c, "versioning").await.is_empty());
 }
@@ -219,7 +245,12 @@ async fn expired_exceptions_disappear() {
         .unwrap_err();
     assert_eq!(error_code(&err), "NoSuchRemediationExceptionException");
     // It can be put again, and lives again.
-    c.put_remediation_exceptions().config_rule_name("r").resource_keys(bucket("short")).send().await.unwrap();
+    c.put_remediation_exceptions()
+        .config_rule_name("r")
+        .resource_keys(bucket("short"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(ids(&list_all(&c, "r").await), vec!["long", "short"]);
 }
 
@@ -229,7 +260,11 @@ async fn key_limits_and_paging() {
     let c = server.client();
     create_rule(&c, "r").await;
 
-    let keys = |n: usize| (0..n).map(|i| bucket(&format!("b{i:03}"))).collect::<Vec<_>>();
+    let keys = |n: usize| {
+        (0..n)
+            .map(|i| bucket(&format!("b{i:03}")))
+            .collect::<Vec<_>>()
+    };
     let err = c
         .put_remediation_exceptions()
         .config_rule_name("r")
@@ -244,7 +279,13 @@ async fn key_limits_and_paging() {
         error_message(&err)
     );
     assert!(list_all(&c, "r").await.is_empty());
-    let err = c.put_remediation_exceptions().config_rule_name("r").set_resource_keys(Some(vec![])).send().await.unwrap_err();
+    let err = c
+        .put_remediation_exceptions()
+        .config_rule_name("r")
+        .set_resource_keys(Some(vec![]))
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(error_code(&err), "ValidationException");
 
     c.put_remediation_exceptions()
@@ -280,23 +321,59 @@ async fn key_limits_and_paging() {
     assert_eq!(seen, expected);
 
     // No Limit (or 0): pages of 25; the SDK paginator follows the tokens.
-    let first = c.describe_remediation_exceptions().config_rule_name("r").limit(0).send().await.unwrap();
+    let first = c
+        .describe_remediation_exceptions()
+        .config_rule_name("r")
+        .limit(0)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(first.remediation_exceptions().len(), 25);
     assert!(first.next_token().is_some());
-    let pages: Vec<_> = c.describe_remediation_exceptions().config_rule_name("r").into_paginator().send().collect().await;
+    let pages: Vec<_> = c
+        .describe_remediation_exceptions()
+        .config_rule_name("r")
+        .into_paginator()
+        .send()
+        .collect()
+        .await;
     let pages: Vec<_> = pages.into_iter().map(|p| p.unwrap()).collect();
-    assert_eq!(pages.iter().map(|p| p.remediation_exceptions().len()).collect::<Vec<_>>(), vec![25, 25, 25, 25]);
-    assert_eq!(pages.iter().flat_map(|p| ids(p.remediation_exceptions())).collect::<Vec<_>>(), expected);
+    assert_eq!(
+        pages
+            .iter()
+            .map(|p| p.remediation_exceptions().len())
+            .collect::<Vec<_>>(),
+        vec![25, 25, 25, 25]
+    );
+    assert_eq!(
+        pages
+            .iter()
+            .flat_map(|p| ids(p.remediation_exceptions()))
+            .collect::<Vec<_>>(),
+        expected
+    );
 
     // Limit above 100.
-    let err = c.describe_remediation_exceptions().config_rule_name("r").limit(101).send().await.unwrap_err();
+    let err = c
+        .describe_remediation_exceptions()
+        .config_rule_name("r")
+        .limit(101)
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(error_code(&err), "ValidationException");
     assert_eq!(
         error_message(&err),
         "1 validation error detected: Value '101' at 'limit' failed to satisfy constraint: Member must have value less than or equal to 100"
     );
     // A bad token.
-    let err = c.describe_remediation_exceptions().config_rule_name("r").next_token("nonsense").send().await.unwrap_err();
+    let err = c
+        .describe_remediation_exceptions()
+        .config_rule_name("r")
+        .next_token("nonsense")
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(error_code(&err), "InvalidNextTokenException");
 
     // Batch lookup of 100 keys works (no paging), 101 does not.
@@ -359,7 +436,12 @@ async fn unknown_rules_and_malformed_keys() {
         "The ConfigRule 'ghost' provided in the request is invalid. Please check the configRule name"
     );
     // Reading: a rule that does not exist has no exceptions.
-    let out = c.describe_remediation_exceptions().config_rule_name("ghost").send().await.unwrap();
+    let out = c
+        .describe_remediation_exceptions()
+        .config_rule_name("ghost")
+        .send()
+        .await
+        .unwrap();
     assert!(out.remediation_exceptions().is_empty());
     // Deleting: nothing to delete.
     let err = c
@@ -373,10 +455,20 @@ async fn unknown_rules_and_malformed_keys() {
 
     // A key without its type or id.
     for k in [
-        RemediationExceptionResourceKey::builder().resource_id("b").build(),
-        RemediationExceptionResourceKey::builder().resource_type(BUCKET).build(),
+        RemediationExceptionResourceKey::builder()
+            .resource_id("b")
+            .build(),
+        RemediationExceptionResourceKey::builder()
+            .resource_type(BUCKET)
+            .build(),
     ] {
-        let err = c.put_remediation_exceptions().config_rule_name("r").resource_keys(k).send().await.unwrap_err();
+        let err = c
+            .put_remediation_exceptions()
+            .config_rule_name("r")
+            .resource_keys(k)
+            .send()
+            .await
+            .unwrap_err();
         assert_eq!(error_code(&err), "InvalidParameterValueException");
     }
     assert!(list_all(&c, "r").await.is_empty());
@@ -414,7 +506,10 @@ async fn unknown_rules_and_malformed_keys() {
         r"1 validation error detected: Value '  ' at 'configRuleName' failed to satisfy constraint: Member must satisfy regular expression pattern: .*\S.*"
     );
     // Missing ResourceKeys on put.
-    let res = server.call("StarlingDoveService.PutRemediationExceptions", r#"{"ConfigRuleName": "r"}"#);
+    let res = server.call(
+        "StarlingDoveService.PutRemediationExceptions",
+        r#"{"ConfigRuleName": "r"}"#,
+    );
     assert_eq!(res.error_type(), "ValidationException");
     assert_eq!(
         res.message(),
@@ -422,6 +517,11 @@ async fn unknown_rules_and_malformed_keys() {
     );
     // The full 1024-character id is accepted.
     let max_id = "y".repeat(1024);
-    c.put_remediation_exceptions().config_rule_name("r").resource_keys(bucket(&max_id)).send().await.unwrap();
+    c.put_remediation_exceptions()
+        .config_rule_name("r")
+        .resource_keys(bucket(&max_id))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(ids(&list_all(&c, "r").await), vec![max_id]);
 }

@@ -693,7 +693,10 @@ async fn rule_limit_is_enforced() {
         tasks.push(tokio::spawn(async move {
             racer
                 .put_config_rule()
-                .config_rule(managed(&format!("race-{i:02}"), "S3_BUCKET_VERSIONING_ENABLED"))
+                .config_rule(managed(
+                    &format!("race-{i:02}"),
+                    "S3_BUCKET_VERSIONING_ENABLED",
+                ))
                 .send()
                 .await
                 .map_err(|e| error_code(&e))
