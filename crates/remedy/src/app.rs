@@ -5,9 +5,12 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use remedy_sigv4::{CredentialStore, Verified, VerifyOptions};
+use tokio::sync::{broadcast, OnceCell};
 
 use crate::error::ApiError;
+use crate::evaluation::ComplianceChanged;
 use crate::managed_rules::ManagedRuleCatalog;
+use crate::result_token::ResultTokenKey;
 use crate::store::Store;
 
 /// Limits and knobs. Defaults are AWS's documented values where AWS has one.
@@ -21,6 +24,10 @@ pub struct Settings {
     pub max_rules: usize,
     /// Active custom (non-`AWS::`) resources per account and region (`MaxActiveResourcesExceededException`).
     pub max_custom_resources: usize,
+    /// How long a minted result token is accepted by PutEvaluations.
+    pub result_token_ttl: Duration,
+    /// StartConfigRulesEvaluation accepts a rule at most once per this interval (AWS: a minute).
+    pub evaluation_request_interval: Duration,
 }
 
 /// 1 MiB: the largest legitimate Config request (100 evaluations, or a 64 KB custom configuration
@@ -34,6 +41,8 @@ impl Default for Settings {
             max_clock_skew: Duration::from_secs(15 * 60),
             max_rules: 1000,
             max_custom_resources: 100_000,
+            result_token_ttl: crate::result_token::DEFAULT_TTL,
+            evaluation_request_interval: Duration::from_secs(60),
         }
     }
 }
@@ -43,7 +52,15 @@ pub struct App {
     pub credentials: Arc<dyn CredentialStore>,
     pub settings: Settings,
     pub managed_rules: ManagedRuleCatalog,
+    /// Compliance changes of stored results, after they are durable: the hook automatic
+    /// remediation subscribes to (`compliance_events.subscribe()`). See [`ComplianceChanged`].
+    pub compliance_events: broadcast::Sender<ComplianceChanged>,
+    /// The result-token key, loaded from the store on first use.
+    result_tokens: OnceCell<ResultTokenKey>,
 }
+
+/// How many compliance events a slow subscriber may lag behind before it loses the oldest.
+const COMPLIANCE_EVENT_BUFFER: usize = 4096;
 
 impl App {
     pub fn new(store: Arc<dyn Store>, credentials: Arc<dyn CredentialStore>, settings: Settings) -> Self {
@@ -52,7 +69,20 @@ impl App {
             credentials,
             settings,
             managed_rules: ManagedRuleCatalog::builtin(),
+            compliance_events: broadcast::channel(COMPLIANCE_EVENT_BUFFER).0,
+            result_tokens: OnceCell::new(),
         }
+    }
+
+    /// The key that mints and verifies result tokens (its secret lives in the store, shared by
+    /// every node on the same database). The Lambda invoker calls `.mint(scope, rule)` on it.
+    pub async fn result_tokens(&self) -> Result<&ResultTokenKey, ApiError> {
+        self.result_tokens
+            .get_or_try_init(|| async {
+                let secret = self.store.result_token_secret().await?;
+                Ok::<_, ApiError>(ResultTokenKey::new(secret, self.settings.result_token_ttl))
+            })
+            .await
     }
 
     /// Verifies the request's SigV4 signature against the credential store.

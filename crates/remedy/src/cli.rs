@@ -1,4 +1,4 @@
-//! Command line: `remedy serve`, `remedy import`, `remedy version`.
+//! Command line: `remedy serve`, `remedy import`, `remedy result-token`, `remedy version`.
 //!
 //! Every flag has a `REMEDY_*` environment variable; a flag on the command line wins.
 
@@ -20,6 +20,8 @@ pub enum Command {
     Serve(ServeArgs),
     /// Load configuration items (API or notification form, JSON) into a store, running or stopped.
     Import(ImportArgs),
+    /// Print a result token for a rule, for PutEvaluations without a rule handler (custom rules).
+    ResultToken(ResultTokenArgs),
     /// Print the version.
     Version,
 }
@@ -82,6 +84,36 @@ pub struct ServeArgs {
     /// Active custom-type resources allowed per account and region (AWS: 100000).
     #[arg(long, env = "REMEDY_MAX_CUSTOM_RESOURCES", default_value_t = 100_000)]
     pub max_custom_resources: usize,
+
+    /// How long a result token (handed to custom rules) is accepted by PutEvaluations, in seconds.
+    #[arg(long, env = "REMEDY_RESULT_TOKEN_TTL_SECONDS", default_value_t = 6 * 60 * 60)]
+    pub result_token_ttl_seconds: u64,
+
+    /// StartConfigRulesEvaluation accepts each rule at most once per this many seconds (AWS: 60).
+    #[arg(long, env = "REMEDY_RULE_EVALUATION_INTERVAL_SECONDS", default_value_t = 60)]
+    pub rule_evaluation_interval_seconds: u64,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ResultTokenArgs {
+    /// The config rule the token is for (it must exist).
+    #[arg(long)]
+    pub rule: String,
+
+    #[command(flatten)]
+    pub storage: StorageArgs,
+
+    /// Account of the rule (the account your credentials map to).
+    #[arg(long, env = "REMEDY_ACCOUNT", default_value = crate::auth::DEFAULT_ACCOUNT)]
+    pub account: String,
+
+    /// Region of the rule.
+    #[arg(long, env = "REMEDY_REGION", default_value = "us-east-1")]
+    pub region: String,
+
+    /// How long the token is accepted, in seconds.
+    #[arg(long, default_value_t = 6 * 60 * 60)]
+    pub valid_for_seconds: u64,
 }
 
 #[derive(Debug, clap::Args)]

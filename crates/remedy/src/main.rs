@@ -22,6 +22,9 @@ fn main() -> ExitCode {
         Command::Import(args) => report(remedy::import::run(&args).map(|n| {
             println!("imported {n} configuration items");
         })),
+        Command::ResultToken(args) => report(remedy::result_token::run_cli(&args).map(|token| {
+            println!("{token}");
+        })),
     }
 }
 
@@ -61,6 +64,8 @@ fn serve(args: ServeArgs) -> Result<(), String> {
         max_clock_skew: Duration::from_secs(args.max_clock_skew_seconds),
         max_rules: args.max_rules,
         max_custom_resources: args.max_custom_resources,
+        result_token_ttl: Duration::from_secs(args.result_token_ttl_seconds),
+        evaluation_request_interval: Duration::from_secs(args.rule_evaluation_interval_seconds),
     };
     let app = Arc::new(App::new(Arc::new(store), Arc::new(credentials), settings));
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -4,6 +4,8 @@
 //! `dispatch_config` is the only place that knows which handler serves which `X-Amz-Target`;
 //! the generic [`call`] does the decode → validate → handle → encode sequence for all of them.
 
+mod compliance;
+mod evaluations;
 mod remediation_configurations;
 mod remediation_exceptions;
 mod resources;
@@ -64,6 +66,34 @@ pub async fn dispatch_config(app: &App, ctx: &RequestContext, op: Operation, bod
         Op::TagResource => call(body, |r| tags::tag_resource(app, ctx, r)).await,
         Op::UntagResource => call(body, |r| tags::untag_resource(app, ctx, r)).await,
         Op::ListTagsForResource => call(body, |r| tags::list_tags_for_resource(app, ctx, r)).await,
+        Op::PutEvaluations => call(body, |r| evaluations::put_evaluations(app, ctx, r)).await,
+        Op::StartConfigRulesEvaluation => {
+            call(body, |r| evaluations::start_config_rules_evaluation(app, ctx, r)).await
+        }
+        Op::DeleteEvaluationResults => {
+            call(body, |r| evaluations::delete_evaluation_results(app, ctx, r)).await
+        }
+        Op::DescribeConfigRuleEvaluationStatus => {
+            call(body, |r| evaluations::describe_config_rule_evaluation_status(app, ctx, r)).await
+        }
+        Op::GetComplianceDetailsByConfigRule => {
+            call(body, |r| compliance::get_details_by_config_rule(app, ctx, r)).await
+        }
+        Op::GetComplianceDetailsByResource => {
+            call(body, |r| compliance::get_details_by_resource(app, ctx, r)).await
+        }
+        Op::DescribeComplianceByConfigRule => {
+            call(body, |r| compliance::describe_by_config_rule(app, ctx, r)).await
+        }
+        Op::DescribeComplianceByResource => {
+            call(body, |r| compliance::describe_by_resource(app, ctx, r)).await
+        }
+        Op::GetComplianceSummaryByConfigRule => {
+            call(body, |r| compliance::get_summary_by_config_rule(app, ctx, r)).await
+        }
+        Op::GetComplianceSummaryByResourceType => {
+            call(body, |r| compliance::get_summary_by_resource_type(app, ctx, r)).await
+        }
         other => Err(not_yet(other.name())),
     }
 }

@@ -6,7 +6,10 @@
 //! cannot break them. The API layer decides *what* to do; the store guarantees it happens whole
 //! or not at all. `sqlite` is the embedded default; a PostgreSQL backend implements the same trait.
 
+pub mod evaluations;
 pub mod sqlite;
+
+pub use evaluations::EvaluationStore;
 
 use async_trait::async_trait;
 
@@ -77,7 +80,7 @@ pub struct DiscoveredResource {
 }
 
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: EvaluationStore + Send + Sync + 'static {
     /// Answers when the backend can serve requests (for `/ready`).
     async fn ping(&self) -> StoreResult<()>;
 

@@ -26,7 +26,12 @@ type Completion = Box<dyn FnOnce(StoreResult<()>) + Send>;
 type WriteJob = Box<dyn FnOnce(&Connection) -> (bool, Completion) + Send>;
 
 /// Schema migrations, applied in order at start; `schema_migrations` records which ran.
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("sqlite/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("sqlite/0001_init.sql")),
+    (2, include_str!("sqlite/0002_evaluations.sql")),
+];
+
+mod evaluations;
 
 pub struct SqliteStore {
     writer: mpsc::Sender<WriteJob>,
@@ -495,6 +500,7 @@ impl Store for SqliteStore {
                 params![scope.account, scope.region, arn],
             )
             .map_err(backend)?;
+            evaluations::delete_rule_state(c, &scope, &name)?;
             Ok(())
         })
         .await
