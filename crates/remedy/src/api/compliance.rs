@@ -13,15 +13,17 @@ use remedy_wire::config::{
     ComplianceSummaryByResourceType, ComplianceType, DescribeComplianceByConfigRuleRequest,
     DescribeComplianceByConfigRuleResponse, DescribeComplianceByResourceRequest,
     DescribeComplianceByResourceResponse, EvaluationMode, EvaluationResult,
-    EvaluationResultIdentifier, EvaluationResultQualifier, GetComplianceDetailsByConfigRuleRequest,
-    GetComplianceDetailsByConfigRuleResponse, GetComplianceDetailsByResourceRequest,
-    GetComplianceDetailsByResourceResponse, GetComplianceSummaryByConfigRuleResponse,
-    GetComplianceSummaryByResourceTypeRequest, GetComplianceSummaryByResourceTypeResponse,
+    EvaluationResultIdentifier, EvaluationResultQualifier, FailedRemediationExceptionBatch,
+    GetComplianceDetailsByConfigRuleRequest, GetComplianceDetailsByConfigRuleResponse,
+    GetComplianceDetailsByResourceRequest, GetComplianceDetailsByResourceResponse,
+    GetComplianceSummaryByConfigRuleResponse, GetComplianceSummaryByResourceTypeRequest,
+    GetComplianceSummaryByResourceTypeResponse, RemediationException,
 };
 use serde::Deserialize;
 
 use super::required;
 use crate::app::App;
+use crate::domain::{RemediationExceptionRecord, Scope};
 use crate::error::{ApiError, ApiResult};
 use crate::evaluation::{
     capped, ComplianceCounts, ComplianceFilter, EvaluationRecord, CONTRIBUTOR_CAP,
@@ -357,4 +359,64 @@ pub async fn get_summary_by_resource_type(
                 .collect(),
         ),
     })
+}
+
+/// Most items AWS puts in one `FailedRemediationExceptionBatch` (the model's list maximum).
+const FAILED_BATCH_MAX: usize = 25;
+
+/// PutRemediationExceptions: an exception is only for a resource the rule holds NON_COMPLIANT
+/// (or has not judged yet). Splits the candidates (all of one rule) into those to store and,
+/// for the ones the rule holds COMPLIANT or NOT_APPLICABLE, failed batches that say why.
+pub(super) async fn exception_candidates(
+    app: &App,
+    scope: &Scope,
+    records: Vec<RemediationExceptionRecord>,
+) -> ApiResult<(
+    Vec<RemediationExceptionRecord>,
+    Vec<FailedRemediationExceptionBatch>,
+)> {
+    let Some(rule) = records.first().map(|r| r.rule_name.clone()) else {
+        return Ok((records, Vec::new()));
+    };
+    let keys: Vec<(String, String)> = records
+        .iter()
+        .map(|r| (r.resource_type.clone(), r.resource_id.clone()))
+        .collect();
+    let states = app.store.result_compliance(scope, &rule, &keys).await?;
+    let mut accepted = Vec::new();
+    let mut refused: Vec<(ComplianceType, RemediationException)> = Vec::new();
+    for (r, state) in records.into_iter().zip(states) {
+        match state {
+            Some(t @ (ComplianceType::Compliant | ComplianceType::NotApplicable)) => {
+                refused.push((
+                    t,
+                    RemediationException {
+                        config_rule_name: Some(r.rule_name),
+                        resource_type: Some(r.resource_type),
+                        resource_id: Some(r.resource_id),
+                        message: r.message,
+                        expiration_time: r.expiration_time,
+                    },
+                ))
+            }
+            _ => accepted.push(r),
+        }
+    }
+    let mut batches = Vec::new();
+    for kind in [ComplianceType::Compliant, ComplianceType::NotApplicable] {
+        let items: Vec<RemediationException> = refused
+            .iter()
+            .filter(|(t, _)| *t == kind)
+            .map(|(_, e)| e.clone())
+            .collect();
+        for chunk in items.chunks(FAILED_BATCH_MAX) {
+            batches.push(FailedRemediationExceptionBatch {
+                failure_message: Some(format!(
+                    "The rule {rule} evaluates these resources as {kind}; remediation exceptions can be added only for NON_COMPLIANT resources."
+                )),
+                failed_items: Some(chunk.to_vec()),
+            });
+        }
+    }
+    Ok((accepted, batches))
 }

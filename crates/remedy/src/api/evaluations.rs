@@ -221,3 +221,103 @@ pub async fn describe_config_rule_evaluation_status(
         next_token,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::app::Settings;
+    use crate::auth::StaticCredentials;
+    use crate::domain::RuleRecord;
+    use crate::store::sqlite::SqliteStore;
+
+    fn evaluation(id: &str, t: ComplianceType, ts: f64) -> Evaluation {
+        Evaluation {
+            compliance_resource_type: Some("AWS::S3::Bucket".into()),
+            compliance_resource_id: Some(id.into()),
+            compliance_type: Some(t),
+            annotation: None,
+            ordering_timestamp: Some(ts),
+        }
+    }
+
+    #[tokio::test]
+    async fn compliance_changes_are_broadcast() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("remedy.db")).unwrap();
+        let app = App::new(
+            Arc::new(store),
+            Arc::new(StaticCredentials::local_default()),
+            Settings::default(),
+        );
+        let scope = Scope::new("000000000000", "us-east-1");
+        let rule = RuleRecord {
+            name: "r".into(),
+            id: "config-rule-abc123".into(),
+            arn: scope.config_arn("config-rule/config-rule-abc123"),
+            rule: Default::default(),
+        };
+        app.store.insert_rule(&scope, &rule, &[], 10).await.unwrap();
+        let ctx = RequestContext {
+            request_id: "t".into(),
+            scope: scope.clone(),
+            access_key_id: "test".into(),
+        };
+        let token = app.result_tokens().await.unwrap().mint(&scope, "r");
+        let mut events = app.compliance_events.subscribe();
+        let put = |evals: Vec<Evaluation>| PutEvaluationsRequest {
+            evaluations: Some(evals),
+            result_token: Some(token.clone()),
+            test_mode: None,
+        };
+        put_evaluations(
+            &app,
+            &ctx,
+            put(vec![evaluation("a", ComplianceType::NonCompliant, 1.0)]),
+        )
+        .await
+        .unwrap();
+        // Same verdict again, and an older contrary one: no change, no event.
+        put_evaluations(
+            &app,
+            &ctx,
+            put(vec![evaluation("a", ComplianceType::NonCompliant, 2.0)]),
+        )
+        .await
+        .unwrap();
+        put_evaluations(
+            &app,
+            &ctx,
+            put(vec![evaluation("a", ComplianceType::Compliant, 0.5)]),
+        )
+        .await
+        .unwrap();
+        put_evaluations(
+            &app,
+            &ctx,
+            put(vec![evaluation("a", ComplianceType::Compliant, 3.0)]),
+        )
+        .await
+        .unwrap();
+        let first = events.try_recv().unwrap();
+        assert_eq!(
+            (
+                first.rule.as_str(),
+                first.resource_id.as_str(),
+                first.old,
+                first.new
+            ),
+            ("r", "a", None, ComplianceType::NonCompliant)
+        );
+        let second = events.try_recv().unwrap();
+        assert_eq!(
+            (second.old, second.new),
+            (
+                Some(ComplianceType::NonCompliant),
+                ComplianceType::Compliant
+            )
+        );
+        assert!(events.try_recv().is_err());
+    }
+}

@@ -82,9 +82,10 @@ pub async fn put(app: &App, ctx: &RequestContext, req: PutRemediationExceptionsR
             expiration_time: req.expiration_time,
         })
         .collect();
+    let (records, failed_batches) = super::compliance::exception_candidates(app, scope, records).await?;
     app.store.put_remediation_exceptions(scope, &records).await?;
     Ok(PutRemediationExceptionsResponse {
-        failed_batches: Some(Vec::new()),
+        failed_batches: Some(failed_batches),
     })
 }
 
