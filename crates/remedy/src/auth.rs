@@ -65,7 +65,14 @@ impl StaticCredentials {
     }
 
     pub fn from_toml(text: &str) -> Result<Self, String> {
-        let file: CredentialsFile = toml::from_str(text).map_err(|e| e.to_string())?;
+        // Not `e.to_string()`: toml's rendering quotes the offending line, which may be a secret.
+        let file: CredentialsFile = toml::from_str(text).map_err(|e| {
+            let line = e.span().map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
+            match line {
+                Some(line) => format!("line {line}: {}", e.message()),
+                None => e.message().to_string(),
+            }
+        })?;
         if file.credential.is_empty() {
             return Err("no [[credential]] entries".into());
         }
@@ -122,5 +129,8 @@ mod tests {
         assert!(!format!("{c:?}").contains("s1"));
         assert!(StaticCredentials::from_toml("[[credential]]\naccess_key_id='a'\nsecret_access_key='b'\naccount_id='12'").is_err());
         assert!(StaticCredentials::from_toml("").is_err());
+        let err = StaticCredentials::from_toml("[[credential]]\naccess_key_id = 'a'\nsecret_access_key = hunter2\n").unwrap_err();
+        assert!(err.starts_with("line 3: "), "{err}");
+        assert!(!err.contains("hunter2"), "{err}");
     }
 }

@@ -94,7 +94,7 @@ pub async fn handle(State(app): State<Arc<App>>, req: Request<Body>) -> Response
             if err.status.is_server_error() {
                 tracing::error!(parent: &span, status = err.status.as_u16(), code = %err.code, elapsed_ms, "failed");
             } else {
-                tracing::info!(parent: &span, status = err.status.as_u16(), code = %err.code, message = %err.message, elapsed_ms, "rejected");
+                tracing::info!(parent: &span, status = err.status.as_u16(), code = %err.code, reason = %err.message, elapsed_ms, "rejected");
             }
             error_response(&request_id, &err)
         }
