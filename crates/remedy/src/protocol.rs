@@ -101,7 +101,12 @@ pub async fn handle(State(app): State<Arc<App>>, req: Request<Body>) -> Response
     }
 }
 
-async fn process(app: Arc<App>, request_id: String, target: String, req: Request<Body>) -> Result<Vec<u8>, ApiError> {
+async fn process(
+    app: Arc<App>,
+    request_id: String,
+    target: String,
+    req: Request<Body>,
+) -> Result<Vec<u8>, ApiError> {
     if req.method() != Method::POST {
         return Err(ApiError::new(
             "UnknownOperationException",
@@ -132,15 +137,20 @@ async fn process(app: Arc<App>, request_id: String, target: String, req: Request
     let body = match Limited::new(body, limit).collect().await {
         Ok(collected) => collected.to_bytes(),
         Err(e) => {
-            if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() {
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some()
+            {
                 return Err(body_too_large(limit));
             }
-            return Err(ApiError::serialization("The request body could not be read"));
+            return Err(ApiError::serialization(
+                "The request body could not be read",
+            ));
         }
     };
 
     let (prefix, op_name) = target.split_once('.').unwrap_or((target.as_str(), ""));
-    let service = Service::from_prefix(prefix).ok_or_else(|| ApiError::unknown_operation(&target))?;
+    let service =
+        Service::from_prefix(prefix).ok_or_else(|| ApiError::unknown_operation(&target))?;
 
     let verified = app.verify(&parts, &body, service.signing_name())?;
     let ctx = RequestContext {

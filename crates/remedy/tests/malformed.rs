@@ -81,20 +81,26 @@ impl Rng {
     /// A header name (RFC 9110 token characters).
     fn header_name(&mut self, min: usize, extra: usize) -> String {
         let n = self.len(min, extra);
-        const TCHAR: &[u8] = b"!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+        const TCHAR: &[u8] =
+            b"!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
         (0..n.max(1)).map(|_| *self.pick(TCHAR) as char).collect()
     }
 
     fn printable(&mut self, min: usize, extra: usize) -> String {
         let n = self.len(min, extra);
-        (0..n).map(|_| (0x20 + self.below(0x5f) as u8) as char).collect()
+        (0..n)
+            .map(|_| (0x20 + self.below(0x5f) as u8) as char)
+            .collect()
     }
 }
 
 /// Operations with a body that is valid (or nearly: some fail business rules) for them.
 const TEMPLATES: &[(&str, &str)] = &[
     ("DescribeConfigRules", r#"{}"#),
-    ("DescribeConfigRules", r#"{"ConfigRuleNames":["r1","r2"],"NextToken":"abc"}"#),
+    (
+        "DescribeConfigRules",
+        r#"{"ConfigRuleNames":["r1","r2"],"NextToken":"abc"}"#,
+    ),
     ("DeleteConfigRule", r#"{"ConfigRuleName":"r1"}"#),
     (
         "PutConfigRule",
@@ -104,29 +110,62 @@ const TEMPLATES: &[(&str, &str)] = &[
         "PutRemediationConfigurations",
         r#"{"RemediationConfigurations":[{"ConfigRuleName":"r1","TargetType":"SSM_DOCUMENT","TargetId":"AWS-EnableS3BucketVersioning","Parameters":{"BucketName":{"ResourceValue":{"Value":"RESOURCE_ID"}}},"Automatic":true,"MaximumAutomaticAttempts":3,"RetryAttemptSeconds":60}]}"#,
     ),
-    ("DescribeRemediationConfigurations", r#"{"ConfigRuleNames":["r1"]}"#),
-    ("DeleteRemediationConfiguration", r#"{"ConfigRuleName":"r1","ResourceType":"AWS::S3::Bucket"}"#),
+    (
+        "DescribeRemediationConfigurations",
+        r#"{"ConfigRuleNames":["r1"]}"#,
+    ),
+    (
+        "DeleteRemediationConfiguration",
+        r#"{"ConfigRuleName":"r1","ResourceType":"AWS::S3::Bucket"}"#,
+    ),
     (
         "PutRemediationExceptions",
         r#"{"ConfigRuleName":"r1","ResourceKeys":[{"ResourceType":"AWS::S3::Bucket","ResourceId":"b1"}],"Message":"m","ExpirationTime":1900000000}"#,
     ),
-    ("DescribeRemediationExceptions", r#"{"ConfigRuleName":"r1","Limit":10}"#),
-    ("DeleteRemediationExceptions", r#"{"ConfigRuleName":"r1","ResourceKeys":[{"ResourceType":"AWS::S3::Bucket","ResourceId":"b1"}]}"#),
+    (
+        "DescribeRemediationExceptions",
+        r#"{"ConfigRuleName":"r1","Limit":10}"#,
+    ),
+    (
+        "DeleteRemediationExceptions",
+        r#"{"ConfigRuleName":"r1","ResourceKeys":[{"ResourceType":"AWS::S3::Bucket","ResourceId":"b1"}]}"#,
+    ),
     (
         "PutResourceConfig",
         r#"{"ResourceType":"MyCompany::Widget::Thing","SchemaVersionId":"1","ResourceId":"w1","ResourceName":"n","Configuration":"{\"a\":1}","Tags":{"k":"v"}}"#,
     ),
-    ("DeleteResourceConfig", r#"{"ResourceType":"MyCompany::Widget::Thing","ResourceId":"w1"}"#),
+    (
+        "DeleteResourceConfig",
+        r#"{"ResourceType":"MyCompany::Widget::Thing","ResourceId":"w1"}"#,
+    ),
     (
         "GetResourceConfigHistory",
         r#"{"resourceType":"MyCompany::Widget::Thing","resourceId":"w1","laterTime":1900000000,"earlierTime":1.5,"chronologicalOrder":"Forward","limit":10}"#,
     ),
-    ("BatchGetResourceConfig", r#"{"resourceKeys":[{"resourceType":"MyCompany::Widget::Thing","resourceId":"w1"}]}"#),
-    ("ListDiscoveredResources", r#"{"resourceType":"MyCompany::Widget::Thing","limit":5,"includeDeletedResources":true}"#),
-    ("TagResource", r#"{"ResourceArn":"arn:aws:config:us-east-1:000000000000:config-rule/config-rule-abc","Tags":[{"Key":"k","Value":"v"}]}"#),
-    ("UntagResource", r#"{"ResourceArn":"arn:aws:config:us-east-1:000000000000:config-rule/config-rule-abc","TagKeys":["k"]}"#),
-    ("ListTagsForResource", r#"{"ResourceArn":"arn:aws:config:us-east-1:000000000000:config-rule/config-rule-abc","Limit":5}"#),
-    ("StartRemediationExecution", r#"{"ConfigRuleName":"r1","ResourceKeys":[{"resourceType":"AWS::S3::Bucket","resourceId":"b1"}]}"#),
+    (
+        "BatchGetResourceConfig",
+        r#"{"resourceKeys":[{"resourceType":"MyCompany::Widget::Thing","resourceId":"w1"}]}"#,
+    ),
+    (
+        "ListDiscoveredResources",
+        r#"{"resourceType":"MyCompany::Widget::Thing","limit":5,"includeDeletedResources":true}"#,
+    ),
+    (
+        "TagResource",
+        r#"{"ResourceArn":"arn:aws:config:us-east-1:000000000000:config-rule/config-rule-abc","Tags":[{"Key":"k","Value":"v"}]}"#,
+    ),
+    (
+        "UntagResource",
+        r#"{"ResourceArn":"arn:aws:config:us-east-1:000000000000:config-rule/config-rule-abc","TagKeys":["k"]}"#,
+    ),
+    (
+        "ListTagsForResource",
+        r#"{"ResourceArn":"arn:aws:config:us-east-1:000000000000:config-rule/config-rule-abc","Limit":5}"#,
+    ),
+    (
+        "StartRemediationExecution",
+        r#"{"ConfigRuleName":"r1","ResourceKeys":[{"resourceType":"AWS::S3::Bucket","resourceId":"b1"}]}"#,
+    ),
     ("GetComplianceSummaryByConfigRule", r#""#),
 ];
 
@@ -141,7 +180,11 @@ fn random_json(rng: &mut Rng, depth: usize) -> serde_json::Value {
         4 => json!(rng.printable(0, 20)),
         5 => json!(""),
         6 => json!(i64::MIN),
-        7 => serde_json::Value::Array((0..rng.below(4)).map(|_| random_json(rng, depth + 1)).collect()),
+        7 => serde_json::Value::Array(
+            (0..rng.below(4))
+                .map(|_| random_json(rng, depth + 1))
+                .collect(),
+        ),
         _ => {
             let mut m = serde_json::Map::new();
             for _ in 0..rng.below(4) {
@@ -158,7 +201,11 @@ fn mutate_somewhere(rng: &mut Rng, v: &mut serde_json::Value) {
     let descend = rng.below(3) != 0;
     match v {
         serde_json::Value::Object(m) if descend && !m.is_empty() => {
-            let key = m.keys().nth(rng.below(m.len())).cloned().unwrap_or_default();
+            let key = m
+                .keys()
+                .nth(rng.below(m.len()))
+                .cloned()
+                .unwrap_or_default();
             if let Some(child) = m.get_mut(&key) {
                 mutate_somewhere(rng, child);
             }
@@ -175,14 +222,21 @@ fn mutate_somewhere(rng: &mut Rng, v: &mut serde_json::Value) {
 fn add_unknown(rng: &mut Rng, v: &mut serde_json::Value) {
     match v {
         serde_json::Value::Object(m) => {
-            let children: Vec<String> = m.iter().filter(|(_, c)| c.is_object() || c.is_array()).map(|(k, _)| k.clone()).collect();
+            let children: Vec<String> = m
+                .iter()
+                .filter(|(_, c)| c.is_object() || c.is_array())
+                .map(|(k, _)| k.clone())
+                .collect();
             if !children.is_empty() && rng.chance(2) {
                 let k = rng.pick(&children).clone();
                 if let Some(child) = m.get_mut(&k) {
                     add_unknown(rng, child);
                 }
             } else {
-                m.insert(format!("Unknown{}", rng.printable(4, 0)), random_json(rng, 0));
+                m.insert(
+                    format!("Unknown{}", rng.printable(4, 0)),
+                    random_json(rng, 0),
+                );
             }
         }
         serde_json::Value::Array(a) if !a.is_empty() => {
@@ -218,9 +272,19 @@ fn signed_request(port: u16, target: &str, body: &[u8], extra: &[(String, String
     let host = format!("127.0.0.1:{port}");
     let now = SystemTime::now();
     let amz_date = remedy_sigv4::format_amz_date(now);
-    let headers = [("Host", host.as_str()), ("X-Amz-Date", amz_date.as_str()), ("X-Amz-Target", target), ("Content-Type", CONTENT_TYPE)];
-    let auth = remedy_sigv4::sign_request("POST", "/", &headers, body, "test", "test", REGION, "config", now);
-    let mut all: Vec<(String, String)> = headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let headers = [
+        ("Host", host.as_str()),
+        ("X-Amz-Date", amz_date.as_str()),
+        ("X-Amz-Target", target),
+        ("Content-Type", CONTENT_TYPE),
+    ];
+    let auth = remedy_sigv4::sign_request(
+        "POST", "/", &headers, body, "test", "test", REGION, "config", now,
+    );
+    let mut all: Vec<(String, String)> = headers
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
     all.push(("Authorization".into(), auth));
     all.extend_from_slice(extra);
     request_bytes("POST", "/", &all, body)
@@ -229,9 +293,17 @@ fn signed_request(port: u16, target: &str, body: &[u8], extra: &[(String, String
 fn generate(rng: &mut Rng, port: u16) -> Case {
     let (op, template) = *rng.pick(TEMPLATES);
     let target = format!("StarlingDoveService.{op}");
-    let parsed: serde_json::Value = if template.is_empty() { serde_json::json!({}) } else { serde_json::from_str(template).unwrap() };
+    let parsed: serde_json::Value = if template.is_empty() {
+        serde_json::json!({})
+    } else {
+        serde_json::from_str(template).unwrap()
+    };
     let body_of = |v: &serde_json::Value| serde_json::to_vec(v).unwrap();
-    let case = |kind, bytes, may_succeed| Case { kind, bytes, may_succeed };
+    let case = |kind, bytes, may_succeed| Case {
+        kind,
+        bytes,
+        may_succeed,
+    };
     match rng.below(14) {
         0 => {
             let body = rng.bytes(1, 200);
@@ -242,30 +314,47 @@ fn generate(rng: &mut Rng, port: u16) -> Case {
             let full = body_of(&parsed);
             let cut = rng.below(full.len().max(1));
             // Cutting to nothing (or whitespace) is an empty body: valid for some operations.
-            case("truncated json", signed_request(port, &target, &full[..cut], &[]), cut == 0)
+            case(
+                "truncated json",
+                signed_request(port, &target, &full[..cut], &[]),
+                cut == 0,
+            )
         }
         2 => {
             let mut v = parsed.clone();
             for _ in 0..1 + rng.below(3) {
                 mutate_somewhere(rng, &mut v);
             }
-            case("wrong types", signed_request(port, &target, &body_of(&v), &[]), true)
+            case(
+                "wrong types",
+                signed_request(port, &target, &body_of(&v), &[]),
+                true,
+            )
         }
         3 => {
             let depth = 200 + rng.below(10_000);
-            let (open, close) = *rng.pick(&[("[", "]"), ("{\"a\":", "}"), ("{\"ConfigRule\":[", "]}")]);
+            let (open, close) =
+                *rng.pick(&[("[", "]"), ("{\"a\":", "}"), ("{\"ConfigRule\":[", "]}")]);
             let mut body = open.repeat(depth);
             if rng.chance(2) {
                 body.push_str(&close.repeat(depth));
             }
-            case("deep nesting", signed_request(port, &target, body.as_bytes(), &[]), false)
+            case(
+                "deep nesting",
+                signed_request(port, &target, body.as_bytes(), &[]),
+                false,
+            )
         }
         4 => {
             let mut v = parsed.clone();
             for _ in 0..1 + rng.below(4) {
                 add_unknown(rng, &mut v);
             }
-            case("unknown members", signed_request(port, &target, &body_of(&v), &[]), true)
+            case(
+                "unknown members",
+                signed_request(port, &target, &body_of(&v), &[]),
+                true,
+            )
         }
         5 => {
             let target = match rng.below(5) {
@@ -275,7 +364,11 @@ fn generate(rng: &mut Rng, port: u16) -> Case {
                 3 => format!("StarlingDoveService.{}", op.to_lowercase()),
                 _ => rng.printable(0, 60),
             };
-            case("unknown target", signed_request(port, &target, &body_of(&parsed), &[]), false)
+            case(
+                "unknown target",
+                signed_request(port, &target, &body_of(&parsed), &[]),
+                false,
+            )
         }
         6 => {
             let mut v = parsed.clone();
@@ -285,24 +378,42 @@ fn generate(rng: &mut Rng, port: u16) -> Case {
                 }
             }
             // An unknown huge member is fine; a huge known one is a length violation.
-            case("huge string", signed_request(port, &target, &body_of(&v), &[]), true)
+            case(
+                "huge string",
+                signed_request(port, &target, &body_of(&v), &[]),
+                true,
+            )
         }
         7 => {
             let mut body = body_of(&parsed);
             for _ in 0..1 + rng.below(4) {
                 let at = rng.below(body.len() + 1);
-                const BAD: &[&[u8]] = &[&[0xff], &[0xc3], &[0xed, 0xa0, 0x80], &[0xf4, 0x90, 0x80, 0x80], &[0x00], &[0xe2, 0x82]];
-                let bad: &[u8] = *rng.pick(BAD);
+                const BAD: &[&[u8]] = &[
+                    &[0xff],
+                    &[0xc3],
+                    &[0xed, 0xa0, 0x80],
+                    &[0xf4, 0x90, 0x80, 0x80],
+                    &[0x00],
+                    &[0xe2, 0x82],
+                ];
+                let bad = *rng.pick(BAD);
                 body.splice(at..at, bad.iter().copied());
             }
-            case("invalid utf-8", signed_request(port, &target, &body, &[]), false)
+            case(
+                "invalid utf-8",
+                signed_request(port, &target, &body, &[]),
+                false,
+            )
         }
         8 => {
             // Over the limit, declared (no body sent) or chunked (no end chunk sent).
             let host = format!("127.0.0.1:{port}");
             let mut req = format!("POST / HTTP/1.1\r\nHost: {host}\r\nX-Amz-Target: {target}\r\nContent-Type: {CONTENT_TYPE}\r\nConnection: close\r\n").into_bytes();
             if rng.chance(2) {
-                req.extend_from_slice(format!("Content-Length: {}\r\n\r\n", LIMIT + 1 + rng.below(1 << 30)).as_bytes());
+                req.extend_from_slice(
+                    format!("Content-Length: {}\r\n\r\n", LIMIT + 1 + rng.below(1 << 30))
+                        .as_bytes(),
+                );
             } else {
                 req.extend_from_slice(b"Transfer-Encoding: chunked\r\n\r\n");
                 let mut sent = 0;
@@ -320,7 +431,11 @@ fn generate(rng: &mut Rng, port: u16) -> Case {
             let body = body_of(&parsed);
             let host = format!("127.0.0.1:{port}");
             let date = remedy_sigv4::format_amz_date(SystemTime::now());
-            let mut headers = vec![("Host".to_string(), host), ("X-Amz-Target".to_string(), target.clone()), ("X-Amz-Date".to_string(), date.clone())];
+            let mut headers = vec![
+                ("Host".to_string(), host),
+                ("X-Amz-Target".to_string(), target.clone()),
+                ("X-Amz-Date".to_string(), date.clone()),
+            ];
             match rng.below(5) {
                 0 => {}
                 1 => headers.push(("Authorization".into(), String::from_utf8_lossy(&rng.header_value(1, 300)).into_owned())),
@@ -348,7 +463,11 @@ fn generate(rng: &mut Rng, port: u16) -> Case {
                     return case("garbled presign", bytes, false);
                 }
             }
-            case("bad auth", request_bytes("POST", "/", &headers, &body), false)
+            case(
+                "bad auth",
+                request_bytes("POST", "/", &headers, &body),
+                false,
+            )
         }
         10 => {
             // Random extra headers (names and values of arbitrary bytes the HTTP grammar allows).
@@ -364,7 +483,10 @@ fn generate(rng: &mut Rng, port: u16) -> Case {
             let at = bytes.windows(2).position(|w| w == b"\r\n").unwrap() + 2;
             let mut inject = Vec::new();
             for (n, v) in extra {
-                if n.eq_ignore_ascii_case("content-length") || n.eq_ignore_ascii_case("transfer-encoding") || n.eq_ignore_ascii_case("connection") {
+                if n.eq_ignore_ascii_case("content-length")
+                    || n.eq_ignore_ascii_case("transfer-encoding")
+                    || n.eq_ignore_ascii_case("connection")
+                {
                     continue;
                 }
                 inject.extend_from_slice(n.as_bytes());
@@ -378,36 +500,78 @@ fn generate(rng: &mut Rng, port: u16) -> Case {
         }
         11 => {
             // Garbage in a signed, meaningful header: the request stays correctly signed.
-            let which = *rng.pick(&["X-Amz-Target", "Content-Type", "X-Amz-Content-Sha256", "X-Amz-Security-Token", "Date"]);
+            let which = *rng.pick(&[
+                "X-Amz-Target",
+                "Content-Type",
+                "X-Amz-Content-Sha256",
+                "X-Amz-Security-Token",
+                "Date",
+            ]);
             let value = String::from_utf8_lossy(&rng.header_value(1, 80)).replace('\u{FFFD}', "?");
             let host = format!("127.0.0.1:{port}");
             let now = SystemTime::now();
             let amz_date = remedy_sigv4::format_amz_date(now);
             let body = body_of(&parsed);
-            let mut headers: Vec<(&str, &str)> = vec![("Host", &host), ("X-Amz-Date", &amz_date), ("Content-Type", CONTENT_TYPE)];
+            let mut headers: Vec<(&str, &str)> = vec![
+                ("Host", &host),
+                ("X-Amz-Date", &amz_date),
+                ("Content-Type", CONTENT_TYPE),
+            ];
             if which != "X-Amz-Target" {
                 headers.push(("X-Amz-Target", &target));
             }
             headers.retain(|(k, _)| *k != which);
             headers.push((which, &value));
-            let auth = remedy_sigv4::sign_request("POST", "/", &headers, &body, "test", "test", REGION, "config", now);
-            let mut all: Vec<(String, String)> = headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+            let auth = remedy_sigv4::sign_request(
+                "POST", "/", &headers, &body, "test", "test", REGION, "config", now,
+            );
+            let mut all: Vec<(String, String)> = headers
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
             all.push(("Authorization".into(), auth));
-            case("garbage signed header", request_bytes("POST", "/", &all, &body), which != "X-Amz-Target" && which != "X-Amz-Content-Sha256")
+            case(
+                "garbage signed header",
+                request_bytes("POST", "/", &all, &body),
+                which != "X-Amz-Target" && which != "X-Amz-Content-Sha256",
+            )
         }
         12 => {
-            let numbers = ["1e400", "-1e400", "123456789012345678901234567890", "-0", "0.0000000000000000000000001", "1E2", "-9223372036854775809", "18446744073709551616", "NaN", "Infinity"];
+            let numbers = [
+                "1e400",
+                "-1e400",
+                "123456789012345678901234567890",
+                "-0",
+                "0.0000000000000000000000001",
+                "1E2",
+                "-9223372036854775809",
+                "18446744073709551616",
+                "NaN",
+                "Infinity",
+            ];
             let mut text = String::from_utf8(body_of(&parsed)).unwrap();
             // Put an extreme number where a value goes, or as the whole body.
             if let Some(pos) = text.find(':') {
-                let end = text[pos..].find([',', '}']).map(|e| pos + e).unwrap_or(text.len());
-                text.replace_range(pos + 1..end, *rng.pick(&numbers[..]));
+                let end = text[pos..]
+                    .find([',', '}'])
+                    .map(|e| pos + e)
+                    .unwrap_or(text.len());
+                let n = *rng.pick(&numbers[..]);
+                text.replace_range(pos + 1..end, n);
             } else {
                 text = (*rng.pick(&numbers[..])).to_string();
             }
-            case("extreme numbers", signed_request(port, &target, text.as_bytes(), &[]), true)
+            case(
+                "extreme numbers",
+                signed_request(port, &target, text.as_bytes(), &[]),
+                true,
+            )
         }
-        _ => case("valid", signed_request(port, &target, &body_of(&parsed), &[]), true),
+        _ => case(
+            "valid",
+            signed_request(port, &target, &body_of(&parsed), &[]),
+            true,
+        ),
     }
 }
 
@@ -424,19 +588,31 @@ fn judge(case: &Case, r: &std::io::Result<Response>) -> Option<String> {
             }
             match serde_json::from_slice::<serde_json::Value>(&r.body) {
                 Ok(v) if v.is_object() => None,
-                _ => Some(format!("2xx body is not a JSON object: {:?}", String::from_utf8_lossy(&r.body))),
+                _ => Some(format!(
+                    "2xx body is not a JSON object: {:?}",
+                    String::from_utf8_lossy(&r.body)
+                )),
             }
         }
         400..=499 => check_error_shape(r).err(),
-        s => Some(format!("status {s}: {}", String::from_utf8_lossy(&r.body[..r.body.len().min(300)]))),
+        s => Some(format!(
+            "status {s}: {}",
+            String::from_utf8_lossy(&r.body[..r.body.len().min(300)])
+        )),
     }
 }
 
 #[test]
 fn a_thousand_malformed_requests_get_4xx_and_the_server_survives() {
     let mut server = Server::start_with(&["--max-body-bytes", &LIMIT.to_string()]);
-    let seed: u64 = std::env::var("REMEDY_MALFORMED_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(0x5EED_2024);
-    let count: u64 = std::env::var("REMEDY_MALFORMED_COUNT").ok().and_then(|s| s.parse().ok()).unwrap_or(1000);
+    let seed: u64 = std::env::var("REMEDY_MALFORMED_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0x5EED_2024);
+    let count: u64 = std::env::var("REMEDY_MALFORMED_COUNT")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1000);
     let port = server.port;
     let failures = Mutex::new(Vec::new());
     let tally = Mutex::new(std::collections::BTreeMap::<(&'static str, u16), usize>::new());
@@ -449,10 +625,19 @@ fn a_thousand_malformed_requests_get_4xx_and_the_server_survives() {
                 while i < count {
                     let case = generate(&mut rng, port);
                     let r = exchange(port, &case.bytes, Duration::from_secs(20));
-                    *tally.lock().unwrap().entry((case.kind, r.as_ref().map(|r| r.status).unwrap_or(0))).or_default() += 1;
+                    *tally
+                        .lock()
+                        .unwrap()
+                        .entry((case.kind, r.as_ref().map(|r| r.status).unwrap_or(0)))
+                        .or_default() += 1;
                     if let Some(problem) = judge(&case, &r) {
-                        let head = String::from_utf8_lossy(&case.bytes[..case.bytes.len().min(600)]).into_owned();
-                        failures.lock().unwrap().push(format!("#{i} [{}] {problem}\n  request: {head:?}", case.kind));
+                        let head =
+                            String::from_utf8_lossy(&case.bytes[..case.bytes.len().min(600)])
+                                .into_owned();
+                        failures.lock().unwrap().push(format!(
+                            "#{i} [{}] {problem}\n  request: {head:?}",
+                            case.kind
+                        ));
                     }
                     i += THREADS;
                 }
@@ -468,14 +653,43 @@ fn a_thousand_malformed_requests_get_4xx_and_the_server_survives() {
         failures.is_empty(),
         "seed {seed}: {} of {count} requests were mishandled; the first ones:\n{}",
         failures.len(),
-        failures.iter().take(10).cloned().collect::<Vec<_>>().join("\n")
+        failures
+            .iter()
+            .take(10)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
     );
     // Every category ran and met both a refusal and (where possible) a success.
-    for kind in ["bad json", "truncated json", "wrong types", "deep nesting", "unknown members", "unknown target", "huge string", "invalid utf-8", "oversize body", "bad auth", "random headers", "garbage signed header", "extreme numbers", "valid"] {
-        assert!(tally.keys().any(|(k, _)| *k == kind), "no {kind} case was generated");
+    for kind in [
+        "bad json",
+        "truncated json",
+        "wrong types",
+        "deep nesting",
+        "unknown members",
+        "unknown target",
+        "huge string",
+        "invalid utf-8",
+        "oversize body",
+        "bad auth",
+        "random headers",
+        "garbage signed header",
+        "extreme numbers",
+        "valid",
+    ] {
+        assert!(
+            tally.keys().any(|(k, _)| *k == kind),
+            "no {kind} case was generated"
+        );
     }
-    assert!(tally.iter().any(|((k, s), _)| *k == "valid" && *s == 200), "no valid request succeeded: {tally:?}");
-    assert!(tally.iter().any(|((_, s), _)| *s == 413), "no 413: {tally:?}");
+    assert!(
+        tally.iter().any(|((k, s), _)| *k == "valid" && *s == 200),
+        "no valid request succeeded: {tally:?}"
+    );
+    assert!(
+        tally.iter().any(|((_, s), _)| *s == 413),
+        "no 413: {tally:?}"
+    );
 
     // Still alive and well.
     assert!(server.is_running());

@@ -17,24 +17,42 @@ const RULE: &str = r#"{"ConfigRule":{"ConfigRuleName":"proto-rule","Source":{"Ow
 #[test]
 fn success_has_json_content_type_and_a_request_id() {
     let server = Server::start();
-    let a = call(&server, "StarlingDoveService.PutConfigRule", RULE.as_bytes());
+    let a = call(
+        &server,
+        "StarlingDoveService.PutConfigRule",
+        RULE.as_bytes(),
+    );
     assert_eq!(assert_ok(&a), serde_json::json!({}));
-    assert!(a.header("x-amzn-ErrorType").is_none(), "a success carries no error type");
+    assert!(
+        a.header("x-amzn-ErrorType").is_none(),
+        "a success carries no error type"
+    );
     let b = call(&server, "StarlingDoveService.DescribeConfigRules", b"{}");
     let v = assert_ok(&b);
     assert_eq!(v["ConfigRules"][0]["ConfigRuleName"], "proto-rule");
-    let (ida, idb) = (a.header("x-amzn-RequestId").unwrap(), b.header("x-amzn-RequestId").unwrap());
+    let (ida, idb) = (
+        a.header("x-amzn-RequestId").unwrap(),
+        b.header("x-amzn-RequestId").unwrap(),
+    );
     assert_ne!(ida, idb, "request ids are per request");
 }
 
 #[test]
 fn errors_are_aws_shaped_with_a_request_id() {
     let server = Server::start();
-    let r = call(&server, "StarlingDoveService.DeleteConfigRule", br#"{"ConfigRuleName":"absent"}"#);
+    let r = call(
+        &server,
+        "StarlingDoveService.DeleteConfigRule",
+        br#"{"ConfigRuleName":"absent"}"#,
+    );
     let message = assert_error(&r, 400, "NoSuchConfigRuleException");
     assert!(message.contains("absent"), "{message}");
     // Ids differ between errors too.
-    let r2 = call(&server, "StarlingDoveService.DeleteConfigRule", br#"{"ConfigRuleName":"absent"}"#);
+    let r2 = call(
+        &server,
+        "StarlingDoveService.DeleteConfigRule",
+        br#"{"ConfigRuleName":"absent"}"#,
+    );
     assert_error(&r2, 400, "NoSuchConfigRuleException");
     assert_ne!(r.header("x-amzn-RequestId"), r2.header("x-amzn-RequestId"));
 }
@@ -42,7 +60,13 @@ fn errors_are_aws_shaped_with_a_request_id() {
 #[test]
 fn unknown_targets_are_unknown_operations() {
     let server = Server::start();
-    for target in ["StarlingDoveService.Nope", "Bogus.X", "StarlingDoveService", "StarlingDoveService.", "starlingdoveservice.PutConfigRule"] {
+    for target in [
+        "StarlingDoveService.Nope",
+        "Bogus.X",
+        "StarlingDoveService",
+        "StarlingDoveService.",
+        "starlingdoveservice.PutConfigRule",
+    ] {
         let r = call(&server, target, b"{}");
         let message = assert_error(&r, 400, "UnknownOperationException");
         assert!(!message.is_empty(), "{target}");
@@ -79,21 +103,49 @@ fn bodies_that_are_not_json_objects_are_serialization_errors() {
 fn members_of_the_wrong_type_are_serialization_errors() {
     let server = Server::start();
     let cases: &[(&str, &str)] = &[
-        ("StarlingDoveService.DeleteConfigRule", r#"{"ConfigRuleName":5}"#),
-        ("StarlingDoveService.DeleteConfigRule", r#"{"ConfigRuleName":{"a":1}}"#),
-        ("StarlingDoveService.DeleteConfigRule", r#"{"ConfigRuleName":["x"]}"#),
-        ("StarlingDoveService.DescribeConfigRules", r#"{"ConfigRuleNames":"x"}"#),
-        ("StarlingDoveService.DescribeConfigRules", r#"{"ConfigRuleNames":[1]}"#),
+        (
+            "StarlingDoveService.DeleteConfigRule",
+            r#"{"ConfigRuleName":5}"#,
+        ),
+        (
+            "StarlingDoveService.DeleteConfigRule",
+            r#"{"ConfigRuleName":{"a":1}}"#,
+        ),
+        (
+            "StarlingDoveService.DeleteConfigRule",
+            r#"{"ConfigRuleName":["x"]}"#,
+        ),
+        (
+            "StarlingDoveService.DescribeConfigRules",
+            r#"{"ConfigRuleNames":"x"}"#,
+        ),
+        (
+            "StarlingDoveService.DescribeConfigRules",
+            r#"{"ConfigRuleNames":[1]}"#,
+        ),
         ("StarlingDoveService.PutConfigRule", r#"{"ConfigRule":"x"}"#),
         ("StarlingDoveService.PutConfigRule", r#"{"ConfigRule":[]}"#),
-        ("StarlingDoveService.GetResourceConfigHistory", r#"{"resourceType":"AWS::S3::Bucket","resourceId":"b","limit":"ten"}"#),
-        ("StarlingDoveService.GetResourceConfigHistory", r#"{"resourceType":"AWS::S3::Bucket","resourceId":"b","limit":1.5}"#),
-        ("StarlingDoveService.GetResourceConfigHistory", r#"{"resourceType":"AWS::S3::Bucket","resourceId":"b","laterTime":"yesterday"}"#),
+        (
+            "StarlingDoveService.GetResourceConfigHistory",
+            r#"{"resourceType":"AWS::S3::Bucket","resourceId":"b","limit":"ten"}"#,
+        ),
+        (
+            "StarlingDoveService.GetResourceConfigHistory",
+            r#"{"resourceType":"AWS::S3::Bucket","resourceId":"b","limit":1.5}"#,
+        ),
+        (
+            "StarlingDoveService.GetResourceConfigHistory",
+            r#"{"resourceType":"AWS::S3::Bucket","resourceId":"b","laterTime":"yesterday"}"#,
+        ),
     ];
     for (target, body) in cases {
         let r = call(&server, target, body.as_bytes());
         let (ty, message) = check_error_shape(&r).unwrap();
-        assert_eq!((r.status, ty.as_str()), (400, "SerializationException"), "{target} {body}: {message}");
+        assert_eq!(
+            (r.status, ty.as_str()),
+            (400, "SerializationException"),
+            "{target} {body}: {message}"
+        );
     }
 }
 
@@ -115,7 +167,11 @@ fn missing_required_members_are_validation_errors() {
 #[test]
 fn several_violations_are_reported_together() {
     let server = Server::start();
-    let r = call(&server, "StarlingDoveService.GetResourceConfigHistory", b"{}");
+    let r = call(
+        &server,
+        "StarlingDoveService.GetResourceConfigHistory",
+        b"{}",
+    );
     let message = assert_error(&r, 400, "ValidationException");
     assert_eq!(
         message,
@@ -127,16 +183,30 @@ fn several_violations_are_reported_together() {
     // Nested: one remediation configuration lacking all three of its required members, plus a
     // name that is too long.
     let long = "n".repeat(129);
-    let body = format!(r#"{{"RemediationConfigurations":[{{}}, {{"ConfigRuleName":"{long}","TargetType":"SSM_DOCUMENT","TargetId":"doc"}}]}}"#);
-    let r = call(&server, "StarlingDoveService.PutRemediationConfigurations", body.as_bytes());
+    let body = format!(
+        r#"{{"RemediationConfigurations":[{{}}, {{"ConfigRuleName":"{long}","TargetType":"SSM_DOCUMENT","TargetId":"doc"}}]}}"#
+    );
+    let r = call(
+        &server,
+        "StarlingDoveService.PutRemediationConfigurations",
+        body.as_bytes(),
+    );
     let message = assert_error(&r, 400, "ValidationException");
-    assert!(message.starts_with("4 validation errors detected: "), "{message}");
+    assert!(
+        message.starts_with("4 validation errors detected: "),
+        "{message}"
+    );
     for path in [
         "remediationConfigurations.1.member.configRuleName",
         "remediationConfigurations.1.member.targetType",
         "remediationConfigurations.1.member.targetId",
     ] {
-        assert!(message.contains(&format!("Value null at '{path}' failed to satisfy constraint: Member must not be null")), "{path}: {message}");
+        assert!(
+            message.contains(&format!(
+                "Value null at '{path}' failed to satisfy constraint: Member must not be null"
+            )),
+            "{path}: {message}"
+        );
     }
     assert!(
         message.contains(&format!(
@@ -150,8 +220,16 @@ fn several_violations_are_reported_together() {
 fn unknown_members_are_ignored() {
     let server = Server::start();
     let body = r#"{"Unknown":1,"ConfigRule":{"ConfigRuleName":"extra","Whatever":[1,{"x":null}],"Source":{"Owner":"AWS","SourceIdentifier":"S3_BUCKET_VERSIONING_ENABLED","Nope":true}},"Tags":null}"#;
-    assert_ok(&call(&server, "StarlingDoveService.PutConfigRule", body.as_bytes()));
-    let v = assert_ok(&call(&server, "StarlingDoveService.DescribeConfigRules", br#"{"ConfigRuleNames":["extra"],"more":"ignored"}"#));
+    assert_ok(&call(
+        &server,
+        "StarlingDoveService.PutConfigRule",
+        body.as_bytes(),
+    ));
+    let v = assert_ok(&call(
+        &server,
+        "StarlingDoveService.DescribeConfigRules",
+        br#"{"ConfigRuleNames":["extra"],"more":"ignored"}"#,
+    ));
     assert_eq!(v["ConfigRules"][0]["ConfigRuleName"], "extra");
     assert!(v["ConfigRules"][0].get("Whatever").is_none());
 }
@@ -168,7 +246,13 @@ fn operation_without_input_accepts_an_empty_body() {
 #[test]
 fn other_methods_and_paths_get_aws_shaped_errors() {
     let server = Server::start();
-    let r = send(&server, "GET", "/", &default_signed(&server, "StarlingDoveService.DescribeConfigRules", b""), b"");
+    let r = send(
+        &server,
+        "GET",
+        "/",
+        &default_signed(&server, "StarlingDoveService.DescribeConfigRules", b""),
+        b"",
+    );
     let (_, _) = check_error_shape(&r).unwrap();
     assert!((400..500).contains(&r.status), "{}", r.status);
     let r = send(&server, "PUT", "/anything", &[], b"{}");
@@ -180,7 +264,17 @@ fn other_methods_and_paths_get_aws_shaped_errors() {
 fn an_endpoint_url_with_a_path_prefix_works() {
     let server = Server::start();
     let body = b"{}";
-    let headers = signed_headers(&server, "/prefix/config", "StarlingDoveService.DescribeConfigRules", body, "test", "test", REGION, "config", SystemTime::now());
+    let headers = signed_headers(
+        &server,
+        "/prefix/config",
+        "StarlingDoveService.DescribeConfigRules",
+        body,
+        "test",
+        "test",
+        REGION,
+        "config",
+        SystemTime::now(),
+    );
     assert_ok(&send(&server, "POST", "/prefix/config", &headers, body));
 }
 
@@ -205,7 +299,11 @@ fn padded_body(len: usize) -> Vec<u8> {
 fn a_body_at_the_limit_passes_and_one_byte_more_is_refused() {
     let server = limited();
     let at = padded_body(1024);
-    assert_ok(&call(&server, "StarlingDoveService.DescribeConfigRules", &at));
+    assert_ok(&call(
+        &server,
+        "StarlingDoveService.DescribeConfigRules",
+        &at,
+    ));
     let over = padded_body(1025);
     let r = call(&server, "StarlingDoveService.DescribeConfigRules", &over);
     let message = assert_error(&r, 413, "RequestEntityTooLargeException");
@@ -235,18 +333,36 @@ fn a_declared_length_over_the_limit_is_refused_without_reading_the_body() {
         match s.read(&mut chunk) {
             Ok(0) => break,
             Ok(n) => buf.extend_from_slice(&chunk[..n]),
-            Err(e) => panic!("no answer to an oversize declaration ({e}); got {:?}", String::from_utf8_lossy(&buf)),
+            Err(e) => panic!(
+                "no answer to an oversize declaration ({e}); got {:?}",
+                String::from_utf8_lossy(&buf)
+            ),
         }
         if let Ok((_, h, b)) = parse_response(&buf) {
-            let len = h.iter().find(|(k, _)| k.eq_ignore_ascii_case("content-length")).and_then(|(_, v)| v.parse::<usize>().ok());
+            let len = h
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+                .and_then(|(_, v)| v.parse::<usize>().ok());
             if len == Some(b.len()) {
                 break;
             }
         }
     }
-    assert!(started.elapsed() < Duration::from_secs(3), "took {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "took {:?}",
+        started.elapsed()
+    );
     let (status, headers, body) = parse_response(&buf).unwrap();
-    assert_error(&Response { status, headers, body }, 413, "RequestEntityTooLargeException");
+    assert_error(
+        &Response {
+            status,
+            headers,
+            body,
+        },
+        413,
+        "RequestEntityTooLargeException",
+    );
 }
 
 #[test]
@@ -303,18 +419,42 @@ fn ssm_targets_are_routed_with_their_own_signing_name() {
     let body = br#"{"Name":"AWS-PublishSNSNotification"}"#;
     let r = server.call_signed("AmazonSSM.GetDocument", body, "test", "test", REGION, "ssm");
     let message = assert_error(&r, 400, "UnknownOperationException");
-    assert!(message.contains("GetDocument") && message.contains("not implemented"), "{message}");
+    assert!(
+        message.contains("GetDocument") && message.contains("not implemented"),
+        "{message}"
+    );
 
-    let r = server.call_signed("AmazonSSM.NoSuchSsmOperation", body, "test", "test", REGION, "ssm");
+    let r = server.call_signed(
+        "AmazonSSM.NoSuchSsmOperation",
+        body,
+        "test",
+        "test",
+        REGION,
+        "ssm",
+    );
     assert_error(&r, 400, "UnknownOperationException");
 
     // Signed for Config: refused by the signature check, before any routing.
-    let r = server.call_signed("AmazonSSM.GetDocument", body, "test", "test", REGION, "config");
+    let r = server.call_signed(
+        "AmazonSSM.GetDocument",
+        body,
+        "test",
+        "test",
+        REGION,
+        "config",
+    );
     let message = assert_error(&r, 403, "InvalidSignatureException");
     assert!(message.contains("'ssm'"), "{message}");
 
     // And the other way round.
-    let r = server.call_signed("StarlingDoveService.DescribeConfigRules", b"{}", "test", "test", REGION, "ssm");
+    let r = server.call_signed(
+        "StarlingDoveService.DescribeConfigRules",
+        b"{}",
+        "test",
+        "test",
+        REGION,
+        "ssm",
+    );
     let message = assert_error(&r, 403, "InvalidSignatureException");
     assert!(message.contains("'config'"), "{message}");
 }
