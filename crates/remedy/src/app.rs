@@ -63,7 +63,11 @@ pub struct App {
 const COMPLIANCE_EVENT_BUFFER: usize = 4096;
 
 impl App {
-    pub fn new(store: Arc<dyn Store>, credentials: Arc<dyn CredentialStore>, settings: Settings) -> Self {
+    pub fn new(
+        store: Arc<dyn Store>,
+        credentials: Arc<dyn CredentialStore>,
+        settings: Settings,
+    ) -> Self {
         Self {
             store,
             credentials,
@@ -86,14 +90,20 @@ impl App {
     }
 
     /// Verifies the request's SigV4 signature against the credential store.
-    pub fn verify(&self, parts: &http::request::Parts, body: &[u8], service: &str) -> Result<Verified, ApiError> {
+    pub fn verify(
+        &self,
+        parts: &http::request::Parts,
+        body: &[u8],
+        service: &str,
+    ) -> Result<Verified, ApiError> {
         let opts = VerifyOptions {
             expected_service: service.to_string(),
             max_skew: self.settings.max_clock_skew,
             now: SystemTime::now(),
         };
         remedy_sigv4::verify(parts, body, self.credentials.as_ref(), &opts).map_err(|e| {
-            let status = http::StatusCode::from_u16(e.status()).unwrap_or(http::StatusCode::FORBIDDEN);
+            let status =
+                http::StatusCode::from_u16(e.status()).unwrap_or(http::StatusCode::FORBIDDEN);
             ApiError::new(e.code(), e.message(), status)
         })
     }

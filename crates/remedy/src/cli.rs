@@ -8,7 +8,11 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
-#[command(name = "remedy", version, about = "A self-hosted, AWS Config-compatible compliance and remediation service")]
+#[command(
+    name = "remedy",
+    version,
+    about = "A self-hosted, AWS Config-compatible compliance and remediation service"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -90,7 +94,11 @@ pub struct ServeArgs {
     pub result_token_ttl_seconds: u64,
 
     /// StartConfigRulesEvaluation accepts each rule at most once per this many seconds (AWS: 60).
-    #[arg(long, env = "REMEDY_RULE_EVALUATION_INTERVAL_SECONDS", default_value_t = 60)]
+    #[arg(
+        long,
+        env = "REMEDY_RULE_EVALUATION_INTERVAL_SECONDS",
+        default_value_t = 60
+    )]
     pub rule_evaluation_interval_seconds: u64,
 }
 

@@ -40,9 +40,15 @@ fn report(r: Result<(), String>) -> ExitCode {
 
 fn init_logging(args: &ServeArgs) -> Result<(), String> {
     let filter = EnvFilter::try_new(&args.log).map_err(|e| format!("invalid --log filter: {e}"))?;
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false);
     match args.log_format {
-        LogFormat::Json => builder.json().flatten_event(true).with_current_span(true).init(),
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .init(),
         LogFormat::Text => builder.init(),
     }
     Ok(())
@@ -58,7 +64,8 @@ fn serve(args: ServeArgs) -> Result<(), String> {
         None => StaticCredentials::local_default(),
     };
     let path = args.storage.sqlite_path()?;
-    let store = SqliteStore::open(&path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+    let store =
+        SqliteStore::open(&path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
     let settings = Settings {
         body_limit: args.max_body_bytes,
         max_clock_skew: Duration::from_secs(args.max_clock_skew_seconds),

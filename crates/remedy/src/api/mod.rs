@@ -38,7 +38,12 @@ where
     Ok(remedy_wire::encode(&output))
 }
 
-pub async fn dispatch_config(app: &App, ctx: &RequestContext, op: Operation, body: &[u8]) -> ApiResult<Vec<u8>> {
+pub async fn dispatch_config(
+    app: &App,
+    ctx: &RequestContext,
+    op: Operation,
+    body: &[u8],
+) -> ApiResult<Vec<u8>> {
     use Operation as Op;
     match op {
         Op::PutConfigRule => call(body, |r| rules::put_config_rule(app, ctx, r)).await,
@@ -53,31 +58,51 @@ pub async fn dispatch_config(app: &App, ctx: &RequestContext, op: Operation, bod
         Op::DeleteRemediationConfiguration => {
             call(body, |r| remediation_configurations::delete(app, ctx, r)).await
         }
-        Op::PutRemediationExceptions => call(body, |r| remediation_exceptions::put(app, ctx, r)).await,
+        Op::PutRemediationExceptions => {
+            call(body, |r| remediation_exceptions::put(app, ctx, r)).await
+        }
         Op::DescribeRemediationExceptions => {
             call(body, |r| remediation_exceptions::describe(app, ctx, r)).await
         }
-        Op::DeleteRemediationExceptions => call(body, |r| remediation_exceptions::delete(app, ctx, r)).await,
+        Op::DeleteRemediationExceptions => {
+            call(body, |r| remediation_exceptions::delete(app, ctx, r)).await
+        }
         Op::PutResourceConfig => call(body, |r| resources::put_resource_config(app, ctx, r)).await,
-        Op::DeleteResourceConfig => call(body, |r| resources::delete_resource_config(app, ctx, r)).await,
+        Op::DeleteResourceConfig => {
+            call(body, |r| resources::delete_resource_config(app, ctx, r)).await
+        }
         Op::GetResourceConfigHistory => call(body, |r| resources::get_history(app, ctx, r)).await,
         Op::BatchGetResourceConfig => call(body, |r| resources::batch_get(app, ctx, r)).await,
-        Op::ListDiscoveredResources => call(body, |r| resources::list_discovered(app, ctx, r)).await,
+        Op::ListDiscoveredResources => {
+            call(body, |r| resources::list_discovered(app, ctx, r)).await
+        }
         Op::TagResource => call(body, |r| tags::tag_resource(app, ctx, r)).await,
         Op::UntagResource => call(body, |r| tags::untag_resource(app, ctx, r)).await,
         Op::ListTagsForResource => call(body, |r| tags::list_tags_for_resource(app, ctx, r)).await,
         Op::PutEvaluations => call(body, |r| evaluations::put_evaluations(app, ctx, r)).await,
         Op::StartConfigRulesEvaluation => {
-            call(body, |r| evaluations::start_config_rules_evaluation(app, ctx, r)).await
+            call(body, |r| {
+                evaluations::start_config_rules_evaluation(app, ctx, r)
+            })
+            .await
         }
         Op::DeleteEvaluationResults => {
-            call(body, |r| evaluations::delete_evaluation_results(app, ctx, r)).await
+            call(body, |r| {
+                evaluations::delete_evaluation_results(app, ctx, r)
+            })
+            .await
         }
         Op::DescribeConfigRuleEvaluationStatus => {
-            call(body, |r| evaluations::describe_config_rule_evaluation_status(app, ctx, r)).await
+            call(body, |r| {
+                evaluations::describe_config_rule_evaluation_status(app, ctx, r)
+            })
+            .await
         }
         Op::GetComplianceDetailsByConfigRule => {
-            call(body, |r| compliance::get_details_by_config_rule(app, ctx, r)).await
+            call(body, |r| {
+                compliance::get_details_by_config_rule(app, ctx, r)
+            })
+            .await
         }
         Op::GetComplianceDetailsByResource => {
             call(body, |r| compliance::get_details_by_resource(app, ctx, r)).await
@@ -89,16 +114,27 @@ pub async fn dispatch_config(app: &App, ctx: &RequestContext, op: Operation, bod
             call(body, |r| compliance::describe_by_resource(app, ctx, r)).await
         }
         Op::GetComplianceSummaryByConfigRule => {
-            call(body, |r| compliance::get_summary_by_config_rule(app, ctx, r)).await
+            call(body, |r| {
+                compliance::get_summary_by_config_rule(app, ctx, r)
+            })
+            .await
         }
         Op::GetComplianceSummaryByResourceType => {
-            call(body, |r| compliance::get_summary_by_resource_type(app, ctx, r)).await
+            call(body, |r| {
+                compliance::get_summary_by_resource_type(app, ctx, r)
+            })
+            .await
         }
         other => Err(not_yet(other.name())),
     }
 }
 
-pub async fn dispatch_ssm(_app: &App, _ctx: &RequestContext, op: remedy_wire::ssm::Operation, _body: &[u8]) -> ApiResult<Vec<u8>> {
+pub async fn dispatch_ssm(
+    _app: &App,
+    _ctx: &RequestContext,
+    op: remedy_wire::ssm::Operation,
+    _body: &[u8],
+) -> ApiResult<Vec<u8>> {
     Err(not_yet(op.name()))
 }
 
@@ -112,5 +148,7 @@ fn not_yet(name: &str) -> ApiError {
 
 /// A required member after validation. Validation guarantees presence, so a miss is a bug.
 fn required<T>(value: Option<T>, member: &str) -> ApiResult<T> {
-    value.ok_or_else(|| ApiError::internal(format!("validated request lacks required member {member}")))
+    value.ok_or_else(|| {
+        ApiError::internal(format!("validated request lacks required member {member}"))
+    })
 }

@@ -85,11 +85,26 @@ pub trait Store: EvaluationStore + Send + Sync + 'static {
     async fn ping(&self) -> StoreResult<()>;
 
     // ---- rules -------------------------------------------------------------------------------
-    async fn get_rule(&self, scope: &Scope, selector: &RuleSelector) -> StoreResult<Option<RuleRecord>>;
+    async fn get_rule(
+        &self,
+        scope: &Scope,
+        selector: &RuleSelector,
+    ) -> StoreResult<Option<RuleRecord>>;
     /// Rules ordered by name, starting after `after_name`.
-    async fn list_rules(&self, scope: &Scope, after_name: Option<&str>, limit: usize) -> StoreResult<Vec<RuleRecord>>;
+    async fn list_rules(
+        &self,
+        scope: &Scope,
+        after_name: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Vec<RuleRecord>>;
     /// Inserts a new rule (and its creation tags) unless `max_rules` are already stored.
-    async fn insert_rule(&self, scope: &Scope, rule: &RuleRecord, tags: &[Tag], max_rules: usize) -> StoreResult<()>;
+    async fn insert_rule(
+        &self,
+        scope: &Scope,
+        rule: &RuleRecord,
+        tags: &[Tag],
+        max_rules: usize,
+    ) -> StoreResult<()>;
     /// Replaces an existing rule's body, keeping its identity.
     async fn update_rule(&self, scope: &Scope, rule: &RuleRecord) -> StoreResult<()>;
     /// Deletes a rule with its tags and exceptions; refused while it has a remediation configuration.
@@ -98,32 +113,95 @@ pub trait Store: EvaluationStore + Send + Sync + 'static {
     // ---- remediation configurations ----------------------------------------------------------
     /// Upserts each configuration; an existing one keeps its ARN. Returns, per input, whether it was
     /// stored (`false`: its rule does not exist). All stored ones commit together.
-    async fn put_remediation_configurations(&self, scope: &Scope, configs: &[RemediationConfigRecord]) -> StoreResult<Vec<bool>>;
-    async fn get_remediation_configurations(&self, scope: &Scope, rule_names: &[String]) -> StoreResult<Vec<RemediationConfigRecord>>;
-    async fn delete_remediation_configuration(&self, scope: &Scope, rule_name: &str) -> StoreResult<()>;
+    async fn put_remediation_configurations(
+        &self,
+        scope: &Scope,
+        configs: &[RemediationConfigRecord],
+    ) -> StoreResult<Vec<bool>>;
+    async fn get_remediation_configurations(
+        &self,
+        scope: &Scope,
+        rule_names: &[String],
+    ) -> StoreResult<Vec<RemediationConfigRecord>>;
+    async fn delete_remediation_configuration(
+        &self,
+        scope: &Scope,
+        rule_name: &str,
+    ) -> StoreResult<()>;
 
     // ---- remediation exceptions --------------------------------------------------------------
-    async fn put_remediation_exceptions(&self, scope: &Scope, records: &[RemediationExceptionRecord]) -> StoreResult<()>;
+    async fn put_remediation_exceptions(
+        &self,
+        scope: &Scope,
+        records: &[RemediationExceptionRecord],
+    ) -> StoreResult<()>;
     /// Unexpired exceptions of a rule (as of `now`), ordered by key, after `after`.
-    async fn list_remediation_exceptions(&self, scope: &Scope, rule_name: &str, keys: Option<&[ExceptionKey]>, after: Option<&ExceptionKey>, limit: usize, now: f64) -> StoreResult<Vec<RemediationExceptionRecord>>;
+    async fn list_remediation_exceptions(
+        &self,
+        scope: &Scope,
+        rule_name: &str,
+        keys: Option<&[ExceptionKey]>,
+        after: Option<&ExceptionKey>,
+        limit: usize,
+        now: f64,
+    ) -> StoreResult<Vec<RemediationExceptionRecord>>;
     /// Deletes the given keys; returns, per key, whether an (unexpired) exception was deleted.
-    async fn delete_remediation_exceptions(&self, scope: &Scope, rule_name: &str, keys: &[ExceptionKey], now: f64) -> StoreResult<Vec<bool>>;
+    async fn delete_remediation_exceptions(
+        &self,
+        scope: &Scope,
+        rule_name: &str,
+        keys: &[ExceptionKey],
+        now: f64,
+    ) -> StoreResult<Vec<bool>>;
 
     // ---- tags ------------------------------------------------------------------------------
     /// Merges tags onto an existing taggable resource; refuses to exceed `max_tags`.
-    async fn tag_resource(&self, scope: &Scope, arn: &str, tags: &[Tag], max_tags: usize) -> StoreResult<()>;
+    async fn tag_resource(
+        &self,
+        scope: &Scope,
+        arn: &str,
+        tags: &[Tag],
+        max_tags: usize,
+    ) -> StoreResult<()>;
     async fn untag_resource(&self, scope: &Scope, arn: &str, keys: &[String]) -> StoreResult<()>;
     /// Tags of an existing resource ordered by key, after `after_key`.
-    async fn list_tags(&self, scope: &Scope, arn: &str, after_key: Option<&str>, limit: usize) -> StoreResult<Vec<Tag>>;
+    async fn list_tags(
+        &self,
+        scope: &Scope,
+        arn: &str,
+        after_key: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Vec<Tag>>;
 
     // ---- configuration items -----------------------------------------------------------------
     /// Records a new configuration item for a resource, assigning a state id greater than any
     /// before it. `max_custom_resources` bounds active non-`AWS::` resources (None: no bound).
-    async fn record_configuration_item(&self, scope: &Scope, item: NewConfigurationItem, max_custom_resources: Option<usize>) -> StoreResult<ConfigurationItem>;
+    async fn record_configuration_item(
+        &self,
+        scope: &Scope,
+        item: NewConfigurationItem,
+        max_custom_resources: Option<usize>,
+    ) -> StoreResult<ConfigurationItem>;
     /// Records many items in one transaction (bulk import).
-    async fn import_configuration_items(&self, scope_items: Vec<(Scope, NewConfigurationItem)>) -> StoreResult<usize>;
+    async fn import_configuration_items(
+        &self,
+        scope_items: Vec<(Scope, NewConfigurationItem)>,
+    ) -> StoreResult<usize>;
     /// The latest item of a resource, deleted or not.
-    async fn latest_configuration_item(&self, scope: &Scope, resource_type: &str, resource_id: &str) -> StoreResult<Option<ConfigurationItem>>;
-    async fn configuration_history(&self, scope: &Scope, query: &HistoryQuery) -> StoreResult<Vec<ConfigurationItem>>;
-    async fn list_discovered_resources(&self, scope: &Scope, query: &DiscoveredQuery) -> StoreResult<Vec<DiscoveredResource>>;
+    async fn latest_configuration_item(
+        &self,
+        scope: &Scope,
+        resource_type: &str,
+        resource_id: &str,
+    ) -> StoreResult<Option<ConfigurationItem>>;
+    async fn configuration_history(
+        &self,
+        scope: &Scope,
+        query: &HistoryQuery,
+    ) -> StoreResult<Vec<ConfigurationItem>>;
+    async fn list_discovered_resources(
+        &self,
+        scope: &Scope,
+        query: &DiscoveredQuery,
+    ) -> StoreResult<Vec<DiscoveredResource>>;
 }
