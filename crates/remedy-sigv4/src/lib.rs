@@ -149,6 +149,10 @@ pub struct VerifyOptions {
     pub max_skew: Duration,
     /// The server's clock; injected so tests control it.
     pub now: SystemTime,
+    /// Lower-case names of headers that, when a request carries them, must be signed — e.g.
+    /// `x-amz-target`, which selects the operation of an AWS JSON request: left unsigned, a
+    /// captured request could be replayed against another operation.
+    pub must_sign: Vec<String>,
 }
 
 impl VerifyOptions {
@@ -158,6 +162,7 @@ impl VerifyOptions {
             expected_service: expected_service.into(),
             max_skew: DEFAULT_MAX_SKEW,
             now: SystemTime::now(),
+            must_sign: Vec::new(),
         }
     }
 }
@@ -430,6 +435,11 @@ pub fn verify(
         }
         (None, true) => query_claim(&query_pairs)?,
     };
+    for name in &opts.must_sign {
+        if parts.headers.contains_key(name.as_str()) {
+            require_signed(&claim.auth, name)?;
+        }
+    }
     let auth = &claim.auth;
 
     let request_day = claim.amz_date.get(..8).unwrap_or_default();

@@ -581,3 +581,25 @@ impl LookupForTest for Store {
         remedy_sigv4::CredentialStore::lookup(self, ACCESS_KEY).unwrap()
     }
 }
+
+#[test]
+fn headers_that_must_be_signed_are_refused_when_unsigned() {
+    // Sign without X-Amz-Target, then add it: the operation could be swapped by anyone.
+    let mut req = signed();
+    req.remove_header("X-Amz-Target");
+    sign(&mut req, suite_time());
+    req.headers.push(("X-Amz-Target".into(), TARGET.into()));
+    let parts = req.to_parts().unwrap();
+    let strict = VerifyOptions {
+        must_sign: vec!["x-amz-target".into()],
+        ..options()
+    };
+    let err = verify(&parts, &req.body, &Store, &strict).unwrap_err();
+    assert_eq!(err.code(), "IncompleteSignatureException");
+    assert_eq!(err.message(), "SignedHeaders must include 'x-amz-target'.");
+    // Without the rule the same request verifies (the header is simply not covered).
+    assert!(verify(&parts, &req.body, &Store, &options()).is_ok());
+    // A request that signs it passes the strict check.
+    let good = signed();
+    assert!(verify(&good.to_parts().unwrap(), &good.body, &Store, &strict).is_ok());
+}

@@ -100,6 +100,7 @@ impl App {
             expected_service: service.to_string(),
             max_skew: self.settings.max_clock_skew,
             now: SystemTime::now(),
+            must_sign: vec!["x-amz-target".to_string()],
         };
         remedy_sigv4::verify(parts, body, self.credentials.as_ref(), &opts).map_err(|e| {
             let status =

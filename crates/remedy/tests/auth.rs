@@ -515,3 +515,16 @@ fn a_credentials_file_replaces_the_default_credential() {
     );
     assert_error(&r, 400, "UnrecognizedClientException");
 }
+
+#[test]
+fn an_unsigned_x_amz_target_is_refused() {
+    // Signed with no target at all, then given one: whoever holds the request could aim it at
+    // any operation, so the target must be covered by the signature.
+    let server = Server::start();
+    let mut headers = default_signed(&server, "", b"{}");
+    set_header(&mut headers, "X-Amz-Target", DESCRIBE);
+    let res = send(&server, "POST", "/", &headers, b"{}");
+    assert_eq!(res.status, 400);
+    assert_eq!(res.error_type(), "IncompleteSignatureException");
+    assert_eq!(res.message(), "SignedHeaders must include 'x-amz-target'.");
+}

@@ -24,6 +24,7 @@ pub fn options_at(now: SystemTime) -> VerifyOptions {
         expected_service: SERVICE.to_string(),
         max_skew: Duration::from_secs(15 * 60),
         now,
+        must_sign: Vec::new(),
     }
 }
 
