@@ -57,7 +57,10 @@ impl Conn {
         let s = TcpStream::connect(endpoint).await?;
         s.set_nodelay(true)?;
         let (r, w) = s.into_split();
-        Ok(Conn { reader: BufReader::new(r), writer: w })
+        Ok(Conn {
+            reader: BufReader::new(r),
+            writer: w,
+        })
     }
 
     /// Sends one request and reads the whole response; returns the status.
@@ -65,7 +68,11 @@ impl Conn {
         self.writer.write_all(request).await?;
         let mut line = String::new();
         self.reader.read_line(&mut line).await?;
-        let status: u16 = line.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+        let status: u16 = line
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
         let mut length = 0usize;
         loop {
             line.clear();
@@ -99,13 +106,24 @@ fn build_request(args: &Args, body: &str) -> Vec<u8> {
         ("Content-Type", "application/x-amz-json-1.1"),
     ];
     let auth = remedy_sigv4::sign_request(
-        "POST", "/", &headers, body.as_bytes(), &args.access_key, &args.secret_key, &args.region, &args.service, now,
+        "POST",
+        "/",
+        &headers,
+        body.as_bytes(),
+        &args.access_key,
+        &args.secret_key,
+        &args.region,
+        &args.service,
+        now,
     );
     let mut req = format!("POST / HTTP/1.1\r\n");
     for (k, v) in headers {
         req.push_str(&format!("{k}: {v}\r\n"));
     }
-    req.push_str(&format!("Authorization: {auth}\r\nContent-Length: {}\r\n\r\n{body}", body.len()));
+    req.push_str(&format!(
+        "Authorization: {auth}\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    ));
     req.into_bytes()
 }
 

@@ -46,7 +46,9 @@ impl std::fmt::Debug for StaticCredentials {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let mut keys: Vec<_> = self.by_key.keys().collect();
         keys.sort();
-        f.debug_struct("StaticCredentials").field("access_keys", &keys).finish()
+        f.debug_struct("StaticCredentials")
+            .field("access_keys", &keys)
+            .finish()
     }
 }
 
@@ -54,7 +56,10 @@ impl StaticCredentials {
     /// The zero-setup default: `test`/`test` → `000000000000`.
     pub fn local_default() -> Self {
         let mut by_key = HashMap::new();
-        by_key.insert("test".to_string(), ("test".to_string(), DEFAULT_ACCOUNT.to_string()));
+        by_key.insert(
+            "test".to_string(),
+            ("test".to_string(), DEFAULT_ACCOUNT.to_string()),
+        );
         Self { by_key }
     }
 
@@ -67,7 +72,9 @@ impl StaticCredentials {
     pub fn from_toml(text: &str) -> Result<Self, String> {
         // Not `e.to_string()`: toml's rendering quotes the offending line, which may be a secret.
         let file: CredentialsFile = toml::from_str(text).map_err(|e| {
-            let line = e.span().map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
+            let line = e
+                .span()
+                .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
             match line {
                 Some(line) => format!("line {line}: {}", e.message()),
                 None => e.message().to_string(),
@@ -97,11 +104,13 @@ impl StaticCredentials {
 
 impl CredentialStore for StaticCredentials {
     fn lookup(&self, access_key_id: &str) -> Option<Credential> {
-        self.by_key.get(access_key_id).map(|(secret, account)| Credential {
-            access_key_id: access_key_id.to_string(),
-            secret: SecretKey::new(secret.clone()),
-            account_id: account.clone(),
-        })
+        self.by_key
+            .get(access_key_id)
+            .map(|(secret, account)| Credential {
+                access_key_id: access_key_id.to_string(),
+                secret: SecretKey::new(secret.clone()),
+                account_id: account.clone(),
+            })
     }
 }
 
@@ -127,9 +136,15 @@ mod tests {
         assert_eq!(c.lookup("A2").unwrap().account_id, "222222222222");
         assert!(c.lookup("nope").is_none());
         assert!(!format!("{c:?}").contains("s1"));
-        assert!(StaticCredentials::from_toml("[[credential]]\naccess_key_id='a'\nsecret_access_key='b'\naccount_id='12'").is_err());
+        assert!(StaticCredentials::from_toml(
+            "[[credential]]\naccess_key_id='a'\nsecret_access_key='b'\naccount_id='12'"
+        )
+        .is_err());
         assert!(StaticCredentials::from_toml("").is_err());
-        let err = StaticCredentials::from_toml("[[credential]]\naccess_key_id = 'a'\nsecret_access_key = hunter2\n").unwrap_err();
+        let err = StaticCredentials::from_toml(
+            "[[credential]]\naccess_key_id = 'a'\nsecret_access_key = hunter2\n",
+        )
+        .unwrap_err();
         assert!(err.starts_with("line 3: "), "{err}");
         assert!(!err.contains("hunter2"), "{err}");
     }

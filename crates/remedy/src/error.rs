@@ -19,7 +19,11 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    pub fn new(code: impl Into<Cow<'static, str>>, message: impl Into<String>, status: StatusCode) -> Self {
+    pub fn new(
+        code: impl Into<Cow<'static, str>>,
+        message: impl Into<String>,
+        status: StatusCode,
+    ) -> Self {
         Self {
             code: code.into(),
             message: message.into(),
@@ -45,7 +49,10 @@ impl ApiError {
     }
 
     pub fn invalid_next_token() -> Self {
-        Self::client("InvalidNextTokenException", "The nextToken provided is invalid")
+        Self::client(
+            "InvalidNextTokenException",
+            "The nextToken provided is invalid",
+        )
     }
 
     pub fn no_such_config_rule(name: &str) -> Self {
@@ -84,7 +91,11 @@ impl ApiError {
     }
 
     pub fn service_unavailable(message: impl Into<String>) -> Self {
-        Self::new("ServiceUnavailable", message, StatusCode::SERVICE_UNAVAILABLE)
+        Self::new(
+            "ServiceUnavailable",
+            message,
+            StatusCode::SERVICE_UNAVAILABLE,
+        )
     }
 
     /// The JSON body AWS clients parse.

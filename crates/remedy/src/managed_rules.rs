@@ -37,8 +37,9 @@ pub struct ManagedRuleCatalog {
 impl ManagedRuleCatalog {
     /// The catalog compiled into the binary.
     pub fn builtin() -> Self {
-        let list: Vec<ManagedRule> = serde_json::from_str(include_str!("../data/managed-rules.json"))
-            .expect("data/managed-rules.json is valid (checked by a unit test)");
+        let list: Vec<ManagedRule> =
+            serde_json::from_str(include_str!("../data/managed-rules.json"))
+                .expect("data/managed-rules.json is valid (checked by a unit test)");
         Self {
             rules: list.into_iter().map(|r| (r.id.clone(), r)).collect(),
         }
@@ -68,6 +69,11 @@ mod tests {
         let r = c.get("S3_BUCKET_VERSIONING_ENABLED").unwrap();
         assert!(r.change && !r.periodic);
         assert_eq!(r.resource_types, vec!["AWS::S3::Bucket"]);
-        assert!(c.get("RESTRICTED_INCOMING_TRAFFIC").unwrap().parameters.iter().any(|p| p.name == "blockedPort1"));
+        assert!(c
+            .get("RESTRICTED_INCOMING_TRAFFIC")
+            .unwrap()
+            .parameters
+            .iter()
+            .any(|p| p.name == "blockedPort1"));
     }
 }

@@ -17,7 +17,11 @@ struct Token<K> {
 }
 
 pub fn encode<K: Serialize>(op: &str, after: &K) -> String {
-    let json = serde_json::to_vec(&Token { op: op.to_string(), after }).unwrap_or_default();
+    let json = serde_json::to_vec(&Token {
+        op: op.to_string(),
+        after,
+    })
+    .unwrap_or_default();
     URL_SAFE_NO_PAD.encode(json)
 }
 
@@ -38,7 +42,12 @@ pub fn decode<K: DeserializeOwned>(op: &str, token: Option<&str>) -> Result<Opti
 
 /// Fetch `limit + 1` rows, then call this: it trims to `limit` and gives the token for the next
 /// page when there is one.
-pub fn page<T, K: Serialize>(op: &str, mut rows: Vec<T>, limit: usize, key: impl Fn(&T) -> K) -> (Vec<T>, Option<String>) {
+pub fn page<T, K: Serialize>(
+    op: &str,
+    mut rows: Vec<T>,
+    limit: usize,
+    key: impl Fn(&T) -> K,
+) -> (Vec<T>, Option<String>) {
     if rows.len() > limit {
         rows.truncate(limit);
         let token = rows.last().map(|last| encode(op, &key(last)));
@@ -55,10 +64,17 @@ mod tests {
     #[test]
     fn round_trip_and_rejections() {
         let t = encode("DescribeConfigRules", &"rule-9".to_string());
-        assert_eq!(decode::<String>("DescribeConfigRules", Some(&t)).unwrap().as_deref(), Some("rule-9"));
+        assert_eq!(
+            decode::<String>("DescribeConfigRules", Some(&t))
+                .unwrap()
+                .as_deref(),
+            Some("rule-9")
+        );
         assert!(decode::<String>("ListTagsForResource", Some(&t)).is_err());
         assert!(decode::<String>("DescribeConfigRules", Some("garbage!")).is_err());
-        assert!(decode::<String>("DescribeConfigRules", None).unwrap().is_none());
+        assert!(decode::<String>("DescribeConfigRules", None)
+            .unwrap()
+            .is_none());
         let (rows, next) = page("X", vec![1, 2, 3], 2, |v| *v);
         assert_eq!(rows, vec![1, 2]);
         assert_eq!(decode::<i32>("X", next.as_deref()).unwrap(), Some(2));

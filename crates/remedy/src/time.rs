@@ -104,8 +104,14 @@ mod tests {
     fn iso_round_trip() {
         assert_eq!(iso8601(0.0), "1970-01-01T00:00:00.000Z");
         assert_eq!(iso8601(1_700_000_000.123), "2023-11-14T22:13:20.123Z");
-        assert_eq!(parse_iso8601("2023-11-14T22:13:20.123Z"), Some(1_700_000_000.123));
-        assert_eq!(parse_iso8601("2023-11-14T23:13:20+01:00"), Some(1_700_000_000.0));
+        assert_eq!(
+            parse_iso8601("2023-11-14T22:13:20.123Z"),
+            Some(1_700_000_000.123)
+        );
+        assert_eq!(
+            parse_iso8601("2023-11-14T23:13:20+01:00"),
+            Some(1_700_000_000.0)
+        );
         assert_eq!(parse_iso8601("2024-02-29T00:00:00Z"), Some(1_709_164_800.0));
         assert_eq!(parse_iso8601("not a date"), None);
         assert_eq!(parse_iso8601("2023-13-01T00:00:00Z"), None);

@@ -8,8 +8,17 @@ use common::*;
 async fn sdk_round_trip_and_health() {
     let server = Server::start();
     let c = server.client();
-    c.put_config_rule().config_rule(managed_rule("smoke")).send().await.unwrap();
-    let out = c.describe_config_rules().config_rule_names("smoke").send().await.unwrap();
+    c.put_config_rule()
+        .config_rule(managed_rule("smoke"))
+        .send()
+        .await
+        .unwrap();
+    let out = c
+        .describe_config_rules()
+        .config_rule_names("smoke")
+        .send()
+        .await
+        .unwrap();
     let rule = &out.config_rules()[0];
     assert_eq!(rule.config_rule_name(), Some("smoke"));
     assert!(rule.config_rule_id().unwrap().starts_with("config-rule-"));

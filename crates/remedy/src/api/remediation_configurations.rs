@@ -8,8 +8,9 @@ use std::collections::BTreeMap;
 
 use remedy_wire::config::{
     DeleteRemediationConfigurationRequest, DeleteRemediationConfigurationResponse,
-    DescribeRemediationConfigurationsRequest, DescribeRemediationConfigurationsResponse, FailedRemediationBatch,
-    PutRemediationConfigurationsRequest, PutRemediationConfigurationsResponse, RemediationConfiguration,
+    DescribeRemediationConfigurationsRequest, DescribeRemediationConfigurationsResponse,
+    FailedRemediationBatch, PutRemediationConfigurationsRequest,
+    PutRemediationConfigurationsResponse, RemediationConfiguration,
 };
 
 use super::required;
@@ -32,7 +33,10 @@ fn check_parameters(config: &RemediationConfiguration) -> ApiResult<()> {
             "There were invalid RemediationParameterValues for configurations for AWS Config Rules. Each parameter must set exactly one of ResourceValue and StaticValue.",
         ));
     }
-    let resource_values = params.values().filter(|v| v.resource_value.is_some()).count();
+    let resource_values = params
+        .values()
+        .filter(|v| v.resource_value.is_some())
+        .count();
     if resource_values > 1 {
         return Err(ApiError::invalid_parameter(
             "Only one remediation parameter can take its value from the resource (ResourceValue).",
@@ -53,7 +57,11 @@ fn check_parameters(config: &RemediationConfiguration) -> ApiResult<()> {
     Ok(())
 }
 
-pub async fn put(app: &App, ctx: &RequestContext, req: PutRemediationConfigurationsRequest) -> ApiResult<PutRemediationConfigurationsResponse> {
+pub async fn put(
+    app: &App,
+    ctx: &RequestContext,
+    req: PutRemediationConfigurationsRequest,
+) -> ApiResult<PutRemediationConfigurationsResponse> {
     let scope = &ctx.scope;
     let configs = required(req.remediation_configurations, "RemediationConfigurations")?;
     for c in &configs {
@@ -63,7 +71,10 @@ pub async fn put(app: &App, ctx: &RequestContext, req: PutRemediationConfigurati
     let mut records = Vec::new();
     for mut config in configs {
         let rule_name = config.config_rule_name.clone().unwrap_or_default();
-        let rule = app.store.get_rule(scope, &RuleSelector::Name(rule_name.clone())).await?;
+        let rule = app
+            .store
+            .get_rule(scope, &RuleSelector::Name(rule_name.clone()))
+            .await?;
         match rule {
             None => {
                 failed
@@ -84,10 +95,20 @@ pub async fn put(app: &App, ctx: &RequestContext, req: PutRemediationConfigurati
         // Output-only members are ignored on input.
         config.arn = None;
         config.created_by_service = None;
-        let arn = scope.config_arn(&format!("remediation-configuration/{rule_name}/{}", uuid::Uuid::new_v4()));
-        records.push(RemediationConfigRecord { rule_name, arn, config });
+        let arn = scope.config_arn(&format!(
+            "remediation-configuration/{rule_name}/{}",
+            uuid::Uuid::new_v4()
+        ));
+        records.push(RemediationConfigRecord {
+            rule_name,
+            arn,
+            config,
+        });
     }
-    let stored = app.store.put_remediation_configurations(scope, &records).await?;
+    let stored = app
+        .store
+        .put_remediation_configurations(scope, &records)
+        .await?;
     for (record, ok) in records.into_iter().zip(stored) {
         if !ok {
             // The rule was deleted between the check and the write.
@@ -109,23 +130,43 @@ pub async fn put(app: &App, ctx: &RequestContext, req: PutRemediationConfigurati
     })
 }
 
-pub async fn describe(app: &App, ctx: &RequestContext, req: DescribeRemediationConfigurationsRequest) -> ApiResult<DescribeRemediationConfigurationsResponse> {
+pub async fn describe(
+    app: &App,
+    ctx: &RequestContext,
+    req: DescribeRemediationConfigurationsRequest,
+) -> ApiResult<DescribeRemediationConfigurationsResponse> {
     let scope = &ctx.scope;
     let names = required(req.config_rule_names, "ConfigRuleNames")?;
     for name in &names {
-        if app.store.get_rule(scope, &RuleSelector::Name(name.clone())).await?.is_none() {
+        if app
+            .store
+            .get_rule(scope, &RuleSelector::Name(name.clone()))
+            .await?
+            .is_none()
+        {
             return Err(ApiError::no_such_config_rule(name));
         }
     }
-    let configs = app.store.get_remediation_configurations(scope, &names).await?;
+    let configs = app
+        .store
+        .get_remediation_configurations(scope, &names)
+        .await?;
     Ok(DescribeRemediationConfigurationsResponse {
         remediation_configurations: Some(configs.into_iter().map(|c| c.config).collect()),
     })
 }
 
-pub async fn delete(app: &App, ctx: &RequestContext, req: DeleteRemediationConfigurationRequest) -> ApiResult<DeleteRemediationConfigurationResponse> {
+pub async fn delete(
+    app: &App,
+    ctx: &RequestContext,
+    req: DeleteRemediationConfigurationRequest,
+) -> ApiResult<DeleteRemediationConfigurationResponse> {
     let name = required(req.config_rule_name, "ConfigRuleName")?;
-    match app.store.delete_remediation_configuration(&ctx.scope, &name).await {
+    match app
+        .store
+        .delete_remediation_configuration(&ctx.scope, &name)
+        .await
+    {
         Ok(()) => Ok(DeleteRemediationConfigurationResponse {}),
         Err(StoreError::NotFound) => Err(ApiError::no_such_remediation_configuration(&name)),
         Err(e) => Err(e.into()),

@@ -7,8 +7,9 @@
 use std::collections::BTreeSet;
 
 use remedy_wire::config::{
-    DeleteRemediationExceptionsRequest, DeleteRemediationExceptionsResponse, DescribeRemediationExceptionsRequest,
-    DescribeRemediationExceptionsResponse, FailedDeleteRemediationExceptionsBatch, PutRemediationExceptionsRequest,
+    DeleteRemediationExceptionsRequest, DeleteRemediationExceptionsResponse,
+    DescribeRemediationExceptionsRequest, DescribeRemediationExceptionsResponse,
+    FailedDeleteRemediationExceptionsBatch, PutRemediationExceptionsRequest,
     PutRemediationExceptionsResponse, RemediationException, RemediationExceptionResourceKey,
 };
 
@@ -53,7 +54,11 @@ fn to_wire(r: RemediationExceptionRecord) -> RemediationException {
     }
 }
 
-pub async fn put(app: &App, ctx: &RequestContext, req: PutRemediationExceptionsRequest) -> ApiResult<PutRemediationExceptionsResponse> {
+pub async fn put(
+    app: &App,
+    ctx: &RequestContext,
+    req: PutRemediationExceptionsRequest,
+) -> ApiResult<PutRemediationExceptionsResponse> {
     let scope = &ctx.scope;
     let rule_name = required(req.config_rule_name, "ConfigRuleName")?;
     let keys = to_keys(&required(req.resource_keys, "ResourceKeys")?)?;
@@ -69,7 +74,9 @@ pub async fn put(app: &App, ctx: &RequestContext, req: PutRemediationExceptionsR
     }
     if let Some(expiry) = req.expiration_time {
         if expiry <= crate::time::now() {
-            return Err(ApiError::invalid_parameter("ExpirationTime must be in the future."));
+            return Err(ApiError::invalid_parameter(
+                "ExpirationTime must be in the future.",
+            ));
         }
     }
     let records: Vec<RemediationExceptionRecord> = keys
@@ -82,14 +89,21 @@ pub async fn put(app: &App, ctx: &RequestContext, req: PutRemediationExceptionsR
             expiration_time: req.expiration_time,
         })
         .collect();
-    let (records, failed_batches) = super::compliance::exception_candidates(app, scope, records).await?;
-    app.store.put_remediation_exceptions(scope, &records).await?;
+    let (records, failed_batches) =
+        super::compliance::exception_candidates(app, scope, records).await?;
+    app.store
+        .put_remediation_exceptions(scope, &records)
+        .await?;
     Ok(PutRemediationExceptionsResponse {
         failed_batches: Some(failed_batches),
     })
 }
 
-pub async fn describe(app: &App, ctx: &RequestContext, req: DescribeRemediationExceptionsRequest) -> ApiResult<DescribeRemediationExceptionsResponse> {
+pub async fn describe(
+    app: &App,
+    ctx: &RequestContext,
+    req: DescribeRemediationExceptionsRequest,
+) -> ApiResult<DescribeRemediationExceptionsResponse> {
     const OP: &str = "DescribeRemediationExceptions";
     let rule_name = required(req.config_rule_name, "ConfigRuleName")?;
     let now = crate::time::now();
@@ -118,14 +132,20 @@ pub async fn describe(app: &App, ctx: &RequestContext, req: DescribeRemediationE
         .store
         .list_remediation_exceptions(&ctx.scope, &rule_name, None, after.as_ref(), limit + 1, now)
         .await?;
-    let (rows, next_token) = pagination::page(OP, rows, limit, |r| (r.resource_type.clone(), r.resource_id.clone()));
+    let (rows, next_token) = pagination::page(OP, rows, limit, |r| {
+        (r.resource_type.clone(), r.resource_id.clone())
+    });
     Ok(DescribeRemediationExceptionsResponse {
         remediation_exceptions: Some(rows.into_iter().map(to_wire).collect()),
         next_token,
     })
 }
 
-pub async fn delete(app: &App, ctx: &RequestContext, req: DeleteRemediationExceptionsRequest) -> ApiResult<DeleteRemediationExceptionsResponse> {
+pub async fn delete(
+    app: &App,
+    ctx: &RequestContext,
+    req: DeleteRemediationExceptionsRequest,
+) -> ApiResult<DeleteRemediationExceptionsResponse> {
     let rule_name = required(req.config_rule_name, "ConfigRuleName")?;
     let keys = to_keys(&required(req.resource_keys, "ResourceKeys")?)?;
     let deleted = app
@@ -144,14 +164,18 @@ pub async fn delete(app: &App, ctx: &RequestContext, req: DeleteRemediationExcep
     if !deleted.iter().any(|d| *d) {
         return Err(ApiError::client(
             "NoSuchRemediationExceptionException",
-            format!("No remediation exception exists for the given resource keys of rule {rule_name}."),
+            format!(
+                "No remediation exception exists for the given resource keys of rule {rule_name}."
+            ),
         ));
     }
     let failed_batches = if missing.is_empty() {
         Vec::new()
     } else {
         vec![FailedDeleteRemediationExceptionsBatch {
-            failure_message: Some("No remediation exception exists for these resource keys.".into()),
+            failure_message: Some(
+                "No remediation exception exists for these resource keys.".into(),
+            ),
             failed_items: Some(missing),
         }]
     };

@@ -4,7 +4,8 @@
 //! on one resource is refused whole.
 
 use remedy_wire::config::{
-    ListTagsForResourceRequest, ListTagsForResourceResponse, TagResourceRequest, UntagResourceRequest,
+    ListTagsForResourceRequest, ListTagsForResourceResponse, TagResourceRequest,
+    UntagResourceRequest,
 };
 
 use super::{required, Empty};
@@ -19,10 +20,17 @@ use crate::store::StoreError;
 pub const MAX_TAGS: usize = 50;
 
 fn not_found(arn: &str) -> ApiError {
-    ApiError::client("ResourceNotFoundException", format!("ResourceArn '{arn}' does not exist"))
+    ApiError::client(
+        "ResourceNotFoundException",
+        format!("ResourceArn '{arn}' does not exist"),
+    )
 }
 
-pub async fn tag_resource(app: &App, ctx: &RequestContext, req: TagResourceRequest) -> ApiResult<Empty> {
+pub async fn tag_resource(
+    app: &App,
+    ctx: &RequestContext,
+    req: TagResourceRequest,
+) -> ApiResult<Empty> {
     let arn = required(req.resource_arn, "ResourceArn")?;
     let tags: Vec<Tag> = required(req.tags, "Tags")?
         .into_iter()
@@ -37,7 +45,11 @@ pub async fn tag_resource(app: &App, ctx: &RequestContext, req: TagResourceReque
             t.value
         )));
     }
-    match app.store.tag_resource(&ctx.scope, &arn, &tags, MAX_TAGS).await {
+    match app
+        .store
+        .tag_resource(&ctx.scope, &arn, &tags, MAX_TAGS)
+        .await
+    {
         Ok(()) => Ok(Empty {}),
         Err(StoreError::NotFound) => Err(not_found(&arn)),
         Err(StoreError::LimitExceeded(max)) => Err(ApiError::client(
@@ -48,7 +60,11 @@ pub async fn tag_resource(app: &App, ctx: &RequestContext, req: TagResourceReque
     }
 }
 
-pub async fn untag_resource(app: &App, ctx: &RequestContext, req: UntagResourceRequest) -> ApiResult<Empty> {
+pub async fn untag_resource(
+    app: &App,
+    ctx: &RequestContext,
+    req: UntagResourceRequest,
+) -> ApiResult<Empty> {
     let arn = required(req.resource_arn, "ResourceArn")?;
     let keys = required(req.tag_keys, "TagKeys")?;
     match app.store.untag_resource(&ctx.scope, &arn, &keys).await {
@@ -58,7 +74,11 @@ pub async fn untag_resource(app: &App, ctx: &RequestContext, req: UntagResourceR
     }
 }
 
-pub async fn list_tags_for_resource(app: &App, ctx: &RequestContext, req: ListTagsForResourceRequest) -> ApiResult<ListTagsForResourceResponse> {
+pub async fn list_tags_for_resource(
+    app: &App,
+    ctx: &RequestContext,
+    req: ListTagsForResourceRequest,
+) -> ApiResult<ListTagsForResourceResponse> {
     const OP: &str = "ListTagsForResource";
     let arn = required(req.resource_arn, "ResourceArn")?;
     let limit = match req.limit {
@@ -66,7 +86,11 @@ pub async fn list_tags_for_resource(app: &App, ctx: &RequestContext, req: ListTa
         Some(n) => (n as usize).min(MAX_TAGS),
     };
     let after: Option<String> = pagination::decode(OP, req.next_token.as_deref())?;
-    let rows = match app.store.list_tags(&ctx.scope, &arn, after.as_deref(), limit + 1).await {
+    let rows = match app
+        .store
+        .list_tags(&ctx.scope, &arn, after.as_deref(), limit + 1)
+        .await
+    {
         Ok(rows) => rows,
         Err(StoreError::NotFound) => return Err(not_found(&arn)),
         Err(e) => return Err(e.into()),

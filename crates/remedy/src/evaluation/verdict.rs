@@ -19,15 +19,24 @@ pub struct Verdict {
 
 impl Verdict {
     pub fn compliant() -> Self {
-        Self { compliance: ComplianceType::Compliant, annotation: None }
+        Self {
+            compliance: ComplianceType::Compliant,
+            annotation: None,
+        }
     }
 
     pub fn non_compliant(annotation: impl Into<String>) -> Self {
-        Self { compliance: ComplianceType::NonCompliant, annotation: Some(annotation.into()) }
+        Self {
+            compliance: ComplianceType::NonCompliant,
+            annotation: Some(annotation.into()),
+        }
     }
 
     pub fn not_applicable(annotation: impl Into<String>) -> Self {
-        Self { compliance: ComplianceType::NotApplicable, annotation: Some(annotation.into()) }
+        Self {
+            compliance: ComplianceType::NotApplicable,
+            annotation: Some(annotation.into()),
+        }
     }
 }
 
@@ -45,6 +54,9 @@ pub trait ResourceLookup: Send + Sync {
 /// A lookup over a fixed set of items (what the engine preloads; also handy in tests).
 impl ResourceLookup for [ConfigurationItem] {
     fn of_type(&self, resource_type: &str) -> Vec<ConfigurationItem> {
-        self.iter().filter(|ci| ci.resource_type == resource_type).cloned().collect()
+        self.iter()
+            .filter(|ci| ci.resource_type == resource_type)
+            .cloned()
+            .collect()
     }
 }

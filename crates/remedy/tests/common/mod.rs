@@ -23,7 +23,11 @@ pub struct Server {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 impl Server {
@@ -93,7 +97,13 @@ impl Server {
             .behavior_version(config::config::BehaviorVersion::latest())
             .endpoint_url(self.endpoint())
             .region(config::config::Region::new(region.to_string()))
-            .credentials_provider(config::config::Credentials::new(key, secret, None, None, "remedy-tests"))
+            .credentials_provider(config::config::Credentials::new(
+                key,
+                secret,
+                None,
+                None,
+                "remedy-tests",
+            ))
             .http_client(http)
             .build();
         config::Client::from_conf(conf)
@@ -110,7 +120,10 @@ impl Server {
     /// Sends SIGTERM and waits for exit; returns the exit status.
     pub fn terminate(&mut self) -> std::process::ExitStatus {
         let mut c = self.child.take().expect("running");
-        let _ = Command::new("kill").arg("-TERM").arg(c.id().to_string()).status();
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(c.id().to_string())
+            .status();
         c.wait().unwrap()
     }
 
@@ -132,7 +145,10 @@ impl Server {
 
     /// A plain GET.
     pub fn get(&self, path: &str) -> std::io::Result<(u16, Vec<(String, String)>, Vec<u8>)> {
-        let req = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nConnection: close\r\n\r\n", self.port);
+        let req = format!(
+            "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nConnection: close\r\n\r\n",
+            self.port
+        );
         self.send_raw(req.as_bytes())
     }
 
@@ -141,7 +157,15 @@ impl Server {
         self.call_signed(target, body.as_bytes(), "test", "test", REGION, "config")
     }
 
-    pub fn call_signed(&self, target: &str, body: &[u8], key: &str, secret: &str, region: &str, service: &str) -> Response {
+    pub fn call_signed(
+        &self,
+        target: &str,
+        body: &[u8],
+        key: &str,
+        secret: &str,
+        region: &str,
+        service: &str,
+    ) -> Response {
         let host = format!("127.0.0.1:{}", self.port);
         let now = SystemTime::now();
         let amz_date = remedy_sigv4::format_amz_date(now);
@@ -151,7 +175,9 @@ impl Server {
             ("X-Amz-Target", target),
             ("Content-Type", "application/x-amz-json-1.1"),
         ];
-        let auth = remedy_sigv4::sign_request("POST", "/", &headers, body, key, secret, region, service, now);
+        let auth = remedy_sigv4::sign_request(
+            "POST", "/", &headers, body, key, secret, region, service, now,
+        );
         let mut extra: Vec<(&str, &str)> = headers.to_vec();
         extra.push(("Authorization", auth.as_str()));
         self.post(&extra, body)
@@ -167,10 +193,20 @@ impl Server {
         if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
             req.extend_from_slice(format!("Host: 127.0.0.1:{}\r\n", self.port).as_bytes());
         }
-        req.extend_from_slice(format!("Content-Length: {}\r\nConnection: close\r\n\r\n", body.len()).as_bytes());
+        req.extend_from_slice(
+            format!(
+                "Content-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            )
+            .as_bytes(),
+        );
         req.extend_from_slice(body);
         let (status, headers, body) = self.send_raw(&req).expect("request");
-        Response { status, headers, body }
+        Response {
+            status,
+            headers,
+            body,
+        }
     }
 
     pub fn send_raw(&self, bytes: &[u8]) -> std::io::Result<(u16, Vec<(String, String)>, Vec<u8>)> {
@@ -206,22 +242,36 @@ impl Response {
     }
 
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("body is not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+            panic!(
+                "body is not JSON ({e}): {}",
+                String::from_utf8_lossy(&self.body)
+            )
+        })
     }
 
     /// `__type` of an error body.
     pub fn error_type(&self) -> String {
-        self.json()["__type"].as_str().unwrap_or_default().to_string()
+        self.json()["__type"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
     }
 
     pub fn message(&self) -> String {
-        self.json()["message"].as_str().unwrap_or_default().to_string()
+        self.json()["message"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
     }
 }
 
 pub fn parse_response(buf: &[u8]) -> std::io::Result<(u16, Vec<(String, String)>, Vec<u8>)> {
     let bad = || std::io::Error::new(std::io::ErrorKind::InvalidData, "bad HTTP response");
-    let split = buf.windows(4).position(|w| w == b"\r\n\r\n").ok_or_else(bad)?;
+    let split = buf
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or_else(bad)?;
     let head = std::str::from_utf8(&buf[..split]).map_err(|_| bad())?;
     let mut lines = head.split("\r\n");
     let status: u16 = lines
@@ -241,8 +291,12 @@ pub fn parse_response(buf: &[u8]) -> std::io::Result<(u16, Vec<(String, String)>
         let mut out = Vec::new();
         let mut rest = &body[..];
         loop {
-            let Some(pos) = rest.windows(2).position(|w| w == b"\r\n") else { break };
-            let size = usize::from_str_radix(std::str::from_utf8(&rest[..pos]).unwrap_or("0").trim(), 16).unwrap_or(0);
+            let Some(pos) = rest.windows(2).position(|w| w == b"\r\n") else {
+                break;
+            };
+            let size =
+                usize::from_str_radix(std::str::from_utf8(&rest[..pos]).unwrap_or("0").trim(), 16)
+                    .unwrap_or(0);
             if size == 0 {
                 break;
             }
@@ -262,7 +316,10 @@ where
 {
     match err.as_service_error() {
         Some(e) => e.code().unwrap_or_default().to_string(),
-        None => format!("not a service error: {}", aws_sdk_config::error::DisplayErrorContext(err)),
+        None => format!(
+            "not a service error: {}",
+            aws_sdk_config::error::DisplayErrorContext(err)
+        ),
     }
 }
 
