@@ -33,9 +33,14 @@ const MIGRATIONS: &[(i64, &str)] = &[
 
 mod evaluations;
 
+/// Concurrent reads. Each holds a blocking thread and a connection; more than a few per core
+/// only adds contention, and a bounded number lets every connection be reused.
+const MAX_READERS: usize = 8;
+
 pub struct SqliteStore {
     writer: mpsc::Sender<WriteJob>,
     readers: Arc<Mutex<Vec<Connection>>>,
+    read_permits: Arc<tokio::sync::Semaphore>,
     path: std::path::PathBuf,
 }
 
@@ -104,6 +109,7 @@ impl SqliteStore {
         Ok(Self {
             writer: tx,
             readers: Arc::new(Mutex::new(Vec::new())),
+            read_permits: Arc::new(tokio::sync::Semaphore::new(MAX_READERS)),
             path: path.to_path_buf(),
         })
     }
@@ -136,9 +142,16 @@ impl SqliteStore {
         T: Send + 'static,
         F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
     {
+        let permit = self
+            .read_permits
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(backend)?;
         let readers = self.readers.clone();
         let path = self.path.clone();
         tokio::task::spawn_blocking(move || {
+            let _permit = permit;
             let pooled = readers.lock().ok().and_then(|mut p| p.pop());
             let conn = match pooled {
                 Some(c) => c,
@@ -146,7 +159,7 @@ impl SqliteStore {
             };
             let result = f(&conn);
             if let Ok(mut pool) = readers.lock() {
-                if pool.len() < 16 {
+                if pool.len() < MAX_READERS {
                     pool.push(conn);
                 }
             }
@@ -372,12 +385,13 @@ impl Store for SqliteStore {
                 RuleSelector::Id(v) => ("rule_id", v),
                 RuleSelector::Arn(v) => ("arn", v),
             };
-            c.query_row(
-                &format!("SELECT {RULE_COLS} FROM config_rules WHERE account=?1 AND region=?2 AND {col}=?3"),
-                params![scope.account, scope.region, val],
-                rule_from_row,
-            )
-            .optional()
+            c.prepare_cached(&format!(
+                "SELECT {RULE_COLS} FROM config_rules WHERE account=?1 AND region=?2 AND {col}=?3"
+            ))
+            .and_then(|mut stmt| {
+                stmt.query_row(params![scope.account, scope.region, val], rule_from_row)
+                    .optional()
+            })
             .map_err(backend)
         })
         .await
