@@ -278,6 +278,21 @@ fn rule_exists(conn: &Connection, scope: &Scope, name: &str) -> rusqlite::Result
         .is_some())
 }
 
+/// Sets each tag on `arn`, replacing the value of keys it already has.
+fn merge_tags(c: &Connection, scope: &Scope, arn: &str, tags: &[Tag]) -> StoreResult<()> {
+    let mut stmt = c
+        .prepare_cached(
+            "INSERT INTO resource_tags (account, region, arn, key, value) VALUES (?1,?2,?3,?4,?5)
+             ON CONFLICT (account, region, arn, key) DO UPDATE SET value=excluded.value",
+        )
+        .map_err(backend)?;
+    for t in tags {
+        stmt.execute(params![scope.account, scope.region, arn, t.key, t.value])
+            .map_err(backend)?;
+    }
+    Ok(())
+}
+
 /// Only rules are taggable so far; a tag target must be one of them.
 fn taggable_exists(conn: &Connection, scope: &Scope, arn: &str) -> rusqlite::Result<bool> {
     Ok(conn
@@ -448,14 +463,7 @@ impl Store for SqliteStore {
                 params![scope.account, scope.region, rule.name, rule.id, rule.arn, to_json(&rule.rule)?, crate::time::now()],
             )
             .map_err(backend)?;
-            for t in &tags {
-                c.execute(
-                    "INSERT INTO resource_tags (account, region, arn, key, value) VALUES (?1,?2,?3,?4,?5)
-                     ON CONFLICT (account, region, arn, key) DO UPDATE SET value=excluded.value",
-                    params![scope.account, scope.region, rule.arn, t.key, t.value],
-                )
-                .map_err(backend)?;
-            }
+            merge_tags(c, &scope, &rule.arn, &tags)?;
             Ok(())
         })
         .await
@@ -740,14 +748,7 @@ impl Store for SqliteStore {
             if !taggable_exists(c, &scope, &arn).map_err(backend)? {
                 return Err(StoreError::NotFound);
             }
-            for t in &tags {
-                c.execute(
-                    "INSERT INTO resource_tags (account, region, arn, key, value) VALUES (?1,?2,?3,?4,?5)
-                     ON CONFLICT (account, region, arn, key) DO UPDATE SET value=excluded.value",
-                    params![scope.account, scope.region, arn, t.key, t.value],
-                )
-                .map_err(backend)?;
-            }
+            merge_tags(c, &scope, &arn, &tags)?;
             let count: i64 = c
                 .query_row(
                     "SELECT COUNT(*) FROM resource_tags WHERE account=?1 AND region=?2 AND arn=?3",
