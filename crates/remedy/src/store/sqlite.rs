@@ -57,7 +57,10 @@ fn open(path: &Path, read_only: bool) -> rusqlite::Result<Connection> {
             | OpenFlags::SQLITE_OPEN_NO_MUTEX
     };
     let conn = Connection::open_with_flags(path, flags)?;
-    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    // Another process may hold the write lock for a while (a bulk `remedy import` beside a
+    // running server): the writer waits for it rather than failing a client's write.
+    let busy = if read_only { 5 } else { 60 };
+    conn.busy_timeout(std::time::Duration::from_secs(busy))?;
     if !read_only {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
