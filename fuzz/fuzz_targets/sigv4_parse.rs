@@ -32,6 +32,7 @@ fn options() -> VerifyOptions {
         max_skew: Duration::from_secs(900),
         // 20150830T123600Z, the time of the AWS test suite.
         now: UNIX_EPOCH + Duration::from_secs(1_440_938_160),
+        must_sign: vec!["x-amz-target".to_string()],
     }
 }
 

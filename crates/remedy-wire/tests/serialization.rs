@@ -159,3 +159,15 @@ fn ssm_types() {
         json!({"AutomationExecutionStatus": "InProgress", "ExecutionStartTime": 1.5})
     );
 }
+
+/// Found by the `decode_request` fuzz target: a timestamp with more digits than an f64 holds must
+/// parse to the nearest f64, so that what the server echoes back decodes to the same value.
+#[test]
+fn long_timestamps_round_trip_exactly() {
+    let body = br#"{"resourceType":"AWS::S3::Bucket","resourceId":"w1","laterTime":1900000000777777777777777777777777777777777777777777777777777777777}"#;
+    let first: remedy_wire::config::GetResourceConfigHistoryRequest =
+        remedy_wire::decode(body).unwrap();
+    let again: remedy_wire::config::GetResourceConfigHistoryRequest =
+        remedy_wire::decode(&remedy_wire::encode(&first)).unwrap();
+    assert_eq!(first, again);
+}
