@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use remedy_sigv4::{CredentialStore, Verified, VerifyOptions};
-use tokio::sync::{broadcast, OnceCell};
+use tokio::sync::{broadcast, Notify, OnceCell};
 
 use crate::error::ApiError;
 use crate::evaluation::ComplianceChanged;
@@ -55,6 +55,9 @@ pub struct App {
     /// Compliance changes of stored results, after they are durable: the hook automatic
     /// remediation subscribes to (`compliance_events.subscribe()`). See [`ComplianceChanged`].
     pub compliance_events: broadcast::Sender<ComplianceChanged>,
+    /// Wakes the evaluation engine: notified by the store after each commit that enqueued
+    /// evaluation work (the engine also polls the queue every second).
+    pub evaluation_wakeup: Arc<Notify>,
     /// The result-token key, loaded from the store on first use.
     result_tokens: OnceCell<ResultTokenKey>,
 }
@@ -69,6 +72,7 @@ impl App {
         settings: Settings,
     ) -> Self {
         Self {
+            evaluation_wakeup: store.evaluation_signal(),
             store,
             credentials,
             settings,

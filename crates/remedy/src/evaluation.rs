@@ -19,6 +19,8 @@
 //! the rule summary at [`RULE_SUMMARY_CAP`], resource summaries at [`RESOURCE_SUMMARY_CAP`];
 //! `CapExceeded` says when the real number is larger.
 
+pub mod engine;
+pub mod scope;
 pub mod verdict;
 
 use remedy_wire::config::{ComplianceContributorCount, ComplianceType};

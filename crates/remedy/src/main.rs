@@ -85,9 +85,13 @@ fn serve(args: ServeArgs) -> Result<(), String> {
             .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
         tracing::info!(%addr, store = %path.display(), "remedy listening");
-        remedy::server::run(listener, app, remedy::server::shutdown_signal())
-            .await
-            .map_err(|e| format!("server error: {e}"))?;
+        let engine = remedy::evaluation::engine::start(app.clone());
+        let served = remedy::server::run(listener, app, remedy::server::shutdown_signal()).await;
+        // The batch in hand finishes; queued evaluations stay queued for the next start.
+        if tokio::time::timeout(Duration::from_secs(10), engine.stop()).await.is_err() {
+            tracing::warn!("the evaluation engine did not stop within 10 s");
+        }
+        served.map_err(|e| format!("server error: {e}"))?;
         tracing::info!("stopped");
         Ok(())
     })

@@ -6,9 +6,10 @@
 //! handler, `remedy result-token --rule NAME` prints a token. `TestMode: true` validates the
 //! evaluations and stores nothing; its token need not be valid (AWS semantics).
 //!
-//! Evaluation work itself (managed rules, Guard policies, Lambda handlers, triggers) is a later
-//! milestone: StartConfigRulesEvaluation records the request — the once-per-interval limit and
-//! the invocation time DescribeConfigRuleEvaluationStatus reports — and returns.
+//! StartConfigRulesEvaluation records the request (the once-per-interval limit and the invocation
+//! time DescribeConfigRuleEvaluationStatus reports) and enqueues a rule-wide evaluation that the
+//! engine ([`crate::evaluation::engine`]) runs in the background; the rule is `EVALUATING` until
+//! it finishes, and a second request meanwhile is refused.
 
 use std::collections::BTreeSet;
 
@@ -147,12 +148,18 @@ pub async fn start_config_rules_evaluation(
     }
     check_rules_exist(app, &ctx.scope, &names).await?;
     let interval = app.settings.evaluation_request_interval.as_secs_f64();
+    // Records the request, marks the rules EVALUATING and enqueues a rule-wide evaluation of
+    // each, atomically; the engine runs them in the background.
     match app
         .store
-        .request_rule_evaluations(&ctx.scope, &names, crate::time::now(), interval)
+        .start_rule_evaluations(&ctx.scope, &names, crate::time::now(), interval)
         .await
     {
         Ok(()) => Ok(StartConfigRulesEvaluationResponse {}),
+        Err(StoreError::AlreadyExists) => Err(ApiError::client(
+            "LimitExceededException",
+            "An evaluation of one of these rules is already in progress; wait for it to finish (DescribeConfigRuleEvaluationStatus) and try again.",
+        )),
         Err(StoreError::LimitExceeded(_)) => Err(ApiError::client(
             "LimitExceededException",
             format!(

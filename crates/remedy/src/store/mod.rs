@@ -6,9 +6,11 @@
 //! cannot break them. The API layer decides *what* to do; the store guarantees it happens whole
 //! or not at all. `sqlite` is the embedded default; a PostgreSQL backend implements the same trait.
 
+pub mod evaluation_queue;
 pub mod evaluations;
 pub mod sqlite;
 
+pub use evaluation_queue::EvaluationQueueStore;
 pub use evaluations::EvaluationStore;
 
 use async_trait::async_trait;
@@ -80,7 +82,7 @@ pub struct DiscoveredResource {
 }
 
 #[async_trait]
-pub trait Store: EvaluationStore + Send + Sync + 'static {
+pub trait Store: EvaluationStore + EvaluationQueueStore + Send + Sync + 'static {
     /// Answers when the backend can serve requests (for `/ready`).
     async fn ping(&self) -> StoreResult<()>;
 

@@ -29,8 +29,10 @@ type WriteJob = Box<dyn FnOnce(&Connection) -> (bool, Completion) + Send>;
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("sqlite/0001_init.sql")),
     (2, include_str!("sqlite/0002_evaluations.sql")),
+    (3, include_str!("sqlite/0003_evaluation_queue.sql")),
 ];
 
+mod evaluation_queue;
 mod evaluations;
 
 /// Concurrent reads. Each holds a blocking thread and a connection; more than a few per core
@@ -42,6 +44,8 @@ pub struct SqliteStore {
     readers: Arc<Mutex<Vec<Connection>>>,
     read_permits: Arc<tokio::sync::Semaphore>,
     path: std::path::PathBuf,
+    /// Notified after a commit that enqueued evaluation work (see `evaluation_queue`).
+    queue_signal: Arc<tokio::sync::Notify>,
 }
 
 fn backend(e: impl std::fmt::Display) -> StoreError {
@@ -114,6 +118,7 @@ impl SqliteStore {
             readers: Arc::new(Mutex::new(Vec::new())),
             read_permits: Arc::new(tokio::sync::Semaphore::new(MAX_READERS)),
             path: path.to_path_buf(),
+            queue_signal: Arc::new(tokio::sync::Notify::new()),
         })
     }
 
@@ -380,6 +385,7 @@ fn insert_item(
         params![scope.account, scope.region, ci.resource_type, ci.resource_id, ci.resource_name, ci.state_id, ci.status, ci.capture_time, body],
     )
     .map_err(backend)?;
+    evaluation_queue::enqueue_resource(conn, scope, &ci.resource_type, &ci.resource_id, crate::time::now())?;
     Ok(ci)
 }
 
@@ -467,9 +473,11 @@ impl Store for SqliteStore {
             )
             .map_err(backend)?;
             merge_tags(c, &scope, &rule.arn, &tags)?;
+            evaluation_queue::enqueue_rule(c, &scope, &rule.name, crate::store::evaluation_queue::JobOrigin::RulePut, crate::time::now())?;
             Ok(())
         })
         .await
+        .inspect(|_| self.queue_signal.notify_one())
     }
 
     async fn update_rule(&self, scope: &Scope, rule: &RuleRecord) -> StoreResult<()> {
@@ -485,9 +493,11 @@ impl Store for SqliteStore {
             if n == 0 {
                 return Err(StoreError::NotFound);
             }
+            evaluation_queue::enqueue_rule(c, &scope, &rule.name, crate::store::evaluation_queue::JobOrigin::RulePut, crate::time::now())?;
             Ok(())
         })
         .await
+        .inspect(|_| self.queue_signal.notify_one())
     }
 
     async fn delete_rule(&self, scope: &Scope, name: &str) -> StoreResult<()> {
@@ -526,6 +536,7 @@ impl Store for SqliteStore {
             )
             .map_err(backend)?;
             evaluations::delete_rule_state(c, &scope, &name)?;
+            evaluation_queue::delete_rule_queue_state(c, &scope, &name)?;
             Ok(())
         })
         .await
@@ -826,6 +837,7 @@ impl Store for SqliteStore {
         let scope = scope.clone();
         self.write(move |c| insert_item(c, &scope, item, max_custom_resources))
             .await
+            .inspect(|_| self.queue_signal.notify_one())
     }
 
     async fn import_configuration_items(
@@ -840,6 +852,7 @@ impl Store for SqliteStore {
             Ok(n)
         })
         .await
+        .inspect(|_| self.queue_signal.notify_one())
     }
 
     async fn latest_configuration_item(
