@@ -20,6 +20,7 @@
 //! `CapExceeded` says when the real number is larger.
 
 pub mod engine;
+pub mod managed;
 pub mod scope;
 pub mod verdict;
 
