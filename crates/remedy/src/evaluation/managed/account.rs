@@ -339,7 +339,10 @@ mod tests {
         let acct = account(json!({}), json!({}));
         let logging = json!({"TrailStatus": {"isLogging": true}});
         let good = trail("management-events", json!({}), logging.clone());
-        assert_verdict(&run(r, json!({}), &acct, &[good.clone()]), "COMPLIANT");
+        assert_verdict(
+            &run(r, json!({}), &acct, std::slice::from_ref(&good)),
+            "COMPLIANT",
+        );
         assert_verdict(&run(r, json!({}), &acct, &[]), "NON_COMPLIANT");
         // Not logging (explicitly, or no status recorded), or single-region.
         let stopped = trail("t", json!({}), json!({"TrailStatus": {"isLogging": false}}));
@@ -350,7 +353,7 @@ mod tests {
         );
         let single = trail("t", json!({"isMultiRegionTrail": false}), logging.clone());
         assert_verdict(
-            &run(r, json!({}), &acct, &[single.clone()]),
+            &run(r, json!({}), &acct, std::slice::from_ref(&single)),
             "NON_COMPLIANT",
         );
         assert_verdict(
@@ -386,7 +389,7 @@ mod tests {
                 r,
                 json!({"s3BucketName": "ct-logs-111122223333"}),
                 &acct,
-                &[good.clone()],
+                std::slice::from_ref(&good),
             ),
             "COMPLIANT",
         );
@@ -395,12 +398,17 @@ mod tests {
                 r,
                 json!({"s3BucketName": "elsewhere"}),
                 &acct,
-                &[good.clone()],
+                std::slice::from_ref(&good),
             ),
             "NON_COMPLIANT",
         );
         assert_verdict(
-            &run(r, json!({"readWriteType": "All"}), &acct, &[good.clone()]),
+            &run(
+                r,
+                json!({"readWriteType": "All"}),
+                &acct,
+                std::slice::from_ref(&good),
+            ),
             "COMPLIANT",
         );
         assert_verdict(
@@ -408,7 +416,7 @@ mod tests {
                 r,
                 json!({"readWriteType": "ReadOnly"}),
                 &acct,
-                &[good.clone()],
+                std::slice::from_ref(&good),
             ),
             "NON_COMPLIANT",
         );
