@@ -93,12 +93,17 @@ mod adapters {
         pub evaluate: fn(&Parameters, &ConfigurationItem, &dyn ResourceLookup) -> Verdict,
     }
 
-    pub fn managed(_identifier: &str) -> Option<Managed> {
-        None
+    pub fn managed(identifier: &str) -> Option<Managed> {
+        let m = crate::evaluation::managed::evaluator(identifier)?;
+        Some(Managed {
+            resource_types: m.resource_types.iter().map(|t| t.to_string()).collect(),
+            related_types: m.related_types.iter().map(|t| t.to_string()).collect(),
+            evaluate: m.evaluate,
+        })
     }
 
-    pub fn managed_parameters(_identifier: &str, input: &Parameters) -> Parameters {
-        input.clone()
+    pub fn managed_parameters(identifier: &str, input: &Parameters) -> Parameters {
+        crate::evaluation::managed::parameters_with_defaults(identifier, input)
     }
 
     /// `None`: no Guard engine in this build.
