@@ -1,6 +1,6 @@
 //! CloudTrail trail rules (`AWS::CloudTrail::Trail`), reading the spec §6.6 shape. The
 //! account-level MULTI_REGION_CLOUD_TRAIL_ENABLED lives in `account` and reads trails through
-//! the lookup with [`trail_summary`].
+//! the lookup with `trail_summary`.
 
 use serde_json::Value;
 

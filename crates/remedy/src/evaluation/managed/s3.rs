@@ -291,7 +291,12 @@ pub(crate) fn acl_grants_public(
     let public_group = |g: &Value| -> Option<String> {
         let names: Vec<&str> = match g {
             Value::String(s) => vec![s.as_str()],
-            Value::Object(m) => m.values().filter_map(Value::as_str).collect(),
+            // A group grantee's `uri` / `identifier` / …; never a canonical user's id or name.
+            Value::Object(m) => m
+                .iter()
+                .filter(|(k, _)| !matches!(k.as_str(), "id" | "displayName"))
+                .filter_map(|(_, v)| v.as_str())
+                .collect(),
             _ => Vec::new(),
         };
         names.into_iter().find_map(|n| {
@@ -579,6 +584,17 @@ mod tests {
                 &[],
             ),
             "NON_COMPLIANT",
+        );
+        // A canonical user whose display name mentions AllUsers is not the group.
+        let acl = Value::String(json!({"grantList": [{"grantee": {"id": "x", "displayName": "AllUsers-admin"}, "permission": "Read"}]}).to_string());
+        assert_verdict(
+            &run(
+                r,
+                json!({}),
+                &bucket("b", json!({"AccessControlList": acl})),
+                &[],
+            ),
+            "COMPLIANT",
         );
         // Write-only grants do not make read public.
         let b = bucket("b", json!({"AccessControlList": public_acl("Write")}));
