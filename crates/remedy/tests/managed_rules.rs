@@ -131,7 +131,6 @@ async fn wait_for(
 }
 
 #[tokio::test]
-#[ignore = "needs the evaluation engine"]
 async fn managed_rules_evaluate_recorded_buckets_and_security_groups() {
     let server = Server::start();
     let c = server.client();
