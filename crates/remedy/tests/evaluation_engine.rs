@@ -112,8 +112,10 @@ async fn results(c: &config::Client, rule: &str) -> Vec<(String, ComplianceType)
 
 /// Waits until the rule's results are exactly `want` (sorted by id).
 async fn expect_results(c: &config::Client, rule: &str, want: &[(&str, ComplianceType)]) {
-    let want: Vec<(String, ComplianceType)> =
-        want.iter().map(|(i, t)| (i.to_string(), t.clone())).collect();
+    let want: Vec<(String, ComplianceType)> = want
+        .iter()
+        .map(|(i, t)| (i.to_string(), t.clone()))
+        .collect();
     let mut last = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(20);
     while Instant::now() < deadline {
@@ -197,7 +199,10 @@ async fn new_rule_then_changes_re_evaluate_only_rules_in_scope() {
     expect_results(
         &c,
         "versioning",
-        &[("b1", ComplianceType::Compliant), ("b2", ComplianceType::NonCompliant)],
+        &[
+            ("b1", ComplianceType::Compliant),
+            ("b2", ComplianceType::NonCompliant),
+        ],
     )
     .await;
     assert!(results(&c, "sg-only").await.is_empty());
@@ -207,10 +212,7 @@ async fn new_rule_then_changes_re_evaluate_only_rules_in_scope() {
         .await
         .unwrap();
     let s = summary.compliance_summary().unwrap();
-    assert_eq!(
-        s.non_compliant_resource_count().unwrap().capped_count(),
-        1
-    );
+    assert_eq!(s.non_compliant_resource_count().unwrap().capped_count(), 1);
 }
 
 #[tokio::test]
@@ -238,13 +240,28 @@ async fn tag_scope_and_leaving_it() {
     put_bucket(&c, "prod", "Off", &[("env", "prod")]).await;
     put_bucket(&c, "dev", "Off", &[("env", "dev"), ("owner", "ana")]).await;
     put_bucket(&c, "untagged", "Off", &[]).await;
-    expect_results(&c, "prod-versioning", &[("prod", ComplianceType::NonCompliant)]).await;
-    expect_results(&c, "owned-versioning", &[("dev", ComplianceType::NonCompliant)]).await;
+    expect_results(
+        &c,
+        "prod-versioning",
+        &[("prod", ComplianceType::NonCompliant)],
+    )
+    .await;
+    expect_results(
+        &c,
+        "owned-versioning",
+        &[("dev", ComplianceType::NonCompliant)],
+    )
+    .await;
 
     // The prod bucket is retagged: it left the rule's scope, so its result becomes
     // NOT_APPLICABLE (and no longer counts as non-compliant).
     put_bucket(&c, "prod", "Off", &[("env", "staging")]).await;
-    expect_results(&c, "prod-versioning", &[("prod", ComplianceType::NotApplicable)]).await;
+    expect_results(
+        &c,
+        "prod-versioning",
+        &[("prod", ComplianceType::NotApplicable)],
+    )
+    .await;
     let by_rule = c
         .describe_compliance_by_config_rule()
         .config_rule_names("prod-versioning")
@@ -270,7 +287,10 @@ async fn deleting_a_resource_removes_its_results() {
     expect_results(
         &c,
         "versioning",
-        &[("gone", ComplianceType::NonCompliant), ("kept", ComplianceType::Compliant)],
+        &[
+            ("gone", ComplianceType::NonCompliant),
+            ("kept", ComplianceType::Compliant),
+        ],
     )
     .await;
 
@@ -308,7 +328,10 @@ async fn deleting_a_resource_removes_its_results() {
     expect_results(
         &c,
         "versioning",
-        &[("gone", ComplianceType::NonCompliant), ("kept", ComplianceType::Compliant)],
+        &[
+            ("gone", ComplianceType::NonCompliant),
+            ("kept", ComplianceType::Compliant),
+        ],
     )
     .await;
 }
@@ -353,7 +376,10 @@ async fn a_burst_of_changes_is_all_evaluated() {
     let started = Instant::now();
     burst(&c, "burst", 2000, 16).await;
     wait_for_count(&c, "versioning", 2000, Duration::from_secs(60)).await;
-    eprintln!("2000 changes recorded and evaluated in {:?}", started.elapsed());
+    eprintln!(
+        "2000 changes recorded and evaluated in {:?}",
+        started.elapsed()
+    );
 }
 
 #[tokio::test]
@@ -394,11 +420,18 @@ async fn start_evaluation_re_evaluates_data_changed_behind_the_stores_back() {
         .arg(&server.data_dir)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     expect_results(
         &c,
         "versioning",
-        &[("b", ComplianceType::NonCompliant), ("imported", ComplianceType::NonCompliant)],
+        &[
+            ("b", ComplianceType::NonCompliant),
+            ("imported", ComplianceType::NonCompliant),
+        ],
     )
     .await;
 
@@ -430,7 +463,10 @@ async fn start_evaluation_re_evaluates_data_changed_behind_the_stores_back() {
     expect_results(
         &c,
         "versioning",
-        &[("b", ComplianceType::Compliant), ("imported", ComplianceType::NonCompliant)],
+        &[
+            ("b", ComplianceType::Compliant),
+            ("imported", ComplianceType::NonCompliant),
+        ],
     )
     .await;
     let after = eventually(Duration::from_secs(10), "the status to advance", || async {
@@ -440,9 +476,11 @@ async fn start_evaluation_re_evaluates_data_changed_behind_the_stores_back() {
     })
     .await;
     assert!(after > before);
-    eventually(Duration::from_secs(10), "the rule to be ACTIVE again", || async {
-        (rule_state(&c, "versioning").await == ConfigRuleState::Active).then_some(())
-    })
+    eventually(
+        Duration::from_secs(10),
+        "the rule to be ACTIVE again",
+        || async { (rule_state(&c, "versioning").await == ConfigRuleState::Active).then_some(()) },
+    )
     .await;
 }
 
@@ -468,14 +506,20 @@ async fn a_rule_evaluated_on_demand_shows_evaluating_and_refuses_a_second_reques
         // Still queued or running.
         Err(e) => {
             assert_eq!(error_code(&e), "LimitExceededException");
-            assert!(error_message(&e).contains("in progress"), "{}", error_message(&e));
+            assert!(
+                error_message(&e).contains("in progress"),
+                "{}",
+                error_message(&e)
+            );
         }
         // The engine was faster than this client: the first one had already finished.
         Ok(_) => eprintln!("the first evaluation finished before the second request"),
     }
-    eventually(Duration::from_secs(30), "the rule to be ACTIVE again", || async {
-        (rule_state(&c, "versioning").await == ConfigRuleState::Active).then_some(())
-    })
+    eventually(
+        Duration::from_secs(30),
+        "the rule to be ACTIVE again",
+        || async { (rule_state(&c, "versioning").await == ConfigRuleState::Active).then_some(()) },
+    )
     .await;
 }
 

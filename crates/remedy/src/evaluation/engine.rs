@@ -323,14 +323,22 @@ impl Engine {
                 ),
             }
         }
-        tracing::debug!(jobs = count, elapsed_ms = started.elapsed().as_millis() as u64, "evaluation: batch done");
+        tracing::debug!(
+            jobs = count,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "evaluation: batch done"
+        );
     }
 
     async fn load_rules(&self, scope: &Scope) -> StoreResult<Vec<PlannedRule>> {
         let mut out = Vec::new();
         let mut after: Option<String> = None;
         loop {
-            let page = self.app.store.list_rules(scope, after.as_deref(), 100).await?;
+            let page = self
+                .app
+                .store
+                .list_rules(scope, after.as_deref(), 100)
+                .await?;
             let done = page.len() < 100;
             after = page.last().map(|r| r.name.clone());
             out.extend(page.into_iter().map(|r| PlannedRule::new(&self.app, r)));
@@ -387,9 +395,14 @@ impl Engine {
         rules: &Arc<Vec<PlannedRule>>,
         keys: &[(String, String)],
     ) -> StoreResult<()> {
-        let items = self.app.store.latest_configuration_items(scope, keys).await?;
-        let (deleted, live): (Vec<_>, Vec<_>) =
-            items.into_iter().partition(|ci| is_deleted_status(&ci.status));
+        let items = self
+            .app
+            .store
+            .latest_configuration_items(scope, keys)
+            .await?;
+        let (deleted, live): (Vec<_>, Vec<_>) = items
+            .into_iter()
+            .partition(|ci| is_deleted_status(&ci.status));
         if !deleted.is_empty() {
             let keys: Vec<(String, String)> = deleted
                 .iter()
@@ -418,7 +431,12 @@ impl Engine {
             .map(|ci| (ci.resource_type.clone(), ci.resource_id.clone()))
             .collect();
         let mut judged: HashMap<(String, String), HashMap<String, ComplianceType>> = HashMap::new();
-        for r in self.app.store.resource_rule_results(scope, &live_keys).await? {
+        for r in self
+            .app
+            .store
+            .resource_rule_results(scope, &live_keys)
+            .await?
+        {
             judged
                 .entry((r.resource_type, r.resource_id))
                 .or_default()
@@ -488,8 +506,14 @@ impl Engine {
             Evaluator::None => return Ok(()),
             Evaluator::Lambda => {
                 if rule.triggers.period_seconds.is_some() {
-                    self.invoke_lambda(scope, rule.record.clone(), None, "ScheduledNotification", false)
-                        .await;
+                    self.invoke_lambda(
+                        scope,
+                        rule.record.clone(),
+                        None,
+                        "ScheduledNotification",
+                        false,
+                    )
+                    .await;
                 }
                 if origin == JobOrigin::Periodic || !rule.triggers.change {
                     return Ok(());
@@ -497,10 +521,11 @@ impl Engine {
             }
             Evaluator::Managed(Some(_)) | Evaluator::Guard(_) => {}
         }
-        let types: Vec<Option<String>> = match judged_types(&rule.record.rule, rule.default_types.as_deref()) {
-            Some(types) => types.into_iter().map(Some).collect(),
-            None => vec![None],
-        };
+        let types: Vec<Option<String>> =
+            match judged_types(&rule.record.rule, rule.default_types.as_deref()) {
+                Some(types) => types.into_iter().map(Some).collect(),
+                None => vec![None],
+            };
         for t in types {
             let mut after: Option<(String, String)> = None;
             loop {
@@ -551,8 +576,14 @@ impl Engine {
             .partition(|p| matches!(rules[p.rule].evaluator, Evaluator::Lambda));
         for p in lambda {
             let record = rules[p.rule].record.clone();
-            self.invoke_lambda(scope, record, Some(p.item), "ConfigurationItemChangeNotification", false)
-                .await;
+            self.invoke_lambda(
+                scope,
+                record,
+                Some(p.item),
+                "ConfigurationItemChangeNotification",
+                false,
+            )
+            .await;
         }
         if local.is_empty() {
             return Ok(());
@@ -575,7 +606,9 @@ impl Engine {
                 .filter_map(|p| {
                     let rule = &rules_for_cpu[p.rule];
                     let verdict = match &rule.evaluator {
-                        Evaluator::Managed(Some(m)) => Ok((m.evaluate)(&rule.parameters, &p.item, &lookup)),
+                        Evaluator::Managed(Some(m)) => {
+                            Ok((m.evaluate)(&rule.parameters, &p.item, &lookup))
+                        }
                         Evaluator::Guard(policy) => {
                             adapters::guard(policy, &p.item.to_notification(), &rule.parameters)?
                         }
@@ -592,10 +625,12 @@ impl Engine {
         let mut failures: BTreeMap<usize, String> = BTreeMap::new();
         for (p, verdict) in verdicts {
             match verdict {
-                Ok(v) => per_rule
-                    .entry(p.rule)
-                    .or_default()
-                    .push(record(rules[p.rule].name(), &p.item, v, now)),
+                Ok(v) => per_rule.entry(p.rule).or_default().push(record(
+                    rules[p.rule].name(),
+                    &p.item,
+                    v,
+                    now,
+                )),
                 Err(message) => {
                     failures.entry(p.rule).or_insert(format!(
                         "Evaluating {} {}: {message}",
@@ -605,7 +640,8 @@ impl Engine {
             }
         }
         for (index, records) in per_rule {
-            self.store_results(scope, rules[index].name(), &records).await?;
+            self.store_results(scope, rules[index].name(), &records)
+                .await?;
         }
         for (index, message) in failures {
             self.app
@@ -614,7 +650,10 @@ impl Engine {
                     scope,
                     rules[index].name(),
                     now,
-                    Some(("CustomPolicyEvaluationFailed".into(), truncate(&message, 1000))),
+                    Some((
+                        "CustomPolicyEvaluationFailed".into(),
+                        truncate(&message, 1000),
+                    )),
                 )
                 .await?;
         }
@@ -650,7 +689,8 @@ impl Engine {
             ));
         }
         for (index, records) in per_rule {
-            self.store_results(scope, rules[index].name(), &records).await?;
+            self.store_results(scope, rules[index].name(), &records)
+                .await?;
         }
         Ok(())
     }
@@ -684,7 +724,11 @@ impl Engine {
         Ok(())
     }
 
-    async fn all_items(&self, scope: &Scope, resource_type: &str) -> StoreResult<Vec<ConfigurationItem>> {
+    async fn all_items(
+        &self,
+        scope: &Scope,
+        resource_type: &str,
+    ) -> StoreResult<Vec<ConfigurationItem>> {
         let mut out = Vec::new();
         let mut after: Option<(String, String)> = None;
         loop {
@@ -726,7 +770,10 @@ impl Engine {
             let failure = match outcome {
                 None => return,
                 Some(Ok(())) => None,
-                Some(Err(message)) => Some(("LambdaInvocationFailed".to_string(), truncate(&message, 1000))),
+                Some(Err(message)) => Some((
+                    "LambdaInvocationFailed".to_string(),
+                    truncate(&message, 1000),
+                )),
             };
             if let Err(e) = app
                 .store

@@ -36,7 +36,11 @@ pub fn judged_types(rule: &ConfigRule, default_types: Option<&[String]>) -> Opti
 }
 
 /// Whether the rule applies to the item (see the module docs).
-pub fn in_scope(rule: &ConfigRule, default_types: Option<&[String]>, ci: &ConfigurationItem) -> bool {
+pub fn in_scope(
+    rule: &ConfigRule,
+    default_types: Option<&[String]>,
+    ci: &ConfigurationItem,
+) -> bool {
     if let Some(types) = judged_types(rule, default_types) {
         if !types.iter().any(|t| t == &ci.resource_type) {
             return false;
@@ -98,7 +102,9 @@ pub fn triggers(catalog: &ManagedRuleCatalog, rule: &ConfigRule) -> Triggers {
                 .source_identifier
                 .as_deref()
                 .and_then(|id| catalog.get(id));
-            let (change, periodic) = entry.map(|e| (e.change, e.periodic)).unwrap_or((true, false));
+            let (change, periodic) = entry
+                .map(|e| (e.change, e.periodic))
+                .unwrap_or((true, false));
             Triggers {
                 change,
                 period_seconds: periodic.then(|| rule_frequency.unwrap_or(24.0 * 3600.0)),
@@ -199,8 +205,16 @@ mod tests {
             &bucket
         ));
         assert!(!in_scope(&typed(&["AWS::KMS::Key"], None), None, &bucket));
-        assert!(in_scope(&typed(&["AWS::S3::Bucket"], Some("b")), None, &bucket));
-        assert!(!in_scope(&typed(&["AWS::S3::Bucket"], Some("c")), None, &bucket));
+        assert!(in_scope(
+            &typed(&["AWS::S3::Bucket"], Some("b")),
+            None,
+            &bucket
+        ));
+        assert!(!in_scope(
+            &typed(&["AWS::S3::Bucket"], Some("c")),
+            None,
+            &bucket
+        ));
         let tagged = |k: &str, v: Option<&str>| {
             rule(Some(Scope {
                 tag_key: Some(k.into()),

@@ -47,7 +47,11 @@ pub(super) fn enqueue_rule(
 }
 
 /// Drops a deleted rule's queued jobs and schedule; called inside `delete_rule`'s write.
-pub(super) fn delete_rule_queue_state(c: &Connection, scope: &Scope, name: &str) -> StoreResult<()> {
+pub(super) fn delete_rule_queue_state(
+    c: &Connection,
+    scope: &Scope,
+    name: &str,
+) -> StoreResult<()> {
     let p = params![scope.account, scope.region, name];
     c.execute(
         "DELETE FROM evaluation_queue WHERE account=?1 AND region=?2 AND kind='rule' AND rule_name=?3",
@@ -62,7 +66,13 @@ pub(super) fn delete_rule_queue_state(c: &Connection, scope: &Scope, name: &str)
     Ok(())
 }
 
-fn set_rule_state(c: &Connection, scope: &Scope, name: &str, from: Option<&str>, to: &str) -> StoreResult<()> {
+fn set_rule_state(
+    c: &Connection,
+    scope: &Scope,
+    name: &str,
+    from: Option<&str>,
+    to: &str,
+) -> StoreResult<()> {
     c.prepare_cached(
         "UPDATE config_rules SET body = json_set(body, '$.ConfigRuleState', ?4)
          WHERE account=?1 AND region=?2 AND name=?3 AND (?5 IS NULL OR json_extract(body, '$.ConfigRuleState') = ?5)",
@@ -76,9 +86,14 @@ fn job_from_row(row: &Row) -> rusqlite::Result<EvaluationJob> {
     let kind: String = row.get(3)?;
     let origin: String = row.get(4)?;
     let target = if kind == KIND_RULE {
-        JobTarget::Rule { rule_name: row.get(5)? }
+        JobTarget::Rule {
+            rule_name: row.get(5)?,
+        }
     } else {
-        JobTarget::Resource { resource_type: row.get(6)?, resource_id: row.get(7)? }
+        JobTarget::Resource {
+            resource_type: row.get(6)?,
+            resource_id: row.get(7)?,
+        }
     };
     Ok(EvaluationJob {
         id: row.get(0)?,
@@ -89,7 +104,8 @@ fn job_from_row(row: &Row) -> rusqlite::Result<EvaluationJob> {
     })
 }
 
-const JOB_COLS: &str = "id, account, region, kind, origin, rule_name, resource_type, resource_id, enqueued_at";
+const JOB_COLS: &str =
+    "id, account, region, kind, origin, rule_name, resource_type, resource_id, enqueued_at";
 
 fn result_key(row: &Row) -> rusqlite::Result<ResultKey> {
     let t: String = row.get(3)?;
@@ -322,9 +338,11 @@ impl EvaluationQueueStore for SqliteStore {
 
     async fn queued_evaluation_jobs(&self) -> StoreResult<usize> {
         self.read(|c| {
-            c.query_row("SELECT COUNT(*) FROM evaluation_queue", [], |r| r.get::<_, i64>(0))
-                .map(|n| n as usize)
-                .map_err(backend)
+            c.query_row("SELECT COUNT(*) FROM evaluation_queue", [], |r| {
+                r.get::<_, i64>(0)
+            })
+            .map(|n| n as usize)
+            .map_err(backend)
         })
         .await
     }
@@ -496,5 +514,202 @@ impl EvaluationQueueStore for SqliteStore {
             Ok(())
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{NewConfigurationItem, RuleRecord};
+
+    fn item(id: &str) -> NewConfigurationItem {
+        NewConfigurationItem {
+            resource_type: "AWS::S3::Bucket".into(),
+            resource_id: id.into(),
+            resource_name: None,
+            arn: None,
+            availability_zone: None,
+            resource_creation_time: None,
+            capture_time: None,
+            status: None,
+            configuration: serde_json::json!({}),
+            supplementary_configuration: Default::default(),
+            tags: Default::default(),
+            relationships: vec![],
+        }
+    }
+
+    fn rule(scope: &Scope, name: &str) -> RuleRecord {
+        RuleRecord {
+            name: name.into(),
+            id: format!("config-rule-{name}"),
+            arn: scope.config_arn(&format!("config-rule/config-rule-{name}")),
+            rule: remedy_wire::config::ConfigRule {
+                config_rule_state: Some(remedy_wire::config::ConfigRuleState::Active),
+                ..Default::default()
+            },
+        }
+    }
+
+    async fn state(s: &SqliteStore, scope: &Scope) -> String {
+        let r = s
+            .get_rule(scope, &RuleSelector::Name("r".into()))
+            .await
+            .unwrap()
+            .unwrap();
+        r.rule.config_rule_state.unwrap().as_str().to_string()
+    }
+
+    fn open() -> (tempfile::TempDir, SqliteStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("remedy.db")).unwrap();
+        (dir, store)
+    }
+
+    #[tokio::test]
+    async fn outbox_dedups_pending_jobs_and_claims_survive_a_restart() {
+        let (dir, store) = open();
+        let scope = Scope::new("000000000000", "us-east-1");
+        for _ in 0..3 {
+            store
+                .record_configuration_item(&scope, item("a"), None)
+                .await
+                .unwrap();
+        }
+        store
+            .import_configuration_items(vec![
+                (scope.clone(), item("a")),
+                (scope.clone(), item("b")),
+            ])
+            .await
+            .unwrap();
+        store
+            .insert_rule(&scope, &rule(&scope, "r"), &[], 10)
+            .await
+            .unwrap();
+        store.update_rule(&scope, &rule(&scope, "r")).await.unwrap();
+        // a, b, and one rule job.
+        assert_eq!(store.queued_evaluation_jobs().await.unwrap(), 3);
+
+        let claimed = store.claim_evaluation_jobs(10.0, 2, 0.0).await.unwrap();
+        assert_eq!(claimed.len(), 2);
+        // A claimed (running) job does not absorb a new change: it may have read the old item.
+        store
+            .record_configuration_item(&scope, item("a"), None)
+            .await
+            .unwrap();
+        assert_eq!(store.queued_evaluation_jobs().await.unwrap(), 4);
+        drop(store);
+
+        // "Restart": the claims are released; the claimed `a` merges into the pending `a`.
+        let store = SqliteStore::open(&dir.path().join("remedy.db")).unwrap();
+        store.release_evaluation_claims().await.unwrap();
+        let all = store.claim_evaluation_jobs(20.0, 100, 0.0).await.unwrap();
+        assert_eq!(all.len(), 3, "{all:?}");
+        let ids: Vec<i64> = all.iter().map(|j| j.id).collect();
+        store.finish_evaluation_jobs(&ids, &[], 21.0).await.unwrap();
+        assert_eq!(store.queued_evaluation_jobs().await.unwrap(), 0);
+    }
+
+    #[tokio::test]
+    async fn on_demand_requests_and_periodic_schedules() {
+        let (_dir, store) = open();
+        let scope = Scope::new("000000000000", "us-east-1");
+        store
+            .insert_rule(&scope, &rule(&scope, "r"), &[], 10)
+            .await
+            .unwrap();
+        let names = vec!["r".to_string()];
+        // The creation job is not on-demand: a request is accepted and merges into it.
+        store
+            .start_rule_evaluations(&scope, &names, 100.0, 0.0)
+            .await
+            .unwrap();
+        assert_eq!(store.queued_evaluation_jobs().await.unwrap(), 1);
+        assert!(matches!(
+            store
+                .start_rule_evaluations(&scope, &names, 101.0, 0.0)
+                .await,
+            Err(StoreError::AlreadyExists)
+        ));
+        assert!(matches!(
+            store
+                .start_rule_evaluations(&scope, &["nope".to_string()], 101.0, 0.0)
+                .await,
+            Err(StoreError::NotFound)
+        ));
+        assert_eq!(state(&store, &scope).await, "EVALUATING");
+        let jobs = store.claim_evaluation_jobs(102.0, 10, 0.0).await.unwrap();
+        assert_eq!(jobs[0].origin, JobOrigin::OnDemand);
+        let outcome = RuleJobOutcome {
+            scope: scope.clone(),
+            rule_name: "r".into(),
+            period_seconds: Some(3600.0),
+        };
+        store
+            .finish_evaluation_jobs(&[jobs[0].id], std::slice::from_ref(&outcome), 1000.0)
+            .await
+            .unwrap();
+        assert_eq!(state(&store, &scope).await, "ACTIVE");
+        // Within the interval: refused.
+        assert!(matches!(
+            store
+                .start_rule_evaluations(&scope, &names, 130.0, 60.0)
+                .await,
+            Err(StoreError::LimitExceeded(_))
+        ));
+
+        // Scheduled for 1000 + 3600. Not due before; due once after, even when checked twice.
+        assert_eq!(store.enqueue_due_periodic(4599.0).await.unwrap(), 0);
+        assert_eq!(store.enqueue_due_periodic(4600.0).await.unwrap(), 1);
+        assert_eq!(store.enqueue_due_periodic(4601.0).await.unwrap(), 0);
+        // Down for three periods: one run, then the next whole period.
+        assert_eq!(
+            store
+                .enqueue_due_periodic(4600.0 + 3.5 * 3600.0)
+                .await
+                .unwrap(),
+            1
+        );
+        assert_eq!(
+            store
+                .enqueue_due_periodic(4600.0 + 3.9 * 3600.0)
+                .await
+                .unwrap(),
+            0
+        );
+        assert_eq!(
+            store
+                .enqueue_due_periodic(4600.0 + 4.0 * 3600.0)
+                .await
+                .unwrap(),
+            1
+        );
+        // A job finishing again keeps the schedule; a rule no longer periodic loses it.
+        store
+            .finish_evaluation_jobs(&[], &[outcome], 9e9)
+            .await
+            .unwrap();
+        assert_eq!(
+            store
+                .enqueue_due_periodic(4600.0 + 4.5 * 3600.0)
+                .await
+                .unwrap(),
+            0
+        );
+        let not_periodic = RuleJobOutcome {
+            scope: scope.clone(),
+            rule_name: "r".into(),
+            period_seconds: None,
+        };
+        store
+            .finish_evaluation_jobs(&[], &[not_periodic], 9e9)
+            .await
+            .unwrap();
+        assert_eq!(store.enqueue_due_periodic(1e12).await.unwrap(), 0);
+
+        // Deleting the rule drops its jobs.
+        store.delete_rule(&scope, "r").await.unwrap();
+        assert_eq!(store.queued_evaluation_jobs().await.unwrap(), 0);
     }
 }
