@@ -1008,14 +1008,15 @@ fn validate_condition(step: &str, i: usize, c: &Map<String, Value>) -> Result<()
                     "Step {step}: Choices[{i}]: {op} does not take a Variable."
                 )));
             }
-            let subs: Vec<&Value> =
-                match &c[op] {
-                    Value::Array(a) if !a.is_empty() => a.iter().collect(),
-                    v @ Value::Object(_) if op == "Not" => vec![v],
-                    _ => return Err(content(format!(
+            let subs: Vec<&Value> = match &c[op] {
+                Value::Array(a) if !a.is_empty() => a.iter().collect(),
+                v @ Value::Object(_) if op == "Not" => vec![v],
+                _ => {
+                    return Err(content(format!(
                         "Step {step}: Choices[{i}]: {op} must be a non-empty list of conditions."
-                    ))),
-                };
+                    )))
+                }
+            };
             if op == "Not" && subs.len() != 1 {
                 return Err(content(format!(
                     "Step {step}: Choices[{i}]: Not takes exactly one condition."
