@@ -93,7 +93,7 @@ const SERVICES: &[ServiceSpec] = &[
 /// `regex` crate (both are matched against the whole value).
 /// Enum shapes that also accept values outside the model's list, with the predicate that
 /// admits them (see `remedy_wire::open` for why).
-const OPEN_ENUMS: &[(&str, &str)] = &[("ResourceType", "crate::open::third_party_resource_type")];
+const OPEN_ENUMS: &[(&str, &str)] = &[("ResourceType", "crate::open::unlisted_resource_type")];
 
 const PATTERN_TRANSLATIONS: &[(&str, &str)] = &[
     // Negative lookahead "not only whitespace" + `.+` (no line terminators).

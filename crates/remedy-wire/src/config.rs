@@ -960,7 +960,7 @@ crate::wire_enum! {
         AwsRoute53Dnssec => "AWS::Route53::DNSSEC",
         AwsSageMakerUserProfile => "AWS::SageMaker::UserProfile",
         AwsApiGatewayMethod => "AWS::ApiGateway::Method",
-    } accepts crate::open::third_party_resource_type
+    } accepts crate::open::unlisted_resource_type
 }
 
 crate::wire_enum! {

@@ -4,6 +4,17 @@
 //! third-party types (PutResourceConfig) and lets them be read back. remedy therefore accepts, in
 //! every `ResourceType` member, the model's values plus any well-formed third-party type name;
 //! anything else (`AWS::Nope::Thing`, `bucket`) still fails with the model's enum message.
+//!
+//! The account-level pseudo-type `AWS::::Account` is accepted too: AWS's account-level managed
+//! rules evaluate it and its runbooks remediate it, yet the model's enum omits it (spec §7.2 #5).
+
+/// The account-level resource type.
+pub const ACCOUNT_RESOURCE_TYPE: &str = "AWS::::Account";
+
+/// Values an open `ResourceType` member accepts beyond the model's list.
+pub fn unlisted_resource_type(s: &str) -> bool {
+    s == ACCOUNT_RESOURCE_TYPE || third_party_resource_type(s)
+}
 
 /// `Provider::Service::Resource` of ASCII alphanumerics, provider not `AWS` and not one of the
 /// prefixes AWS reserves (`amzn`, `amazon`, `alexa`, `custom`; case-insensitive).
@@ -38,5 +49,7 @@ mod tests {
         assert!(!ok("A::B::C::D"));
         assert!(!ok("A::B-x::C"));
         assert!(!ok(""));
+        assert!(super::unlisted_resource_type("AWS::::Account"));
+        assert!(!super::unlisted_resource_type("AWS::::Nope"));
     }
 }
