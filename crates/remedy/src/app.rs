@@ -28,6 +28,11 @@ pub struct Settings {
     pub result_token_ttl: Duration,
     /// StartConfigRulesEvaluation accepts a rule at most once per this interval (AWS: a minute).
     pub evaluation_request_interval: Duration,
+    /// Local handlers of custom Lambda rules, by function ARN (`--lambda-handlers`).
+    pub lambda_handlers: crate::evaluation::lambda::LambdaHandlers,
+    /// The endpoint command handlers are told to call back (`AWS_ENDPOINT_URL`), e.g.
+    /// `http://127.0.0.1:4599`; `None` leaves their environment's own.
+    pub handler_endpoint: Option<String>,
 }
 
 /// 1 MiB: the largest legitimate Config request (100 evaluations, or a 64 KB custom configuration
@@ -43,6 +48,8 @@ impl Default for Settings {
             max_custom_resources: 100_000,
             result_token_ttl: crate::result_token::DEFAULT_TTL,
             evaluation_request_interval: Duration::from_secs(60),
+            lambda_handlers: Default::default(),
+            handler_endpoint: None,
         }
     }
 }

@@ -100,6 +100,11 @@ pub struct ServeArgs {
         default_value_t = 60
     )]
     pub rule_evaluation_interval_seconds: u64,
+
+    /// TOML file mapping custom rules' Lambda function ARNs to local handlers ([[handler]]
+    /// function_arn, and url = "http://..." or command = ["prog", "arg"]; see the README).
+    #[arg(long, env = "REMEDY_LAMBDA_HANDLERS")]
+    pub lambda_handlers: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]

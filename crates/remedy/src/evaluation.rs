@@ -20,6 +20,8 @@
 //! `CapExceeded` says when the real number is larger.
 
 pub mod engine;
+pub mod guard;
+pub mod lambda;
 pub mod managed;
 pub mod scope;
 pub mod verdict;

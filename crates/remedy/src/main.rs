@@ -66,15 +66,20 @@ fn serve(args: ServeArgs) -> Result<(), String> {
     let path = args.storage.sqlite_path()?;
     let store =
         SqliteStore::open(&path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
-    let settings = Settings {
+    let lambda_handlers = match &args.lambda_handlers {
+        Some(path) => remedy::evaluation::lambda::LambdaHandlers::from_file(path)?,
+        None => Default::default(),
+    };
+    let mut settings = Settings {
         body_limit: args.max_body_bytes,
         max_clock_skew: Duration::from_secs(args.max_clock_skew_seconds),
         max_rules: args.max_rules,
         max_custom_resources: args.max_custom_resources,
         result_token_ttl: Duration::from_secs(args.result_token_ttl_seconds),
         evaluation_request_interval: Duration::from_secs(args.rule_evaluation_interval_seconds),
+        lambda_handlers,
+        handler_endpoint: None,
     };
-    let app = Arc::new(App::new(Arc::new(store), Arc::new(credentials), settings));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -84,6 +89,8 @@ fn serve(args: ServeArgs) -> Result<(), String> {
             .await
             .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
+        settings.handler_endpoint = Some(remedy::evaluation::lambda::endpoint_of(addr));
+        let app = Arc::new(App::new(Arc::new(store), Arc::new(credentials), settings));
         tracing::info!(%addr, store = %path.display(), "remedy listening");
         let engine = remedy::evaluation::engine::start(app.clone());
         let served = remedy::server::run(listener, app, remedy::server::shutdown_signal()).await;

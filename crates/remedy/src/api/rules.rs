@@ -220,11 +220,15 @@ fn check_source(app: &App, rule: &ConfigRule) -> ApiResult<()> {
             check_source_details(&source, false)
         }
         Owner::CustomPolicy => {
-            if source.custom_policy_details.is_none() {
+            let Some(policy) = &source.custom_policy_details else {
                 return Err(ApiError::invalid_parameter(
                     "CustomPolicyDetails is required when the owner is CUSTOM_POLICY.",
                 ));
-            }
+            };
+            crate::evaluation::guard::validate_policy(policy.policy_text.as_deref().unwrap_or(""))
+                .map_err(|e| {
+                    ApiError::invalid_parameter(format!("The policy text is invalid: {e}"))
+                })?;
             check_source_details(&source, true)
         }
         Owner::Unrecognized(_) => Ok(()), // validation already reported it
