@@ -532,3 +532,83 @@ fn no_retries(server: &Server) -> config::Client {
         .build();
     config::Client::from_conf(conf)
 }
+
+#[tokio::test]
+async fn guard_policy_rules_evaluate_changes_and_record_failures() {
+    use common::config::types::CustomPolicyDetails;
+    let server = Server::start();
+    let c = server.client();
+    let policy_rule = |name: &str, policy: &str| {
+        ConfigRule::builder()
+            .config_rule_name(name)
+            .scope(Scope::builder().compliance_resource_types(BUCKET).build())
+            .source(
+                Source::builder()
+                    .owner(Owner::CustomPolicy)
+                    .source_details(
+                        common::config::types::SourceDetail::builder()
+                            .event_source(common::config::types::EventSource::AwsConfig)
+                            .message_type(
+                                common::config::types::MessageType::ConfigurationItemChangeNotification,
+                            )
+                            .build(),
+                    )
+                    .custom_policy_details(
+                        CustomPolicyDetails::builder()
+                            .policy_runtime("guard-2.x.x")
+                            .policy_text(policy)
+                            .build()
+                            .unwrap(),
+                    )
+                    .build()
+                    .unwrap(),
+            )
+            .build()
+    };
+    put_bucket(&c, "g1", "Off", &[]).await;
+    put_rule(
+        &c,
+        policy_rule(
+            "guard-versioning",
+            "rule versioning_enabled {\n  supplementaryConfiguration.BucketVersioningConfiguration.status == \"Enabled\"\n}\n",
+        ),
+    )
+    .await;
+    expect_results(
+        &c,
+        "guard-versioning",
+        &[("g1", ComplianceType::NonCompliant)],
+    )
+    .await;
+    put_bucket(&c, "g1", "Enabled", &[]).await;
+    expect_results(&c, "guard-versioning", &[("g1", ComplianceType::Compliant)]).await;
+
+    // A policy that parses but fails at run time: no result, the failure is in the status.
+    put_rule(
+        &c,
+        policy_rule(
+            "guard-broken",
+            "rule uses_unknown {\n  configuration.name == %undefined_variable\n}\n",
+        ),
+    )
+    .await;
+    let (code, message) = eventually(Duration::from_secs(10), "a recorded failure", || async {
+        let st = c
+            .describe_config_rule_evaluation_status()
+            .config_rule_names("guard-broken")
+            .send()
+            .await
+            .unwrap();
+        let s = &st.config_rules_evaluation_status()[0];
+        s.last_error_code().map(|code| {
+            (
+                code.to_string(),
+                s.last_error_message().unwrap_or_default().to_string(),
+            )
+        })
+    })
+    .await;
+    assert_eq!(code, "CustomPolicyEvaluationFailed");
+    assert!(message.contains("g1"), "{message}");
+    assert!(results(&c, "guard-broken").await.is_empty());
+}

@@ -81,8 +81,8 @@ const STALE_CLAIM_SECONDS: f64 = 600.0;
 const MAX_ANNOTATION: usize = 256;
 const LEFT_SCOPE: &str = "The resource is no longer in the rule's scope.";
 
-/// The adapters to the evaluators. Each hides one evaluator family's entry point; until a
-/// family lands, its adapter answers "no evaluator" (no result).
+/// The adapters to the evaluators: each hides one evaluator family's entry point (an adapter
+/// answering `None` means "no evaluator": no result).
 mod adapters {
     use super::*;
 
@@ -106,24 +106,28 @@ mod adapters {
         crate::evaluation::managed::parameters_with_defaults(identifier, input)
     }
 
-    /// `None`: no Guard engine in this build.
+    /// `Some`: every policy rule has an evaluator (`guard::evaluate`).
     pub fn guard(
-        _policy: &str,
-        _item: &serde_json::Value,
-        _parameters: &Parameters,
+        policy: &str,
+        item: &serde_json::Value,
+        parameters: &Parameters,
     ) -> Option<Result<Verdict, String>> {
-        None
+        Some(crate::evaluation::guard::evaluate(policy, item, parameters))
     }
 
-    /// `None`: no Lambda invoker in this build.
+    /// `Some`: the handler was fired (`lambda::invoke`); its results arrive through
+    /// PutEvaluations.
     pub async fn lambda(
-        _app: &App,
-        _rule: &RuleRecord,
-        _item: Option<&ConfigurationItem>,
-        _message_type: &str,
-        _event_left_scope: bool,
+        app: &App,
+        rule: &RuleRecord,
+        item: Option<&ConfigurationItem>,
+        message_type: &str,
+        event_left_scope: bool,
     ) -> Option<Result<(), String>> {
-        None
+        Some(
+            crate::evaluation::lambda::invoke(app, rule, item, message_type, event_left_scope)
+                .await,
+        )
     }
 }
 
