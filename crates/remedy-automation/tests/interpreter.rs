@@ -771,7 +771,8 @@ mainSteps:
   - {name: Bool, action: 'aws:sleep', isEnd: true, inputs: {Duration: PT0S}}
   - {name: Str, action: 'aws:sleep', isEnd: true, inputs: {Duration: PT0S}}
 "#;
-    let cases: &[(&str, &str, &str, &[&str], Option<&str>)] = &[
+    type Case<'a> = (&'a str, &'a str, &'a str, &'a [&'a str], Option<&'a str>);
+    let cases: &[Case] = &[
         ("7", "false", "", &[], Some("Numeric")),
         ("11", "true", "", &[], Some("Bool")),
         ("1", "false", "hello", &[], Some("Str")),
