@@ -612,3 +612,138 @@ async fn guard_policy_rules_evaluate_changes_and_record_failures() {
     assert!(message.contains("g1"), "{message}");
     assert!(results(&c, "guard-broken").await.is_empty());
 }
+
+fn lambda_rule(name: &str, function: &str, scope: Option<Scope>) -> ConfigRule {
+    use common::config::types::{EventSource, MessageType, SourceDetail};
+    ConfigRule::builder()
+        .config_rule_name(name)
+        .set_scope(scope)
+        .source(
+            Source::builder()
+                .owner(Owner::CustomLambda)
+                .source_identifier(format!(
+                    "arn:aws:lambda:us-east-1:000000000000:function:{function}"
+                ))
+                .source_details(
+                    SourceDetail::builder()
+                        .event_source(EventSource::AwsConfig)
+                        .message_type(MessageType::ConfigurationItemChangeNotification)
+                        .build(),
+                )
+                .build()
+                .unwrap(),
+        )
+        .build()
+}
+
+/// The events a recording handler has written so far.
+fn recorded_events(dir: &std::path::Path) -> Vec<serde_json::Value> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| std::fs::read_to_string(e.unwrap().path()).ok())
+        .filter_map(|t| serde_json::from_str(&t).ok())
+        .collect()
+}
+
+#[tokio::test]
+async fn lambda_rules_are_invoked_on_change_and_when_a_resource_leaves_scope() {
+    let events = tempfile::tempdir().unwrap();
+    let config_dir = tempfile::tempdir().unwrap();
+    let handlers = config_dir.path().join("handlers.toml");
+    std::fs::write(
+        &handlers,
+        format!(
+            r#"
+[[handler]]
+function_arn = "arn:aws:lambda:us-east-1:000000000000:function:record"
+command = ["sh", "-c", "cat > \"$0/$$.json.tmp\" && mv \"$0/$$.json.tmp\" \"$0/$$.json\"", "{}"]
+
+[[handler]]
+function_arn = "arn:aws:lambda:us-east-1:000000000000:function:fail"
+command = ["sh", "-c", "echo boom >&2; exit 3"]
+"#,
+            events.path().display()
+        ),
+    )
+    .unwrap();
+    let server = Server::start_with(&["--lambda-handlers", handlers.to_str().unwrap()]);
+    let c = server.client();
+    put_rule(
+        &c,
+        lambda_rule(
+            "team-buckets",
+            "record",
+            Some(Scope::builder().tag_key("team").build()),
+        ),
+    )
+    .await;
+    put_rule(&c, lambda_rule("failing", "fail", None)).await;
+    put_bucket(&c, "lb", "Off", &[("team", "data")]).await;
+
+    let first = eventually(Duration::from_secs(20), "the change event", || async {
+        recorded_events(events.path()).into_iter().next()
+    })
+    .await;
+    assert_eq!(first["configRuleName"], "team-buckets");
+    assert_eq!(first["eventLeftScope"], false);
+    let invoking: serde_json::Value =
+        serde_json::from_str(first["invokingEvent"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        invoking["messageType"],
+        "ConfigurationItemChangeNotification"
+    );
+    assert_eq!(invoking["configurationItem"]["resourceId"], "lb");
+
+    // The failing handler shows in the evaluation status.
+    let code = eventually(Duration::from_secs(20), "the failure", || async {
+        let st = c
+            .describe_config_rule_evaluation_status()
+            .config_rule_names("failing")
+            .send()
+            .await
+            .unwrap();
+        st.config_rules_evaluation_status()[0]
+            .last_error_code()
+            .map(str::to_string)
+    })
+    .await;
+    assert_eq!(code, "LambdaInvocationFailed");
+
+    // The handler would report through PutEvaluations; do it for it.
+    let token = Command::new(env!("CARGO_BIN_EXE_remedy"))
+        .args(["result-token", "--rule", "team-buckets", "--data-dir"])
+        .arg(&server.data_dir)
+        .output()
+        .unwrap();
+    let token = String::from_utf8(token.stdout).unwrap().trim().to_string();
+    c.put_evaluations()
+        .result_token(token)
+        .evaluations(
+            common::config::types::Evaluation::builder()
+                .compliance_resource_type(BUCKET)
+                .compliance_resource_id("lb")
+                .compliance_type(ComplianceType::NonCompliant)
+                .ordering_timestamp(aws_smithy_types::DateTime::from_secs(1_700_000_000))
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    expect_results(&c, "team-buckets", &[("lb", ComplianceType::NonCompliant)]).await;
+
+    // Untagged: the bucket left the rule's scope.
+    put_bucket(&c, "lb", "Off", &[]).await;
+    expect_results(&c, "team-buckets", &[("lb", ComplianceType::NotApplicable)]).await;
+    eventually(
+        Duration::from_secs(20),
+        "the eventLeftScope event",
+        || async {
+            recorded_events(events.path())
+                .into_iter()
+                .any(|e| e["eventLeftScope"] == true)
+                .then_some(())
+        },
+    )
+    .await;
+}
