@@ -9,6 +9,8 @@
 //! calling again before that time just returns `Waiting` again, so a restart resumes the sleep
 //! where it was (the wake-up time is absolute) rather than starting it over. The only in-process
 //! wait is [`Clock::sleep_ms`], which bounds one in-flight API call by the step's timeout.
+//! While a step sleeps or polls, it and the execution stay `InProgress` (SSM keeps `Waiting`
+//! for approvals and pauses, which this runtime does not have).
 //!
 //! Step semantics follow SSM: `maxAttempts` (a step fails only once every attempt failed;
 //! timeouts are retried too), `timeoutSeconds`, `onFailure` (Abort ends the execution Failed /
@@ -256,6 +258,15 @@ impl ExecutionState {
         self.failure_message
             .get_or_insert_with(|| "The automation execution was cancelled.".to_string());
         self.end_time_ms = Some(now_ms);
+    }
+
+    /// GetAutomationExecution's `CurrentStepName`: the waiting step, else the next to start.
+    pub fn current_step_name(&self) -> Option<&str> {
+        match &self.current {
+            Some(c) => Some(&c.step_name),
+            None if !self.status.is_terminal() => self.next_step.as_deref(),
+            None => None,
+        }
     }
 
     /// The document's `outputs` as GetAutomationExecution shows them.

@@ -20,6 +20,37 @@
 //! - [`builtin`]: the built-in runbook catalog (our own YAML, AWS's document names and parameters),
 //!   and [`required_world_apis`], the list of calls the world must emulate for them.
 //!
+//! How the engine drives an execution (each `state` is committed before the next call):
+//!
+//! ```no_run
+//! use std::collections::BTreeMap;
+//! use remedy_automation::*;
+//!
+//! struct MyWorld;
+//! #[async_trait::async_trait]
+//! impl World for MyWorld {
+//!     async fn call(&self, service: &str, api: &str, input: serde_json::Value)
+//!         -> Result<serde_json::Value, WorldError> {
+//!         Err(WorldError::new("UnsupportedOperation", format!("{service}:{api} {input}")))
+//!     }
+//! }
+//!
+//! # async fn engine() -> Result<(), Box<dyn std::error::Error>> {
+//! let runbook = builtin("AWS-ConfigureS3BucketVersioning").expect("built in");
+//! let given = BTreeMap::from([("BucketName".to_string(), vec!["my-bucket".to_string()])]);
+//! let params = runbook.resolve_parameters(&given)?; // InvalidAutomationExecutionParametersException
+//! let mut state = ExecutionState::new(runbook, params);
+//! let ctx = ExecutionContext::new("execution-id", "000000000000", "us-east-1");
+//! loop {
+//!     match run_next_step(runbook, &mut state, &ctx, &MyWorld, &SystemClock).await {
+//!         StepResult::Continue => { /* commit `state` */ }
+//!         StepResult::Waiting { until } => { /* commit `state`, come back at `until` (epoch ms) */ break }
+//!         StepResult::Ended(status) => { /* commit; status.remediation_execution_state() */ break }
+//!     }
+//! }
+//! # Ok(()) }
+//! ```
+//!
 //! Only the actions the remediation runbooks need are supported: `aws:executeAwsApi`,
 //! `aws:assertAwsResourceProperty`, `aws:waitForAwsResourceProperty`, `aws:branch`, `aws:sleep`.
 //! Where AWS's own runbook uses `aws:executeScript`, ours expresses the same API calls as

@@ -547,6 +547,7 @@ mainSteps:
     );
     assert_eq!(st.status, S::InProgress);
     assert_eq!(st.steps[0].status, S::InProgress);
+    assert_eq!(st.current_step_name(), Some("Nap"));
 
     // The engine persists the state and "restarts" 4 s later: the sleep is not restarted.
     let mut st: ExecutionState =
