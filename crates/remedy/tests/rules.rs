@@ -440,7 +440,7 @@ async fn put_config_rule_rejects_invalid_rules() {
                         .custom_policy_details(
                             CustomPolicyDetails::builder()
                                 .policy_runtime("guard-2.x.x")
-                                .policy_text("rule r { }")
+                                .policy_text("rule r { configuration exists }")
                                 .build()
                                 .unwrap(),
                         )
@@ -531,7 +531,7 @@ async fn put_config_rule_rejects_invalid_rules() {
             .custom_policy_details()
             .unwrap()
             .policy_text(),
-        "rule r { }"
+        "rule r { configuration exists }"
     );
     assert_eq!(
         all_rule_names(&c).await,
