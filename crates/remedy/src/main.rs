@@ -95,7 +95,10 @@ fn serve(args: ServeArgs) -> Result<(), String> {
         let engine = remedy::evaluation::engine::start(app.clone());
         let served = remedy::server::run(listener, app, remedy::server::shutdown_signal()).await;
         // The batch in hand finishes; queued evaluations stay queued for the next start.
-        if tokio::time::timeout(Duration::from_secs(10), engine.stop()).await.is_err() {
+        if tokio::time::timeout(Duration::from_secs(10), engine.stop())
+            .await
+            .is_err()
+        {
             tracing::warn!("the evaluation engine did not stop within 10 s");
         }
         served.map_err(|e| format!("server error: {e}"))?;
