@@ -385,7 +385,13 @@ fn insert_item(
         params![scope.account, scope.region, ci.resource_type, ci.resource_id, ci.resource_name, ci.state_id, ci.status, ci.capture_time, body],
     )
     .map_err(backend)?;
-    evaluation_queue::enqueue_resource(conn, scope, &ci.resource_type, &ci.resource_id, crate::time::now())?;
+    evaluation_queue::enqueue_resource(
+        conn,
+        scope,
+        &ci.resource_type,
+        &ci.resource_id,
+        crate::time::now(),
+    )?;
     Ok(ci)
 }
 
@@ -493,7 +499,13 @@ impl Store for SqliteStore {
             if n == 0 {
                 return Err(StoreError::NotFound);
             }
-            evaluation_queue::enqueue_rule(c, &scope, &rule.name, crate::store::evaluation_queue::JobOrigin::RulePut, crate::time::now())?;
+            evaluation_queue::enqueue_rule(
+                c,
+                &scope,
+                &rule.name,
+                crate::store::evaluation_queue::JobOrigin::RulePut,
+                crate::time::now(),
+            )?;
             Ok(())
         })
         .await
