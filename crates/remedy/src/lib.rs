@@ -22,3 +22,4 @@ pub mod result_token;
 pub mod server;
 pub mod store;
 pub mod time;
+pub mod world;
