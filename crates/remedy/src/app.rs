@@ -65,6 +65,8 @@ pub struct App {
     /// Wakes the evaluation engine: notified by the store after each commit that enqueued
     /// evaluation work (the engine also polls the queue every second).
     pub evaluation_wakeup: Arc<Notify>,
+    /// Wakes the remediation engine after executions are queued (it also polls).
+    pub remediation_wakeup: Arc<Notify>,
     /// The result-token key, loaded from the store on first use.
     result_tokens: OnceCell<ResultTokenKey>,
 }
@@ -80,6 +82,7 @@ impl App {
     ) -> Self {
         Self {
             evaluation_wakeup: store.evaluation_signal(),
+            remediation_wakeup: Arc::new(Notify::new()),
             store,
             credentials,
             settings,

@@ -18,6 +18,7 @@ pub mod import;
 pub mod managed_rules;
 pub mod pagination;
 pub mod protocol;
+pub mod remediation;
 pub mod result_token;
 pub mod server;
 pub mod store;

@@ -8,6 +8,7 @@ mod compliance;
 mod evaluations;
 mod remediation_configurations;
 mod remediation_exceptions;
+mod remediation_executions;
 mod resources;
 mod rules;
 mod tags;
@@ -67,6 +68,12 @@ pub async fn dispatch_config(
         Op::DeleteRemediationExceptions => {
             call(body, |r| remediation_exceptions::delete(app, ctx, r)).await
         }
+        Op::StartRemediationExecution => {
+            call(body, |r| remediation_executions::start(app, ctx, r)).await
+        }
+        Op::DescribeRemediationExecutionStatus => {
+            call(body, |r| remediation_executions::describe_status(app, ctx, r)).await
+        }
         Op::PutResourceConfig => call(body, |r| resources::put_resource_config(app, ctx, r)).await,
         Op::DeleteResourceConfig => {
             call(body, |r| resources::delete_resource_config(app, ctx, r)).await
@@ -125,7 +132,6 @@ pub async fn dispatch_config(
             })
             .await
         }
-        other => Err(not_yet(other.name())),
     }
 }
 

@@ -169,6 +169,10 @@ pub async fn delete(
     {
         Ok(()) => Ok(DeleteRemediationConfigurationResponse {}),
         Err(StoreError::NotFound) => Err(ApiError::no_such_remediation_configuration(&name)),
+        Err(StoreError::RemediationInProgress) => Err(ApiError::client(
+            "RemediationInProgressException",
+            format!("Remediation action is in progress for the ConfigRule '{name}'. You can delete the remediation action after the remediation execution completes."),
+        )),
         Err(e) => Err(e.into()),
     }
 }

@@ -8,10 +8,12 @@
 
 pub mod evaluation_queue;
 pub mod evaluations;
+pub mod executions;
 pub mod sqlite;
 
 pub use evaluation_queue::EvaluationQueueStore;
 pub use evaluations::EvaluationStore;
+pub use executions::ExecutionStore;
 
 use async_trait::async_trait;
 
@@ -32,6 +34,8 @@ pub enum StoreError {
     LimitExceeded(usize),
     #[error("the rule still has a remediation configuration")]
     RuleHasRemediationConfiguration,
+    #[error("remediation executions of the rule are queued or in progress")]
+    RemediationInProgress,
     #[error("storage backend: {0}")]
     Backend(String),
 }
@@ -82,7 +86,7 @@ pub struct DiscoveredResource {
 }
 
 #[async_trait]
-pub trait Store: EvaluationStore + EvaluationQueueStore + Send + Sync + 'static {
+pub trait Store: EvaluationStore + EvaluationQueueStore + ExecutionStore + Send + Sync + 'static {
     /// Answers when the backend can serve requests (for `/ready`).
     async fn ping(&self) -> StoreResult<()>;
 
@@ -125,6 +129,8 @@ pub trait Store: EvaluationStore + EvaluationQueueStore + Send + Sync + 'static 
         scope: &Scope,
         rule_names: &[String],
     ) -> StoreResult<Vec<RemediationConfigRecord>>;
+    /// Deletes a rule's configuration; `RemediationInProgress` (nothing deleted) while any of
+    /// the rule's executions is QUEUED or IN_PROGRESS.
     async fn delete_remediation_configuration(
         &self,
         scope: &Scope,

@@ -30,10 +30,12 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("sqlite/0001_init.sql")),
     (2, include_str!("sqlite/0002_evaluations.sql")),
     (3, include_str!("sqlite/0003_evaluation_queue.sql")),
+    (4, include_str!("sqlite/0004_remediation_executions.sql")),
 ];
 
 mod evaluation_queue;
 mod evaluations;
+mod executions;
 
 /// Concurrent reads. Each holds a blocking thread and a connection; more than a few per core
 /// only adds contention, and a bounded number lets every connection be reused.
@@ -629,6 +631,9 @@ impl Store for SqliteStore {
         let scope = scope.clone();
         let name = rule_name.to_string();
         self.write(move |c| {
+            if executions::rule_has_active_executions(c, &scope, &name)? {
+                return Err(StoreError::RemediationInProgress);
+            }
             let n = c
                 .execute(
                     "DELETE FROM remediation_configurations WHERE account=?1 AND region=?2 AND rule_name=?3",

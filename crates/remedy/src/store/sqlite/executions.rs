@@ -1,0 +1,713 @@
+//! [`ExecutionStore`] on SQLite: tables `remediation_executions` and `remediation_failures`
+//! (migration 0004).
+//!
+//! Claiming runs on the single writer, so selecting candidates and taking their leases is one
+//! transaction: each candidate is taken with a guarded `UPDATE … RETURNING` (lease still free),
+//! and the per-rule concurrency bound is counted as rows are taken.
+
+use std::collections::HashMap;
+
+use super::*;
+use crate::store::executions::*;
+
+const COLS: &str =
+    "id, account, region, rule_name, resource_type, resource_id, state, document_name,
+    document_version, parameters, execution_state, automatic, invocation_time, last_updated, fence,
+    wake_at, batch_id";
+
+fn record(row: &Row) -> rusqlite::Result<ExecutionRecord> {
+    Ok(ExecutionRecord {
+        id: row.get(0)?,
+        scope: Scope::new(row.get::<_, String>(1)?, row.get::<_, String>(2)?),
+        rule_name: row.get(3)?,
+        resource_type: row.get(4)?,
+        resource_id: row.get(5)?,
+        state: row.get(6)?,
+        document_name: row.get(7)?,
+        document_version: row.get(8)?,
+        parameters: row.get(9)?,
+        execution_state: row.get(10)?,
+        automatic: row.get::<_, i64>(11)? != 0,
+        invocation_time: row.get(12)?,
+        last_updated: row.get(13)?,
+        fence: row.get(14)?,
+        wake_at: row.get(15)?,
+        batch_id: row.get(16)?,
+    })
+}
+
+/// Whether executions of a rule are QUEUED or IN_PROGRESS; called inside
+/// `delete_remediation_configuration`'s write.
+pub(super) fn rule_has_active_executions(
+    c: &Connection,
+    scope: &Scope,
+    rule_name: &str,
+) -> StoreResult<bool> {
+    Ok(c.query_row(
+        "SELECT 1 FROM remediation_executions WHERE account=?1 AND region=?2 AND rule_name=?3
+               AND state IN ('QUEUED','IN_PROGRESS') LIMIT 1",
+        params![scope.account, scope.region, rule_name],
+        |_| Ok(()),
+    )
+    .optional()
+    .map_err(backend)?
+    .is_some())
+}
+
+/// `max(1, ceil(n·pct/100))`.
+fn concurrency_bound(n: i64, pct: i64) -> i64 {
+    ((n * pct + 99) / 100).max(1)
+}
+
+#[async_trait]
+impl ExecutionStore for SqliteStore {
+    async fn insert_executions(
+        &self,
+        scope: &Scope,
+        rule_name: &str,
+        executions: &[NewExecution],
+        now: f64,
+    ) -> StoreResult<Vec<InsertOutcome>> {
+        let scope = scope.clone();
+        let rule = rule_name.to_string();
+        let executions = executions.to_vec();
+        self.write(move |c| {
+            let configured = c
+                .query_row(
+                    "SELECT 1 FROM remediation_configurations WHERE account=?1 AND region=?2 AND rule_name=?3",
+                    params![scope.account, scope.region, rule],
+                    |_| Ok(()),
+                )
+                .optional()
+                .map_err(backend)?
+                .is_some();
+            if !configured {
+                return Err(StoreError::NotFound);
+            }
+            let mut insert = c
+                .prepare_cached(
+                    "INSERT INTO remediation_executions (id, account, region, rule_name, resource_type, resource_id,
+                        state, document_name, document_version, parameters, execution_state, automatic,
+                        concurrency_pct, error_pct, batch_id, invocation_time, last_updated, wake_at)
+                     VALUES (?1,?2,?3,?4,?5,?6,'QUEUED',?7,?8,?9,?10,?11,?12,?13,?14,?15,?15,?16)
+                     ON CONFLICT DO NOTHING",
+                )
+                .map_err(backend)?;
+            let mut out = Vec::with_capacity(executions.len());
+            for e in &executions {
+                let n = insert
+                    .execute(params![
+                        e.id,
+                        scope.account,
+                        scope.region,
+                        rule,
+                        e.resource_type,
+                        e.resource_id,
+                        e.document_name,
+                        e.document_version,
+                        e.parameters,
+                        e.execution_state,
+                        e.automatic as i64,
+                        e.concurrency_percentage as i64,
+                        e.error_percentage as i64,
+                        e.batch_id,
+                        now,
+                        e.wake_at,
+                    ])
+                    .map_err(backend)?;
+                out.push(if n == 1 {
+                    InsertOutcome::Started
+                } else {
+                    InsertOutcome::InFlight
+                });
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn latest_executions(
+        &self,
+        scope: &Scope,
+        rule_name: &str,
+        keys: Option<&[(String, String)]>,
+        after: Option<&(String, String)>,
+        limit: usize,
+    ) -> StoreResult<Vec<ExecutionRecord>> {
+        let scope = scope.clone();
+        let rule = rule_name.to_string();
+        let keys = keys.map(|k| k.to_vec());
+        let after = after.cloned();
+        self.read(move |c| {
+            let latest = format!(
+                "SELECT {COLS} FROM remediation_executions e WHERE account=?1 AND region=?2 AND rule_name=?3
+                   AND seq = (SELECT max(seq) FROM remediation_executions l WHERE l.account=e.account AND l.region=e.region
+                              AND l.rule_name=e.rule_name AND l.resource_type=e.resource_type AND l.resource_id=e.resource_id)"
+            );
+            let mut out = Vec::new();
+            match keys {
+                Some(mut keys) => {
+                    keys.sort();
+                    keys.dedup();
+                    let mut s = c
+                        .prepare_cached(&format!("{latest} AND resource_type=?4 AND resource_id=?5"))
+                        .map_err(backend)?;
+                    for (t, i) in keys {
+                        if after.as_ref().is_some_and(|a| (&t, &i) <= (&a.0, &a.1)) {
+                            continue;
+                        }
+                        if out.len() >= limit {
+                            break;
+                        }
+                        if let Some(r) = s
+                            .query_row(params![scope.account, scope.region, rule, t, i], record)
+                            .optional()
+                            .map_err(backend)?
+                        {
+                            out.push(r);
+                        }
+                    }
+                }
+                None => {
+                    let (at, ai) = after.unwrap_or_default();
+                    let mut s = c
+                        .prepare_cached(&format!(
+                            "{latest} AND (resource_type, resource_id) > (?4, ?5) ORDER BY resource_type, resource_id LIMIT ?6"
+                        ))
+                        .map_err(backend)?;
+                    let rows = s
+                        .query_map(
+                            params![scope.account, scope.region, rule, at, ai, limit as i64],
+                            record,
+                        )
+                        .map_err(backend)?;
+                    for r in rows {
+                        out.push(r.map_err(backend)?);
+                    }
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn get_execution(&self, id: &str) -> StoreResult<Option<ExecutionRecord>> {
+        let id = id.to_string();
+        self.read(move |c| {
+            c.query_row(
+                &format!("SELECT {COLS} FROM remediation_executions WHERE id=?1"),
+                [id],
+                record,
+            )
+            .optional()
+            .map_err(backend)
+        })
+        .await
+    }
+
+    async fn claim_executions(
+        &self,
+        owner: &str,
+        now: f64,
+        lease_seconds: f64,
+        limit: usize,
+    ) -> StoreResult<Vec<ExecutionRecord>> {
+        let owner = owner.to_string();
+        self.write(move |c| {
+            // Candidates: due, lease free or expired. IN_PROGRESS first (resuming never waits for
+            // the concurrency bound), then oldest first.
+            let candidates: Vec<(i64, String, String, String, String, i64, i64, String)> = {
+                let mut s = c
+                    .prepare_cached(
+                        "SELECT seq, account, region, rule_name, state, concurrency_pct, error_pct, batch_id
+                         FROM remediation_executions
+                         WHERE state IN ('QUEUED','IN_PROGRESS') AND wake_at <= ?1
+                           AND (lease_expires IS NULL OR lease_expires < ?1)
+                         ORDER BY state = 'QUEUED', wake_at, seq LIMIT ?2",
+                    )
+                    .map_err(backend)?;
+                let rows = s
+                    .query_map(params![now, (limit * 4 + 16) as i64], |r| {
+                        Ok((
+                            r.get(0)?,
+                            r.get(1)?,
+                            r.get(2)?,
+                            r.get(3)?,
+                            r.get(4)?,
+                            r.get(5)?,
+                            r.get(6)?,
+                            r.get(7)?,
+                        ))
+                    })
+                    .map_err(backend)?;
+                rows.collect::<rusqlite::Result<_>>().map_err(backend)?
+            };
+            // Per rule: (non-terminal executions, IN_PROGRESS executions), counted once.
+            let mut rule_counts: HashMap<(String, String, String), (i64, i64)> = HashMap::new();
+            let mut take = c
+                .prepare_cached(&format!(
+                    "UPDATE remediation_executions
+                     SET lease_owner=?2, lease_expires=?3, fence=fence+1, state='IN_PROGRESS',
+                         last_updated = CASE WHEN state='QUEUED' THEN ?4 ELSE last_updated END
+                     WHERE seq=?1 AND (lease_expires IS NULL OR lease_expires < ?4)
+                     RETURNING {COLS}"
+                ))
+                .map_err(backend)?;
+            let mut out = Vec::new();
+            for (seq, account, region, rule, state, conc, err, batch) in candidates {
+                if out.len() >= limit {
+                    break;
+                }
+                let key = (account.clone(), region.clone(), rule.clone());
+                if !rule_counts.contains_key(&key) {
+                    let counts = c
+                        .query_row(
+                            "SELECT count(*), coalesce(sum(state='IN_PROGRESS'), 0) FROM remediation_executions
+                             WHERE account=?1 AND region=?2 AND rule_name=?3 AND state IN ('QUEUED','IN_PROGRESS')",
+                            params![account, region, rule],
+                            |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)),
+                        )
+                        .map_err(backend)?;
+                    rule_counts.insert(key.clone(), counts);
+                }
+                if state == STATE_QUEUED {
+                    // ErrorPercentage: the batch stops starting executions once exceeded.
+                    let (size, errors): (i64, i64) = c
+                        .query_row(
+                            "SELECT count(*), coalesce(sum(state='FAILED'), 0) FROM remediation_executions WHERE batch_id=?1",
+                            [&batch],
+                            |r| Ok((r.get(0)?, r.get(1)?)),
+                        )
+                        .map_err(backend)?;
+                    if errors > 0 && errors > size * err / 100 {
+                        let message = format!(
+                            "The remediation was not started: {errors} of the {size} executions started together failed, more than the configuration's ErrorPercentage ({err}%) allows."
+                        );
+                        let state_json = c
+                            .query_row(
+                                "SELECT execution_state FROM remediation_executions WHERE seq=?1",
+                                [seq],
+                                |r| r.get::<_, String>(0),
+                            )
+                            .map_err(backend)?;
+                        let failed = mark_not_started(&state_json, &message, now);
+                        c.execute(
+                            "UPDATE remediation_executions SET state='FAILED', execution_state=?2, last_updated=?3,
+                               lease_owner=NULL, lease_expires=NULL WHERE seq=?1",
+                            params![seq, failed, now],
+                        )
+                        .map_err(backend)?;
+                        if let Some(counts) = rule_counts.get_mut(&key) {
+                            counts.0 -= 1;
+                        }
+                        continue;
+                    }
+                    let (n, running) = rule_counts[&key];
+                    if running >= concurrency_bound(n, conc) {
+                        continue;
+                    }
+                }
+                let taken = take
+                    .query_row(params![seq, owner, now + lease_seconds, now], record)
+                    .optional()
+                    .map_err(backend)?;
+                if let Some(r) = taken {
+                    if state == STATE_QUEUED {
+                        if let Some(counts) = rule_counts.get_mut(&key) {
+                            counts.1 += 1;
+                        }
+                    }
+                    out.push(r);
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn renew_execution_lease(&self, id: &str, fence: i64, until: f64) -> StoreResult<bool> {
+        let id = id.to_string();
+        self.write(move |c| {
+            let n = c
+                .execute(
+                    "UPDATE remediation_executions SET lease_expires=?3
+                     WHERE id=?1 AND fence=?2 AND state IN ('QUEUED','IN_PROGRESS')",
+                    params![id, fence, until],
+                )
+                .map_err(backend)?;
+            Ok(n == 1)
+        })
+        .await
+    }
+
+    async fn commit_execution_step(&self, commit: &StepCommit) -> StoreResult<bool> {
+        let commit = commit.clone();
+        self.write(move |c| {
+            let terminal = commit.state == STATE_SUCCEEDED || commit.state == STATE_FAILED;
+            let release = terminal || commit.wake_at.is_some();
+            let n = c
+                .execute(
+                    "UPDATE remediation_executions SET state=?3, execution_state=?4, last_updated=?5,
+                        wake_at = coalesce(?6, wake_at),
+                        lease_owner = CASE WHEN ?7 THEN NULL ELSE lease_owner END,
+                        lease_expires = CASE WHEN ?7 THEN NULL ELSE lease_expires END
+                     WHERE id=?1 AND fence=?2 AND state IN ('QUEUED','IN_PROGRESS')",
+                    params![
+                        commit.id,
+                        commit.fence,
+                        commit.state,
+                        commit.execution_state,
+                        commit.now,
+                        commit.wake_at,
+                        release
+                    ],
+                )
+                .map_err(backend)?;
+            Ok(n == 1)
+        })
+        .await
+    }
+
+    async fn release_execution(&self, id: &str, fence: i64) -> StoreResult<bool> {
+        let id = id.to_string();
+        self.write(move |c| {
+            let n = c
+                .execute(
+                    "UPDATE remediation_executions SET lease_owner=NULL, lease_expires=NULL WHERE id=?1 AND fence=?2",
+                    params![id, fence],
+                )
+                .map_err(backend)?;
+            Ok(n == 1)
+        })
+        .await
+    }
+
+    async fn release_all_execution_leases(&self) -> StoreResult<usize> {
+        self.write(|c| {
+            c.execute(
+                "UPDATE remediation_executions SET lease_owner=NULL, lease_expires=NULL WHERE lease_owner IS NOT NULL",
+                [],
+            )
+            .map_err(backend)
+        })
+        .await
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn record_automatic_failure(
+        &self,
+        scope: &Scope,
+        rule_name: &str,
+        resource_type: &str,
+        resource_id: &str,
+        now: f64,
+        window_seconds: f64,
+        max_attempts: usize,
+    ) -> StoreResult<AutomaticFailureOutcome> {
+        let scope = scope.clone();
+        let (rule, t, i) = (
+            rule_name.to_string(),
+            resource_type.to_string(),
+            resource_id.to_string(),
+        );
+        self.write(move |c| {
+            let key = params![scope.account, scope.region, rule, t, i];
+            c.execute(
+                "INSERT INTO remediation_failures (account, region, rule_name, resource_type, resource_id, failed_at)
+                 VALUES (?1,?2,?3,?4,?5,?6)",
+                params![scope.account, scope.region, rule, t, i, now],
+            )
+            .map_err(backend)?;
+            c.execute(
+                "DELETE FROM remediation_failures WHERE account=?1 AND region=?2 AND rule_name=?3
+                   AND resource_type=?4 AND resource_id=?5 AND failed_at < ?6",
+                params![scope.account, scope.region, rule, t, i, now - window_seconds],
+            )
+            .map_err(backend)?;
+            let failures: i64 = c
+                .query_row(
+                    "SELECT count(*) FROM remediation_failures WHERE account=?1 AND region=?2 AND rule_name=?3
+                       AND resource_type=?4 AND resource_id=?5",
+                    key,
+                    |r| r.get(0),
+                )
+                .map_err(backend)?;
+            if (failures as usize) < max_attempts {
+                return Ok(AutomaticFailureOutcome::Retry {
+                    failures: failures as usize,
+                });
+            }
+            let message = format!(
+                "Auto-remediation failed {failures} times within {} seconds.",
+                window_seconds as i64
+            );
+            c.execute(
+                "INSERT INTO remediation_exceptions (account, region, rule_name, resource_type, resource_id, message, expiration_time)
+                 VALUES (?1,?2,?3,?4,?5,?6,NULL)
+                 ON CONFLICT (account, region, rule_name, resource_type, resource_id)
+                 DO UPDATE SET message=excluded.message, expiration_time=NULL",
+                params![scope.account, scope.region, rule, t, i, message],
+            )
+            .map_err(backend)?;
+            c.execute(
+                "DELETE FROM remediation_failures WHERE account=?1 AND region=?2 AND rule_name=?3
+                   AND resource_type=?4 AND resource_id=?5",
+                key,
+            )
+            .map_err(backend)?;
+            Ok(AutomaticFailureOutcome::ExceptionCreated(
+                RemediationExceptionRecord {
+                    rule_name: rule.clone(),
+                    resource_type: t.clone(),
+                    resource_id: i.clone(),
+                    message: Some(message),
+                    expiration_time: None,
+                },
+            ))
+        })
+        .await
+    }
+
+    async fn active_executions(&self) -> StoreResult<usize> {
+        self.read(|c| {
+            c.query_row(
+                "SELECT count(*) FROM remediation_executions WHERE state IN ('QUEUED','IN_PROGRESS')",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n as usize)
+            .map_err(backend)
+        })
+        .await
+    }
+}
+
+/// An execution ended before it started: its state JSON marked Failed with `message`.
+fn mark_not_started(state_json: &str, message: &str, now: f64) -> String {
+    match serde_json::from_str::<remedy_automation::ExecutionState>(state_json) {
+        Ok(mut s) => {
+            s.status = remedy_automation::AutomationExecutionStatus::Failed;
+            s.failure_message = Some(message.to_string());
+            s.next_step = None;
+            s.current = None;
+            s.end_time_ms = Some((now * 1000.0) as i64);
+            serde_json::to_string(&s).unwrap_or_else(|_| state_json.to_string())
+        }
+        Err(_) => state_json.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::RemediationConfigRecord;
+
+    fn open() -> (tempfile::TempDir, SqliteStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("remedy.db")).unwrap();
+        (dir, store)
+    }
+
+    fn exec(id: &str, resource: &str, batch: &str, conc: u32, err: u32) -> NewExecution {
+        NewExecution {
+            id: id.into(),
+            rule_name: "r".into(),
+            resource_type: "AWS::S3::Bucket".into(),
+            resource_id: resource.into(),
+            document_name: "AWS-ConfigureS3BucketVersioning".into(),
+            document_version: None,
+            parameters: "{}".into(),
+            execution_state: "{}".into(),
+            automatic: false,
+            concurrency_percentage: conc,
+            error_percentage: err,
+            batch_id: batch.into(),
+            wake_at: 0.0,
+        }
+    }
+
+    async fn setup(store: &SqliteStore, scope: &Scope) {
+        let rule = crate::domain::RuleRecord {
+            name: "r".into(),
+            id: "config-rule-r".into(),
+            arn: scope.config_arn("config-rule/config-rule-r"),
+            rule: Default::default(),
+        };
+        store.insert_rule(scope, &rule, &[], 10).await.unwrap();
+        store
+            .put_remediation_configurations(
+                scope,
+                &[RemediationConfigRecord {
+                    rule_name: "r".into(),
+                    arn: "arn".into(),
+                    config: Default::default(),
+                }],
+            )
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn in_flight_is_unique_claims_are_fenced_and_bounded() {
+        let (_dir, store) = open();
+        let scope = Scope::new("000000000000", "us-east-1");
+        assert!(matches!(
+            store
+                .insert_executions(&scope, "r", &[exec("x", "a", "b", 100, 100)], 1.0)
+                .await,
+            Err(StoreError::NotFound)
+        ));
+        setup(&store, &scope).await;
+        let out = store
+            .insert_executions(
+                &scope,
+                "r",
+                &[
+                    exec("1", "a", "b", 50, 100),
+                    exec("2", "a", "b", 50, 100),
+                    exec("3", "b", "b", 50, 100),
+                    exec("4", "c", "b", 50, 100),
+                    exec("5", "d", "b", 50, 100),
+                ],
+                1.0,
+            )
+            .await
+            .unwrap();
+        assert_eq!(out[1], InsertOutcome::InFlight);
+        assert_eq!(
+            out.iter().filter(|o| **o == InsertOutcome::Started).count(),
+            4
+        );
+        // 50 % of 4 non-terminal executions: 2 at once.
+        let claimed = store.claim_executions("w1", 2.0, 30.0, 10).await.unwrap();
+        assert_eq!(claimed.len(), 2);
+        assert!(store
+            .claim_executions("w2", 3.0, 30.0, 10)
+            .await
+            .unwrap()
+            .is_empty());
+        // Lease expiry: another worker takes over; the stale one's commit is refused.
+        let first = &claimed[0];
+        let again = store.claim_executions("w2", 40.0, 30.0, 10).await.unwrap();
+        assert!(again.iter().any(|r| r.id == first.id));
+        let commit = StepCommit {
+            id: first.id.clone(),
+            fence: first.fence,
+            state: STATE_SUCCEEDED.into(),
+            execution_state: "{}".into(),
+            now: 41.0,
+            wake_at: None,
+        };
+        assert!(!store.commit_execution_step(&commit).await.unwrap());
+        let newer = again.iter().find(|r| r.id == first.id).unwrap();
+        let commit = StepCommit {
+            fence: newer.fence,
+            ..commit
+        };
+        assert!(store.commit_execution_step(&commit).await.unwrap());
+        let latest = store
+            .latest_executions(&scope, "r", None, None, 100)
+            .await
+            .unwrap();
+        assert_eq!(latest.len(), 4);
+        assert!(latest.iter().any(|r| r.state == STATE_SUCCEEDED));
+        // A terminal key may start again; the latest execution is shown.
+        let out = store
+            .insert_executions(
+                &scope,
+                "r",
+                &[exec("6", &first.resource_id, "c", 100, 100)],
+                50.0,
+            )
+            .await
+            .unwrap();
+        assert_eq!(out, vec![InsertOutcome::Started]);
+        let k = vec![("AWS::S3::Bucket".to_string(), first.resource_id.clone())];
+        let latest = store
+            .latest_executions(&scope, "r", Some(&k), None, 100)
+            .await
+            .unwrap();
+        assert_eq!(latest[0].id, "6");
+        // Deleting the configuration is refused while executions are in flight.
+        assert!(matches!(
+            store.delete_remediation_configuration(&scope, "r").await,
+            Err(StoreError::RemediationInProgress)
+        ));
+    }
+
+    #[tokio::test]
+    async fn error_percentage_stops_the_batch_and_failures_create_an_exception() {
+        let (_dir, store) = open();
+        let scope = Scope::new("000000000000", "us-east-1");
+        setup(&store, &scope).await;
+        let execs: Vec<_> = (0..4)
+            .map(|i| exec(&i.to_string(), &format!("b{i}"), "batch", 25, 25))
+            .collect();
+        store
+            .insert_executions(&scope, "r", &execs, 1.0)
+            .await
+            .unwrap();
+        let c = store.claim_executions("w", 2.0, 30.0, 10).await.unwrap();
+        assert_eq!(c.len(), 1);
+        let fail = StepCommit {
+            id: c[0].id.clone(),
+            fence: c[0].fence,
+            state: STATE_FAILED.into(),
+            execution_state: "{}".into(),
+            now: 3.0,
+            wake_at: None,
+        };
+        assert!(store.commit_execution_step(&fail).await.unwrap());
+        // 1 error of 4 at 25 %: floor(1) allows one.
+        let c = store.claim_executions("w", 4.0, 30.0, 10).await.unwrap();
+        assert_eq!(c.len(), 1);
+        let fail = StepCommit {
+            id: c[0].id.clone(),
+            fence: c[0].fence,
+            ..fail
+        };
+        assert!(store.commit_execution_step(&fail).await.unwrap());
+        // 2 > 1: the rest end FAILED without starting.
+        assert!(store
+            .claim_executions("w", 5.0, 30.0, 10)
+            .await
+            .unwrap()
+            .is_empty());
+        assert_eq!(store.active_executions().await.unwrap(), 0);
+
+        for n in 1..3 {
+            assert_eq!(
+                store
+                    .record_automatic_failure(&scope, "r", "T", "i", n as f64, 60.0, 3)
+                    .await
+                    .unwrap(),
+                AutomaticFailureOutcome::Retry { failures: n }
+            );
+        }
+        // Outside the window, the old ones do not count.
+        assert_eq!(
+            store
+                .record_automatic_failure(&scope, "r", "T", "i", 100.0, 60.0, 3)
+                .await
+                .unwrap(),
+            AutomaticFailureOutcome::Retry { failures: 1 }
+        );
+        store
+            .record_automatic_failure(&scope, "r", "T", "i", 101.0, 60.0, 3)
+            .await
+            .unwrap();
+        let out = store
+            .record_automatic_failure(&scope, "r", "T", "i", 102.0, 60.0, 3)
+            .await
+            .unwrap();
+        assert!(matches!(out, AutomaticFailureOutcome::ExceptionCreated(_)));
+        let ex = store
+            .list_remediation_exceptions(&scope, "r", None, None, 10, 103.0)
+            .await
+            .unwrap();
+        assert_eq!(
+            ex[0].message.as_deref(),
+            Some("Auto-remediation failed 3 times within 60 seconds.")
+        );
+    }
+}
