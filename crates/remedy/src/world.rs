@@ -24,7 +24,8 @@
 //!   failed: Missing required parameter in input: \"Bucket\""); an API the world does not emulate
 //!   gets `UnsupportedOperation` naming it and listing [`supported`].
 //!
-//! Service names are boto3 client names (`s3`, `ec2`, …; any case); API names are the
+//! Service names are boto3 client names (`s3`, `s3control`, `ec2`, `kms`, `cloudtrail`,
+//! `dynamodb`, `iam`; any case); API names are the
 //! operation names (`PutBucketVersioning`), and boto3's snake_case method names
 //! (`put_bucket_versioning`) are accepted too. Parameters are boto3's; booleans may also be the
 //! strings `"true"`/`"false"` (any case) and integers numeric strings, since runbook
@@ -35,7 +36,7 @@
 //! changing the same resource concurrently cannot lose an update.
 //!
 //! Per-service details (resource identity, the configuration-item fields read and written) are
-//! documented in each module: [`s3`], [`ec2`], [`kms`], [`cloudtrail`], [`dynamodb`], [`iam`].
+//! documented in each module: [`s3`] (with `s3control`), [`ec2`], [`kms`], [`cloudtrail`], [`dynamodb`], [`iam`].
 
 pub mod cloudtrail;
 pub mod dynamodb;
@@ -97,6 +98,7 @@ pub fn supported() -> Vec<(&'static str, &'static str)> {
 
 const SERVICES: &[(&str, &[&str])] = &[
     ("s3", s3::APIS),
+    ("s3control", s3::CONTROL_APIS),
     ("ec2", ec2::APIS),
     ("kms", kms::APIS),
     ("cloudtrail", cloudtrail::APIS),
@@ -181,6 +183,7 @@ impl ConfigWorld {
         let p = Params::root(&map);
         match service_name {
             "s3" => s3::call(self, api_name, p).await,
+            "s3control" => s3::control_call(self, api_name, p).await,
             "ec2" => ec2::call(self, api_name, p).await,
             "kms" => kms::call(self, api_name, p).await,
             "cloudtrail" => cloudtrail::call(self, api_name, p).await,

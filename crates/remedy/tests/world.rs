@@ -1634,3 +1634,55 @@ async fn a_change_queues_the_resource_for_evaluation_and_a_no_op_does_not() {
     env.ok("s3", "PutBucketVersioning", put).await;
     assert_eq!(env.store.queued_evaluation_jobs().await.unwrap(), 0);
 }
+
+#[tokio::test]
+async fn s3control_account_public_access_block_flips_the_account_rule() {
+    let env = env();
+    let before = env
+        .seed(
+            ACCOUNT_TYPE,
+            ACCOUNT,
+            json!({"ebsEncryptionByDefault": true}),
+            json!({}),
+        )
+        .await;
+    let rule = "S3_ACCOUNT_LEVEL_PUBLIC_ACCESS_BLOCKS_PERIODIC";
+    assert_eq!(
+        verdict(rule, json!({}), &before),
+        ComplianceType::NonCompliant
+    );
+    let e = env
+        .err(
+            "s3control",
+            "GetPublicAccessBlock",
+            json!({"AccountId": ACCOUNT}),
+        )
+        .await;
+    assert_code(&e, "NoSuchPublicAccessBlockConfiguration");
+    let put = json!({"AccountId": ACCOUNT, "PublicAccessBlockConfiguration": {"BlockPublicAcls": true,
+        "IgnorePublicAcls": true, "BlockPublicPolicy": true, "RestrictPublicBuckets": true}});
+    env.ok("s3control", "PutPublicAccessBlock", put.clone())
+        .await;
+    let after = env.latest(ACCOUNT_TYPE, ACCOUNT).await;
+    assert_eq!(verdict(rule, json!({}), &after), ComplianceType::Compliant);
+    assert_eq!(after.configuration, before.configuration);
+    assert_eq!(
+        env.ok(
+            "s3control",
+            "GetPublicAccessBlock",
+            json!({"AccountId": ACCOUNT})
+        )
+        .await["PublicAccessBlockConfiguration"]["RestrictPublicBuckets"],
+        json!(true)
+    );
+    env.ok("s3control", "PutPublicAccessBlock", put).await;
+    assert_eq!(env.history(ACCOUNT_TYPE, ACCOUNT).await.len(), 2);
+    let e = env
+        .err(
+            "s3control",
+            "GetPublicAccessBlock",
+            json!({"AccountId": "999999999999"}),
+        )
+        .await;
+    assert_code(&e, "AccessDenied");
+}

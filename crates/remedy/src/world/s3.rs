@@ -10,6 +10,12 @@
 //!
 //! A bucket that is not recorded (or deleted): `NoSuchBucket` "The specified bucket does not
 //! exist". Writes answer `{}` (boto3's empty response).
+//!
+//! The account-level Block Public Access of S3 Control (`s3control` GetPublicAccessBlock /
+//! PutPublicAccessBlock / DeletePublicAccessBlock, parameter `AccountId`, which must be the
+//! caller's account — else `AccessDenied`) reads and writes the same four flags in the account
+//! item's (`AWS::::Account`) `supp.PublicAccessBlockConfiguration`, the value the account-level
+//! and bucket public read/write rules read; Put records the account item when there is none yet.
 
 use serde_json::{json, Map, Value};
 
@@ -31,6 +37,15 @@ pub(super) const APIS: &[&str] = &[
     "PutBucketVersioning",
     "PutPublicAccessBlock",
 ];
+
+/// The S3 Control APIs emulated (service `s3control`).
+pub(super) const CONTROL_APIS: &[&str] = &[
+    "DeletePublicAccessBlock",
+    "GetPublicAccessBlock",
+    "PutPublicAccessBlock",
+];
+
+const ACCOUNT: &str = "AWS::::Account";
 
 const PAB: &str = "PublicAccessBlockConfiguration";
 const SSE: &str = "ServerSideEncryptionConfiguration";
@@ -57,6 +72,75 @@ fn malformed_xml() -> WorldError {
     )
 }
 
+/// `s3control`: the account's Block Public Access.
+pub(super) async fn control_call(w: &ConfigWorld, api: &str, p: Params<'_>) -> WorldResult<Value> {
+    let account = p.str("AccountId")?;
+    if account != w.scope().account {
+        return Err(WorldError::new("AccessDenied", "Access Denied"));
+    }
+    let not_found = || {
+        WorldError::new(
+            "NoSuchPublicAccessBlockConfiguration",
+            "The public access block configuration was not found",
+        )
+    };
+    match api {
+        "GetPublicAccessBlock" => {
+            let cfg = w
+                .current(ACCOUNT, account)
+                .await?
+                .and_then(|ci| ci.supplementary_configuration.get(PAB).map(super::decoded))
+                .filter(Value::is_object)
+                .ok_or_else(not_found)?;
+            Ok(json!({ "PublicAccessBlockConfiguration": flags_shape(&cfg) }))
+        }
+        "PutPublicAccessBlock" => {
+            let value = flags_value(p.obj("PublicAccessBlockConfiguration")?)?;
+            w.update(ACCOUNT, account, true, not_found, |doc| {
+                doc.set_supp(PAB, value);
+                Ok(())
+            })
+            .await?;
+            Ok(json!({}))
+        }
+        "DeletePublicAccessBlock" => {
+            if w.current(ACCOUNT, account).await?.is_some() {
+                w.update(ACCOUNT, account, false, not_found, |doc| {
+                    doc.set_supp(PAB, Value::Null);
+                    Ok(())
+                })
+                .await?;
+            }
+            Ok(json!({}))
+        }
+        _ => Err(super::unsupported("s3control", api)),
+    }
+}
+
+fn flags_shape(cfg: &Value) -> Map<String, Value> {
+    FLAGS
+        .iter()
+        .map(|(api, ci)| {
+            (
+                api.to_string(),
+                Value::Bool(rec_bool(cfg.get(*ci)) == Some(true)),
+            )
+        })
+        .collect()
+}
+
+/// A `PublicAccessBlockConfiguration` parameter as the item records it (omitted flags false).
+fn flags_value(cfg: Params<'_>) -> WorldResult<Value> {
+    let mut value = Map::new();
+    for (api, ci) in FLAGS {
+        value.insert(
+            ci.to_string(),
+            Value::Bool(cfg.opt_bool(api)?.unwrap_or(false)),
+        );
+    }
+    Ok(Value::Object(value))
+}
+
 pub(super) async fn call(w: &ConfigWorld, api: &str, p: Params<'_>) -> WorldResult<Value> {
     let bucket = p.str("Bucket")?;
     match api {
@@ -68,27 +152,11 @@ pub(super) async fn call(w: &ConfigWorld, api: &str, p: Params<'_>) -> WorldResu
                     "The public access block configuration was not found",
                 ));
             };
-            let out: Map<String, Value> = FLAGS
-                .iter()
-                .map(|(api, ci)| {
-                    (
-                        api.to_string(),
-                        Value::Bool(rec_bool(cfg.get(*ci)) == Some(true)),
-                    )
-                })
-                .collect();
-            Ok(json!({ "PublicAccessBlockConfiguration": out }))
+            Ok(json!({ "PublicAccessBlockConfiguration": flags_shape(cfg) }))
         }
         "PutPublicAccessBlock" => {
-            let cfg = p.obj("PublicAccessBlockConfiguration")?;
-            let mut value = Map::new();
-            for (api, ci) in FLAGS {
-                value.insert(
-                    ci.to_string(),
-                    Value::Bool(cfg.opt_bool(api)?.unwrap_or(false)),
-                );
-            }
-            write(w, bucket, PAB, Value::Object(value)).await
+            let value = flags_value(p.obj("PublicAccessBlockConfiguration")?)?;
+            write(w, bucket, PAB, value).await
         }
         "DeletePublicAccessBlock" => write(w, bucket, PAB, Value::Null).await,
         "GetBucketEncryption" => {
