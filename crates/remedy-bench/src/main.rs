@@ -116,7 +116,7 @@ fn build_request(args: &Args, body: &str) -> Vec<u8> {
         &args.service,
         now,
     );
-    let mut req = format!("POST / HTTP/1.1\r\n");
+    let mut req = String::from("POST / HTTP/1.1\r\n");
     for (k, v) in headers {
         req.push_str(&format!("{k}: {v}\r\n"));
     }
