@@ -93,6 +93,7 @@ fn serve(args: ServeArgs) -> Result<(), String> {
         let app = Arc::new(App::new(Arc::new(store), Arc::new(credentials), settings));
         tracing::info!(%addr, store = %path.display(), "remedy listening");
         let engine = remedy::evaluation::engine::start(app.clone());
+        let remediation = remedy::remediation::engine::start(app.clone());
         let served = remedy::server::run(listener, app, remedy::server::shutdown_signal()).await;
         // The batch in hand finishes; queued evaluations stay queued for the next start.
         if tokio::time::timeout(Duration::from_secs(10), engine.stop())
@@ -100,6 +101,13 @@ fn serve(args: ServeArgs) -> Result<(), String> {
             .is_err()
         {
             tracing::warn!("the evaluation engine did not stop within 10 s");
+        }
+        // Running steps finish and commit; leases are released; queued executions stay queued.
+        if tokio::time::timeout(Duration::from_secs(10), remediation.stop())
+            .await
+            .is_err()
+        {
+            tracing::warn!("the remediation engine did not stop within 10 s");
         }
         served.map_err(|e| format!("server error: {e}"))?;
         tracing::info!("stopped");

@@ -8,6 +8,9 @@
 //! (`Runbook::resolve_parameters`). Only built-in runbooks exist for now (SSM custom documents
 //! come later).
 
+pub mod automatic;
+pub mod engine;
+
 use std::collections::BTreeMap;
 
 use remedy_automation::{ExecutionState, ParameterError, Runbook};

@@ -72,7 +72,10 @@ pub async fn dispatch_config(
             call(body, |r| remediation_executions::start(app, ctx, r)).await
         }
         Op::DescribeRemediationExecutionStatus => {
-            call(body, |r| remediation_executions::describe_status(app, ctx, r)).await
+            call(body, |r| {
+                remediation_executions::describe_status(app, ctx, r)
+            })
+            .await
         }
         Op::PutResourceConfig => call(body, |r| resources::put_resource_config(app, ctx, r)).await,
         Op::DeleteResourceConfig => {

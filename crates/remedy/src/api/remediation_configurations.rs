@@ -105,10 +105,32 @@ pub async fn put(
             config,
         });
     }
+    // Automatic turned on (it was off or absent before): remediate every NON_COMPLIANT resource.
+    let names: Vec<String> = records.iter().map(|r| r.rule_name.clone()).collect();
+    let previous = app
+        .store
+        .get_remediation_configurations(scope, &names)
+        .await?;
     let stored = app
         .store
         .put_remediation_configurations(scope, &records)
         .await?;
+    for (record, ok) in records.iter().zip(&stored) {
+        let was_automatic = previous
+            .iter()
+            .any(|p| p.rule_name == record.rule_name && p.config.automatic == Some(true));
+        if *ok && record.config.automatic == Some(true) && !was_automatic {
+            if let Err(e) = crate::remediation::automatic::queue_all_non_compliant(
+                app,
+                scope,
+                &record.rule_name,
+            )
+            .await
+            {
+                tracing::warn!(error = %e, rule = %record.rule_name, "remediation: cannot queue automatic executions");
+            }
+        }
+    }
     for (record, ok) in records.into_iter().zip(stored) {
         if !ok {
             // The rule was deleted between the check and the write.

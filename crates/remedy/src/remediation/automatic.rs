@@ -1,0 +1,246 @@
+//! Automatic remediation (spec §3.2, §3.4).
+//!
+//! - A result that becomes NON_COMPLIANT (an `app.compliance_events` event) queues an execution
+//!   when the rule's configuration has `Automatic=true`, no unexpired remediation exception
+//!   exists for the resource, and none is in flight (the unique index).
+//! - Putting a configuration with `Automatic` turned on queues one for every resource the rule
+//!   holds NON_COMPLIANT ([`queue_all_non_compliant`]).
+//! - A failed automatic run is recorded in the key's failure history; inside
+//!   `RetryAttemptSeconds` it is retried (after [`RETRY_BACKOFF_SECONDS`], while the resource is
+//!   still NON_COMPLIANT) until `MaximumAutomaticAttempts` failures, then remedy writes a
+//!   remediation exception ("Auto-remediation failed N times within S seconds."), which blocks
+//!   further automatic runs (not manual ones).
+//!
+//! The event stream is a hint, not the truth: a lagging listener loses events, so a resource that
+//! became NON_COMPLIANT while the listener lagged is picked up by the next change or put.
+
+use std::sync::Arc;
+
+use remedy_wire::config::ComplianceType;
+use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::watch;
+
+use crate::app::App;
+use crate::domain::{ExceptionKey, Scope};
+use crate::store::evaluations::ResultQuery;
+use crate::store::executions::{AutomaticFailureOutcome, ExecutionRecord, InsertOutcome};
+use crate::store::StoreResult;
+
+/// Delay before retrying a failed automatic run.
+pub const RETRY_BACKOFF_SECONDS: f64 = 1.0;
+
+/// Listens for compliance changes until stopped.
+pub async fn listen(app: Arc<App>, mut stop: watch::Receiver<bool>) {
+    let mut events = app.compliance_events.subscribe();
+    loop {
+        let event = tokio::select! {
+            _ = stop.changed() => break,
+            e = events.recv() => e,
+        };
+        match event {
+            Ok(e) if e.new == ComplianceType::NonCompliant => {
+                let key = vec![(e.resource_type.clone(), e.resource_id.clone())];
+                let now = crate::time::now();
+                if let Err(err) = queue_automatic(&app, &e.scope, &e.rule, &key, now).await {
+                    tracing::warn!(error = %err, rule = %e.rule, "remediation: cannot queue an automatic execution");
+                }
+            }
+            Ok(_) => {}
+            Err(RecvError::Lagged(n)) => {
+                tracing::warn!(
+                    missed = n,
+                    "remediation: compliance events lost (the listener lagged)"
+                )
+            }
+            Err(RecvError::Closed) => break,
+        }
+    }
+}
+
+/// Queues automatic executions of `rule` for `keys` (at most 100) when its configuration is
+/// automatic, skipping keys with an unexpired exception. Returns how many started.
+pub async fn queue_automatic(
+    app: &App,
+    scope: &Scope,
+    rule: &str,
+    keys: &[(String, String)],
+    wake_at: f64,
+) -> StoreResult<usize> {
+    let Some(record) = app
+        .store
+        .get_remediation_configurations(scope, &[rule.to_string()])
+        .await?
+        .into_iter()
+        .next()
+    else {
+        return Ok(0);
+    };
+    if record.config.automatic != Some(true) {
+        return Ok(0);
+    }
+    let Some(runbook) = record
+        .config
+        .target_id
+        .as_deref()
+        .and_then(remedy_automation::builtin)
+    else {
+        tracing::warn!(rule, document = ?record.config.target_id, "remediation: automatic remediation names an unknown document");
+        return Ok(0);
+    };
+    let now = crate::time::now();
+    let exception_keys: Vec<ExceptionKey> = keys
+        .iter()
+        .map(|(t, i)| ExceptionKey {
+            resource_type: t.clone(),
+            resource_id: i.clone(),
+        })
+        .collect();
+    let excepted = app
+        .store
+        .list_remediation_exceptions(
+            scope,
+            rule,
+            Some(&exception_keys),
+            None,
+            keys.len() + 1,
+            now,
+        )
+        .await?;
+    let batch = uuid::Uuid::new_v4().to_string();
+    let mut executions = Vec::new();
+    for (t, i) in keys {
+        if excepted
+            .iter()
+            .any(|x| &x.resource_type == t && &x.resource_id == i)
+        {
+            continue;
+        }
+        match super::new_execution(rule, &record.config, runbook, t, i, true, &batch, wake_at) {
+            Ok(e) => executions.push(e),
+            Err(e) => {
+                tracing::warn!(rule, resource = %i, error = %e.message, "remediation: automatic parameters do not resolve")
+            }
+        }
+    }
+    if executions.is_empty() {
+        return Ok(0);
+    }
+    let outcomes = match app
+        .store
+        .insert_executions(scope, rule, &executions, now)
+        .await
+    {
+        Ok(o) => o,
+        Err(crate::store::StoreError::NotFound) => return Ok(0),
+        Err(e) => return Err(e),
+    };
+    let started = outcomes
+        .iter()
+        .filter(|o| **o == InsertOutcome::Started)
+        .count();
+    if started > 0 {
+        app.remediation_wakeup.notify_one();
+    }
+    Ok(started)
+}
+
+/// Queues automatic executions for every resource `rule` holds NON_COMPLIANT.
+pub async fn queue_all_non_compliant(app: &App, scope: &Scope, rule: &str) -> StoreResult<usize> {
+    let query = ResultQuery {
+        compliance_types: vec![ComplianceType::NonCompliant],
+        limit: 100,
+    };
+    let mut after: Option<(String, String)> = None;
+    let mut started = 0;
+    loop {
+        let page = app
+            .store
+            .list_rule_results(scope, rule, &query, after.as_ref())
+            .await?;
+        if page.is_empty() {
+            break;
+        }
+        let keys: Vec<(String, String)> = page
+            .iter()
+            .map(|r| (r.resource_type.clone(), r.resource_id.clone()))
+            .collect();
+        started += queue_automatic(app, scope, rule, &keys, crate::time::now()).await?;
+        after = keys.last().cloned();
+        if page.len() < query.limit {
+            break;
+        }
+    }
+    Ok(started)
+}
+
+/// A failed automatic run: record it; retry, or create the exception.
+pub async fn on_automatic_failure(app: &App, rec: &ExecutionRecord) {
+    let scope = &rec.scope;
+    let config = match app
+        .store
+        .get_remediation_configurations(scope, std::slice::from_ref(&rec.rule_name))
+        .await
+    {
+        Ok(c) => c.into_iter().next(),
+        Err(e) => {
+            tracing::warn!(error = %e, "remediation: cannot read the configuration");
+            return;
+        }
+    };
+    let Some(config) = config.filter(|c| c.config.automatic == Some(true)) else {
+        return;
+    };
+    let max = config
+        .config
+        .maximum_automatic_attempts
+        .map(|n| n.clamp(1, 25) as usize)
+        .unwrap_or(super::DEFAULT_MAXIMUM_AUTOMATIC_ATTEMPTS);
+    let window = config
+        .config
+        .retry_attempt_seconds
+        .map(|s| s.max(1) as f64)
+        .unwrap_or(super::DEFAULT_RETRY_ATTEMPT_SECONDS);
+    let now = crate::time::now();
+    let outcome = app
+        .store
+        .record_automatic_failure(
+            scope,
+            &rec.rule_name,
+            &rec.resource_type,
+            &rec.resource_id,
+            now,
+            window,
+            max,
+        )
+        .await;
+    match outcome {
+        Ok(AutomaticFailureOutcome::Retry { failures }) => {
+            let key = vec![(rec.resource_type.clone(), rec.resource_id.clone())];
+            let still = app
+                .store
+                .result_compliance(scope, &rec.rule_name, &key)
+                .await
+                .ok()
+                .and_then(|v| v.into_iter().next().flatten());
+            if still == Some(ComplianceType::NonCompliant) {
+                tracing::info!(rule = %rec.rule_name, resource = %rec.resource_id, failures, "remediation: retrying a failed automatic remediation");
+                if let Err(e) = queue_automatic(
+                    app,
+                    scope,
+                    &rec.rule_name,
+                    &key,
+                    now + RETRY_BACKOFF_SECONDS,
+                )
+                .await
+                {
+                    tracing::warn!(error = %e, "remediation: cannot queue a retry");
+                }
+            }
+        }
+        Ok(AutomaticFailureOutcome::ExceptionCreated(x)) => {
+            tracing::warn!(rule = %rec.rule_name, resource = %rec.resource_id, message = ?x.message,
+                "remediation: automatic remediation keeps failing; remediation exception created");
+        }
+        Err(e) => tracing::warn!(error = %e, "remediation: cannot record an automatic failure"),
+    }
+}

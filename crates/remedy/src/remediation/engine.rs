@@ -1,0 +1,250 @@
+//! The remediation engine: a pool of workers that claim queued executions and run their runbooks
+//! one step at a time.
+//!
+//! - **Claiming.** A worker claims one due execution at a time under a lease
+//!   ([`LEASE_SECONDS`]), renewed by a heartbeat while a step runs. Each claim bumps the
+//!   execution's fencing token and every commit names it, so a worker that lost its lease (it
+//!   stalled past expiry and another worker took over) cannot overwrite newer state: its commit
+//!   is refused and it drops the execution.
+//! - **Durable steps.** After every step the new `ExecutionState` is committed before the next
+//!   step starts; no database transaction is held while a step runs. A waiting step
+//!   (`aws:sleep`, `aws:waitForAwsResourceProperty` between polls) commits its wake-up time and
+//!   releases the lease; the execution is claimable again when due.
+//! - **Crash recovery.** An execution whose worker died keeps its committed state; once its lease
+//!   expires (or at the next start: one process owns a SQLite file, so every lease in it is
+//!   released at start) it is claimed again and resumes at its first unfinished step. World writes
+//!   are idempotent, so a step interrupted mid-way may safely run again.
+//! - **Stopping** (SIGTERM): workers stop claiming; a worker inside a step finishes and commits
+//!   it, then releases its lease.
+//! - **ExecutionControls** are enforced by the claim (see
+//!   [`crate::store::ExecutionStore::claim_executions`]).
+//! - **Automatic failures** feed the retry window ([`super::automatic::on_automatic_failure`]).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use remedy_automation::{
+    run_next_step, AutomationExecutionStatus, Clock, ExecutionContext, ExecutionState, StepResult,
+};
+use serde_json::Value;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::app::App;
+use crate::store::executions::{ExecutionRecord, StepCommit, STATE_FAILED, STATE_IN_PROGRESS};
+use crate::world::ConfigWorld;
+
+/// Workers per process.
+pub const WORKERS: usize = 4;
+/// How long a claim holds an execution without a heartbeat.
+pub const LEASE_SECONDS: f64 = 30.0;
+/// Heartbeat interval while a step runs.
+const HEARTBEAT: Duration = Duration::from_secs(10);
+/// Idle poll interval (waiting executions become due; the wake-up notify covers new ones).
+const POLL: Duration = Duration::from_millis(250);
+
+#[async_trait]
+impl remedy_automation::World for ConfigWorld {
+    async fn call(
+        &self,
+        service: &str,
+        api: &str,
+        input: Value,
+    ) -> Result<Value, remedy_automation::WorldError> {
+        ConfigWorld::call(self, service, api, input)
+            .await
+            .map_err(|e| remedy_automation::WorldError::new(e.code, e.message))
+    }
+}
+
+/// The system clock with tokio's timer (bounds in-flight API calls by their step timeout).
+struct TokioClock;
+
+#[async_trait]
+impl Clock for TokioClock {
+    fn now_ms(&self) -> i64 {
+        (crate::time::now() * 1000.0) as i64
+    }
+    async fn sleep_ms(&self, ms: u64) {
+        tokio::time::sleep(Duration::from_millis(ms)).await
+    }
+}
+
+pub struct EngineHandle {
+    stop: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+impl EngineHandle {
+    /// Stops claiming, lets running steps finish and commit, releases leases.
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
+    }
+}
+
+/// Starts the workers and the automatic-remediation listener.
+pub fn start(app: Arc<App>) -> EngineHandle {
+    let (stop, rx) = watch::channel(false);
+    let task = tokio::spawn(run(app, rx));
+    EngineHandle { stop, task }
+}
+
+async fn run(app: Arc<App>, stop: watch::Receiver<bool>) {
+    match app.store.release_all_execution_leases().await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(
+            executions = n,
+            "remediation: resuming unfinished executions"
+        ),
+        Err(e) => tracing::error!(error = %e, "remediation: cannot release leases"),
+    }
+    let listener = tokio::spawn(super::automatic::listen(app.clone(), stop.clone()));
+    let node = uuid::Uuid::new_v4();
+    let workers: Vec<_> = (0..WORKERS)
+        .map(|i| tokio::spawn(worker(app.clone(), format!("{node}/{i}"), stop.clone())))
+        .collect();
+    for w in workers {
+        let _ = w.await;
+    }
+    let _ = listener.await;
+}
+
+async fn worker(app: Arc<App>, owner: String, mut stop: watch::Receiver<bool>) {
+    loop {
+        if *stop.borrow() {
+            break;
+        }
+        let now = crate::time::now();
+        match app
+            .store
+            .claim_executions(&owner, now, LEASE_SECONDS, 1)
+            .await
+        {
+            Ok(claimed) if !claimed.is_empty() => {
+                for rec in claimed {
+                    run_execution(&app, rec, &stop).await;
+                }
+                continue;
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "remediation: cannot claim executions"),
+        }
+        tokio::select! {
+            _ = stop.changed() => {}
+            _ = app.remediation_wakeup.notified() => {}
+            _ = tokio::time::sleep(POLL) => {}
+        }
+    }
+}
+
+/// Ends an execution that cannot run (unknown document, unreadable state).
+async fn fail_unrunnable(app: &App, rec: &ExecutionRecord, message: String) {
+    let mut state: Option<ExecutionState> = serde_json::from_str(&rec.execution_state).ok();
+    let json = match state.as_mut() {
+        Some(s) => {
+            s.status = AutomationExecutionStatus::Failed;
+            s.failure_message = Some(message.clone());
+            serde_json::to_string(s).unwrap_or_default()
+        }
+        None => rec.execution_state.clone(),
+    };
+    tracing::warn!(execution = %rec.id, %message, "remediation: execution cannot run");
+    let commit = StepCommit {
+        id: rec.id.clone(),
+        fence: rec.fence,
+        state: STATE_FAILED.into(),
+        execution_state: json,
+        now: crate::time::now(),
+        wake_at: None,
+    };
+    if let Err(e) = app.store.commit_execution_step(&commit).await {
+        tracing::warn!(error = %e, "remediation: cannot commit");
+    }
+}
+
+async fn run_execution(app: &Arc<App>, rec: ExecutionRecord, stop: &watch::Receiver<bool>) {
+    let Some(runbook) = remedy_automation::builtin(&rec.document_name) else {
+        let msg = format!("The document {} does not exist.", rec.document_name);
+        fail_unrunnable(app, &rec, msg).await;
+        return;
+    };
+    let mut state: ExecutionState = match serde_json::from_str(&rec.execution_state) {
+        Ok(s) => s,
+        Err(e) => {
+            let msg = format!("The execution's stored state cannot be read: {e}");
+            fail_unrunnable(app, &rec, msg).await;
+            return;
+        }
+    };
+    let ctx = ExecutionContext::new(&rec.id, &rec.scope.account, &rec.scope.region);
+    let world = ConfigWorld::new(app.store.clone(), rec.scope.clone());
+    let clock = TokioClock;
+    loop {
+        if *stop.borrow() {
+            let _ = app.store.release_execution(&rec.id, rec.fence).await;
+            return;
+        }
+        let result = {
+            let step = run_next_step(runbook, &mut state, &ctx, &world, &clock);
+            tokio::pin!(step);
+            let mut beat = tokio::time::interval(HEARTBEAT);
+            beat.tick().await;
+            loop {
+                tokio::select! {
+                    r = &mut step => break Some(r),
+                    _ = beat.tick() => {
+                        let until = crate::time::now() + LEASE_SECONDS;
+                        match app.store.renew_execution_lease(&rec.id, rec.fence, until).await {
+                            Ok(true) => {}
+                            Ok(false) => break None,
+                            Err(e) => tracing::warn!(error = %e, "remediation: heartbeat failed"),
+                        }
+                    }
+                }
+            }
+        };
+        let Some(result) = result else {
+            tracing::warn!(execution = %rec.id, "remediation: lease lost; another worker owns the execution");
+            return;
+        };
+        let (db_state, wake_at, ended) = match result {
+            StepResult::Continue => (STATE_IN_PROGRESS, None, None),
+            StepResult::Waiting { until } => (STATE_IN_PROGRESS, Some(until as f64 / 1000.0), None),
+            StepResult::Ended(status) => (status.remediation_execution_state(), None, Some(status)),
+        };
+        let commit = StepCommit {
+            id: rec.id.clone(),
+            fence: rec.fence,
+            state: db_state.to_string(),
+            execution_state: serde_json::to_string(&state).unwrap_or_default(),
+            now: crate::time::now(),
+            wake_at,
+        };
+        match app.store.commit_execution_step(&commit).await {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::warn!(execution = %rec.id, "remediation: stale fencing token; dropping the execution");
+                return;
+            }
+            Err(e) => {
+                // Not committed: the lease expires and the step runs again (idempotent).
+                tracing::error!(execution = %rec.id, error = %e, "remediation: cannot commit a step");
+                return;
+            }
+        }
+        if let Some(status) = ended {
+            tracing::info!(execution = %rec.id, rule = %rec.rule_name, resource = %rec.resource_id,
+                status = status.as_str(), "remediation: execution ended");
+            app.remediation_wakeup.notify_one();
+            if rec.automatic && db_state == STATE_FAILED {
+                super::automatic::on_automatic_failure(app, &rec).await;
+            }
+            return;
+        }
+        if wake_at.is_some() {
+            return;
+        }
+    }
+}

@@ -1,0 +1,595 @@
+//! The remediation engine end to end through the official SDK: StartRemediationExecution runs a
+//! built-in runbook against recorded resources, DescribeRemediationExecutionStatus shows its
+//! steps, the world's write is a new history version, and the rule re-evaluates COMPLIANT.
+//! Also: racing starts of one key, DeleteRemediationConfiguration while executions are in
+//! flight, automatic remediation (success, retries, the exception it creates), and a crash.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::config::types::{
+    ComplianceType, ConfigRule, ExecutionControls, Owner, RemediationConfiguration,
+    RemediationExecutionState, RemediationExecutionStatus, RemediationExecutionStepState,
+    RemediationParameterValue, RemediationTargetType, ResourceKey, ResourceType, ResourceValue,
+    ResourceValueType, Source, SsmControls, StaticValue,
+};
+use common::*;
+use serde_json::{json, Value};
+
+const BUCKET: &str = "AWS::S3::Bucket";
+const SG: &str = "AWS::EC2::SecurityGroup";
+const ROLE: &str = "arn:aws:iam::000000000000:role/remediation";
+
+async fn put_envelope(c: &config::Client, t: &str, id: &str, item: &Value) {
+    c.put_resource_config()
+        .resource_type(t)
+        .schema_version_id("ConfigurationItem")
+        .resource_id(id)
+        .configuration(item.to_string())
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("put {t} {id}: {}", config::error::DisplayErrorContext(e)));
+}
+
+fn bucket(name: &str, versioning: &str) -> Value {
+    json!({
+        "version": "1.3", "configurationItemStatus": "OK",
+        "arn": format!("arn:aws:s3:::{name}"), "resourceType": BUCKET, "resourceId": name,
+        "resourceName": name, "availabilityZone": "Regional", "resourceCreationTime": 1690000000.0,
+        "tags": {}, "relatedEvents": [], "relationships": [],
+        "configuration": json!({"name": name, "owner": {"displayName": null, "id": "abc123"},
+            "creationDate": "2023-07-22T04:26:40.000Z"}).to_string(),
+        "supplementaryConfiguration": {
+            "BucketVersioningConfiguration": json!({"status": versioning, "isMfaDeleteEnabled": null}).to_string(),
+            "IsRequesterPaysEnabled": "false"
+        }
+    })
+}
+
+fn security_group(id: &str, cidr: &str) -> Value {
+    json!({
+        "resourceType": SG, "resourceId": id, "resourceName": "web",
+        "arn": format!("arn:aws:ec2:us-east-1:000000000000:security-group/{id}"),
+        "availabilityZone": "Not Applicable",
+        "configuration": json!({"ownerId": "000000000000", "groupName": "web", "groupId": id,
+            "description": "web", "vpcId": "vpc-0a1b2c3d", "tags": [],
+            "ipPermissions": [{"ipProtocol": "tcp", "fromPort": 22, "toPort": 22, "ipRanges": [cidr],
+                "ipv4Ranges": [{"cidrIp": cidr}], "ipv6Ranges": [], "prefixListIds": [], "userIdGroupPairs": []}],
+            "ipPermissionsEgress": []
+        }).to_string(),
+        "supplementaryConfiguration": {},
+        "relationships": []
+    })
+}
+
+async fn put_rule(c: &config::Client, name: &str, identifier: &str) {
+    c.put_config_rule()
+        .config_rule(
+            ConfigRule::builder()
+                .config_rule_name(name)
+                .source(
+                    Source::builder()
+                        .owner(Owner::Aws)
+                        .source_identifier(identifier)
+                        .build()
+                        .unwrap(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+}
+
+fn resource_value() -> RemediationParameterValue {
+    RemediationParameterValue::builder()
+        .resource_value(
+            ResourceValue::builder()
+                .value(ResourceValueType::ResourceId)
+                .build()
+                .unwrap(),
+        )
+        .build()
+}
+
+fn static_value(values: &[&str]) -> RemediationParameterValue {
+    let mut s = StaticValue::builder();
+    for v in values {
+        s = s.values(*v);
+    }
+    RemediationParameterValue::builder()
+        .static_value(s.build().unwrap())
+        .build()
+}
+
+fn remediation(
+    rule: &str,
+    document: &str,
+    resource_param: Option<&str>,
+) -> RemediationConfiguration {
+    let mut b = RemediationConfiguration::builder()
+        .config_rule_name(rule)
+        .target_type(RemediationTargetType::SsmDocument)
+        .target_id(document)
+        .parameters("AutomationAssumeRole", static_value(&[ROLE]));
+    if let Some(p) = resource_param {
+        b = b.parameters(p, resource_value());
+    }
+    b.build().unwrap()
+}
+
+async fn put_remediation(c: &config::Client, config: RemediationConfiguration) {
+    let out = c
+        .put_remediation_configurations()
+        .remediation_configurations(config)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{}", config::error::DisplayErrorContext(e)));
+    assert!(out.failed_batches().is_empty(), "{out:?}");
+}
+
+fn key(t: &str, id: &str) -> ResourceKey {
+    ResourceKey::builder()
+        .resource_type(ResourceType::from(t))
+        .resource_id(id)
+        .build()
+        .unwrap()
+}
+
+async fn compliance(c: &config::Client, rule: &str, id: &str) -> Option<ComplianceType> {
+    let out = c
+        .get_compliance_details_by_config_rule()
+        .config_rule_name(rule)
+        .limit(100)
+        .send()
+        .await
+        .unwrap();
+    out.evaluation_results()
+        .iter()
+        .find(|r| {
+            r.evaluation_result_identifier()
+                .and_then(|i| i.evaluation_result_qualifier())
+                .and_then(|q| q.resource_id())
+                == Some(id)
+        })
+        .and_then(|r| r.compliance_type().cloned())
+}
+
+async fn wait_compliance(c: &config::Client, rule: &str, id: &str, want: ComplianceType) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let got = compliance(c, rule, id).await;
+        if got.as_ref() == Some(&want) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{rule}/{id}: {got:?}, want {want:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn status(
+    c: &config::Client,
+    rule: &str,
+    t: &str,
+    id: &str,
+) -> Option<RemediationExecutionStatus> {
+    c.describe_remediation_execution_status()
+        .config_rule_name(rule)
+        .resource_keys(key(t, id))
+        .send()
+        .await
+        .unwrap()
+        .remediation_execution_statuses()
+        .first()
+        .cloned()
+}
+
+/// Polls until the key's latest execution is terminal.
+async fn wait_terminal(
+    c: &config::Client,
+    rule: &str,
+    t: &str,
+    id: &str,
+) -> RemediationExecutionStatus {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(s) = status(c, rule, t, id).await {
+            if matches!(
+                s.state(),
+                Some(RemediationExecutionState::Succeeded | RemediationExecutionState::Failed)
+            ) {
+                return s;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{rule}/{id}: not terminal in 30 s"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn start(
+    c: &config::Client,
+    rule: &str,
+    keys: Vec<ResourceKey>,
+) -> (Vec<ResourceKey>, Option<String>) {
+    let out = c
+        .start_remediation_execution()
+        .config_rule_name(rule)
+        .set_resource_keys(Some(keys))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{}", config::error::DisplayErrorContext(e)));
+    (
+        out.failed_items().to_vec(),
+        out.failure_message().map(str::to_string),
+    )
+}
+
+#[tokio::test]
+async fn manual_remediation_of_an_unversioned_bucket() {
+    let server = Server::start();
+    let c = server.client();
+    put_envelope(&c, BUCKET, "unversioned", &bucket("unversioned", "Off")).await;
+    put_rule(&c, "versioning", "S3_BUCKET_VERSIONING_ENABLED").await;
+    wait_compliance(
+        &c,
+        "versioning",
+        "unversioned",
+        ComplianceType::NonCompliant,
+    )
+    .await;
+
+    // No configuration yet (and an unknown rule): NoSuchRemediationConfigurationException.
+    for rule in ["versioning", "no-such-rule"] {
+        let err = c
+            .start_remediation_execution()
+            .config_rule_name(rule)
+            .resource_keys(key(BUCKET, "unversioned"))
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(error_code(&err), "NoSuchRemediationConfigurationException");
+    }
+    let err = c
+        .describe_remediation_execution_status()
+        .config_rule_name("versioning")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(error_code(&err), "NoSuchRemediationConfigurationException");
+
+    put_remediation(
+        &c,
+        remediation(
+            "versioning",
+            "AWS-ConfigureS3BucketVersioning",
+            Some("BucketName"),
+        ),
+    )
+    .await;
+    let (failed, message) = start(&c, "versioning", vec![key(BUCKET, "unversioned")]).await;
+    assert!(
+        failed.is_empty() && message.is_none(),
+        "{failed:?} {message:?}"
+    );
+
+    let s = wait_terminal(&c, "versioning", BUCKET, "unversioned").await;
+    assert_eq!(
+        s.state(),
+        Some(&RemediationExecutionState::Succeeded),
+        "{s:?}"
+    );
+    let steps = s.step_details();
+    let names: Vec<_> = steps.iter().map(|s| s.name().unwrap()).collect();
+    assert_eq!(names, ["ConfigureVersioning", "VerifyVersioning"]);
+    for st in steps {
+        assert_eq!(st.state(), Some(&RemediationExecutionStepState::Succeeded));
+        assert!(st.start_time().is_some() && st.stop_time().is_some());
+        assert!(st.error_message().is_none());
+    }
+    assert!(s.invocation_time().is_some() && s.last_updated_time().is_some());
+    assert!(s.last_updated_time().unwrap() >= s.invocation_time().unwrap());
+
+    // The world's write is a new history version with versioning Enabled.
+    let history = c
+        .get_resource_config_history()
+        .resource_type(ResourceType::from(BUCKET))
+        .resource_id("unversioned")
+        .send()
+        .await
+        .unwrap();
+    let items = history.configuration_items();
+    assert_eq!(items.len(), 2, "{items:?}");
+    let latest = &items[0];
+    let v = latest
+        .supplementary_configuration()
+        .unwrap()
+        .get("BucketVersioningConfiguration")
+        .unwrap();
+    assert!(v.contains("Enabled"), "{v}");
+
+    // The rule re-evaluates; a second start is refused: already compliant.
+    wait_compliance(&c, "versioning", "unversioned", ComplianceType::Compliant).await;
+    let (failed, message) = start(&c, "versioning", vec![key(BUCKET, "unversioned")]).await;
+    assert_eq!(failed, vec![key(BUCKET, "unversioned")]);
+    assert_eq!(message.as_deref(), Some("Resource is already compliant."));
+
+    // Without ResourceKeys, every key with an execution; paging by Limit.
+    put_envelope(&c, BUCKET, "another", &bucket("another", "Off")).await;
+    wait_compliance(&c, "versioning", "another", ComplianceType::NonCompliant).await;
+    start(&c, "versioning", vec![key(BUCKET, "another")]).await;
+    wait_terminal(&c, "versioning", BUCKET, "another").await;
+    let page = c
+        .describe_remediation_execution_status()
+        .config_rule_name("versioning")
+        .limit(1)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.remediation_execution_statuses().len(), 1);
+    let next = page.next_token().unwrap().to_string();
+    let page2 = c
+        .describe_remediation_execution_status()
+        .config_rule_name("versioning")
+        .next_token(next)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page2.remediation_execution_statuses().len(), 1);
+    assert!(page2.next_token().is_none());
+
+    // An unknown document, and parameters the runbook refuses: InvalidParameterValueException.
+    put_envelope(&c, BUCKET, "third", &bucket("third", "Off")).await;
+    put_remediation(
+        &c,
+        remediation("versioning", "No-Such-Document", Some("BucketName")),
+    )
+    .await;
+    let err = c
+        .start_remediation_execution()
+        .config_rule_name("versioning")
+        .resource_keys(key(BUCKET, "third"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(error_code(&err), "InvalidParameterValueException");
+    assert!(error_message(&err).contains("No-Such-Document"));
+    put_remediation(
+        &c,
+        remediation(
+            "versioning",
+            "AWS-ConfigureS3BucketVersioning",
+            Some("NotAParameter"),
+        ),
+    )
+    .await;
+    let err = c
+        .start_remediation_execution()
+        .config_rule_name("versioning")
+        .resource_keys(key(BUCKET, "third"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(error_code(&err), "InvalidParameterValueException");
+}
+
+#[tokio::test]
+async fn racing_starts_start_one_execution_and_delete_waits_for_them() {
+    let server = Server::start();
+    let c = server.client();
+    put_rule(&c, "versioning", "S3_BUCKET_VERSIONING_ENABLED").await;
+    // One execution of the rule at a time, errors never stop the batch: 100 executions (of
+    // buckets that are not recorded: each fails NoSuchBucket) keep the rule busy for a while.
+    let mut config = remediation(
+        "versioning",
+        "AWS-ConfigureS3BucketVersioning",
+        Some("BucketName"),
+    );
+    config.execution_controls = Some(
+        ExecutionControls::builder()
+            .ssm_controls(
+                SsmControls::builder()
+                    .concurrent_execution_rate_percentage(1)
+                    .error_percentage(100)
+                    .build(),
+            )
+            .build(),
+    );
+    put_remediation(&c, config).await;
+    let busy: Vec<_> = (0..100)
+        .map(|i| key(BUCKET, &format!("missing-{i:03}")))
+        .collect();
+    let (failed, _) = start(&c, "versioning", busy).await;
+    assert!(failed.is_empty());
+
+    // Executions are queued or running: the configuration cannot be deleted.
+    let err = c
+        .delete_remediation_configuration()
+        .config_rule_name("versioning")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(error_code(&err), "RemediationInProgressException");
+
+    // 20 concurrent starts of one key: exactly one starts.
+    let mut tasks = Vec::new();
+    for _ in 0..20 {
+        let c = c.clone();
+        tasks.push(tokio::spawn(async move {
+            start(&c, "versioning", vec![key(BUCKET, "raced")]).await
+        }));
+    }
+    let mut started = 0;
+    for t in tasks {
+        let (failed, message) = t.await.unwrap();
+        if failed.is_empty() {
+            started += 1;
+        } else {
+            assert_eq!(failed, vec![key(BUCKET, "raced")]);
+            assert_eq!(
+                message.as_deref(),
+                Some("A remediation execution is already in progress for this resource.")
+            );
+        }
+    }
+    assert_eq!(started, 1);
+
+    // All end (FAILED: the buckets do not exist); then the configuration can go.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let mut all = Vec::new();
+        let mut pages = c
+            .describe_remediation_execution_status()
+            .config_rule_name("versioning")
+            .into_paginator()
+            .send();
+        while let Some(p) = pages.next().await {
+            all.extend(p.unwrap().remediation_execution_statuses().to_vec());
+        }
+        assert_eq!(all.len(), 101);
+        if all
+            .iter()
+            .all(|s| s.state() == Some(&RemediationExecutionState::Failed))
+        {
+            let s = all
+                .iter()
+                .find(|s| s.resource_key().unwrap().resource_id() == "raced")
+                .unwrap();
+            let step = &s.step_details()[0];
+            assert_eq!(step.state(), Some(&RemediationExecutionStepState::Failed));
+            assert!(
+                step.error_message().unwrap().contains("NoSuchBucket"),
+                "{step:?}"
+            );
+            break;
+        }
+        assert!(Instant::now() < deadline, "not all terminal: {all:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    c.delete_remediation_configuration()
+        .config_rule_name("versioning")
+        .send()
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn automatic_remediation_fixes_new_non_compliant_resources() {
+    let server = Server::start();
+    let c = server.client();
+    put_envelope(&c, BUCKET, "before", &bucket("before", "Off")).await;
+    put_rule(&c, "versioning", "S3_BUCKET_VERSIONING_ENABLED").await;
+    wait_compliance(&c, "versioning", "before", ComplianceType::NonCompliant).await;
+
+    // Turning Automatic on remediates what the rule already holds NON_COMPLIANT.
+    let mut config = remediation(
+        "versioning",
+        "AWS-ConfigureS3BucketVersioning",
+        Some("BucketName"),
+    );
+    config.automatic = true;
+    put_remediation(&c, config).await;
+    wait_compliance(&c, "versioning", "before", ComplianceType::Compliant).await;
+    let s = wait_terminal(&c, "versioning", BUCKET, "before").await;
+    assert_eq!(s.state(), Some(&RemediationExecutionState::Succeeded));
+
+    // A resource that becomes NON_COMPLIANT later is remediated by itself.
+    put_envelope(&c, BUCKET, "after", &bucket("after", "Suspended")).await;
+    wait_compliance(&c, "versioning", "after", ComplianceType::Compliant).await;
+    let s = wait_terminal(&c, "versioning", BUCKET, "after").await;
+    assert_eq!(s.state(), Some(&RemediationExecutionState::Succeeded));
+}
+
+#[tokio::test]
+async fn failing_automatic_remediation_retries_then_creates_an_exception() {
+    let server = Server::start();
+    let c = server.client();
+    put_rule(&c, "versioning", "S3_BUCKET_VERSIONING_ENABLED").await;
+    // A remediation that always fails: it names a bucket that does not exist.
+    let mut config = remediation("versioning", "AWS-ConfigureS3BucketVersioning", None);
+    config
+        .parameters
+        .get_or_insert_with(Default::default)
+        .insert("BucketName".into(), static_value(&["no-such-bucket"]));
+    config.automatic = true;
+    config.maximum_automatic_attempts = Some(3);
+    config.retry_attempt_seconds = Some(600);
+    put_remediation(&c, config.clone()).await;
+    put_envelope(&c, BUCKET, "stubborn", &bucket("stubborn", "Off")).await;
+
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let exception = loop {
+        let out = c
+            .describe_remediation_exceptions()
+            .config_rule_name("versioning")
+            .send()
+            .await
+            .unwrap();
+        if let Some(x) = out.remediation_exceptions().first() {
+            break x.clone();
+        }
+        assert!(Instant::now() < deadline, "no exception after 30 s");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(exception.resource_id(), "stubborn");
+    assert_eq!(
+        exception.message(),
+        Some("Auto-remediation failed 3 times within 600 seconds.")
+    );
+    assert!(exception.expiration_time().is_none());
+    let last = wait_terminal(&c, "versioning", BUCKET, "stubborn").await;
+    assert_eq!(last.state(), Some(&RemediationExecutionState::Failed));
+    assert!(last.step_details()[0]
+        .error_message()
+        .unwrap()
+        .contains("NoSuchBucket"));
+
+    // The exception blocks automatic runs: turning Automatic off and on again starts nothing.
+    let mut manual = config.clone();
+    manual.automatic = false;
+    put_remediation(&c, manual).await;
+    put_remediation(&c, config).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let again = status(&c, "versioning", BUCKET, "stubborn").await.unwrap();
+    assert_eq!(again.invocation_time(), last.invocation_time());
+    // ... but not manual ones.
+    let (failed, _) = start(&c, "versioning", vec![key(BUCKET, "stubborn")]).await;
+    assert!(failed.is_empty());
+    let manual_run = wait_terminal(&c, "versioning", BUCKET, "stubborn").await;
+    assert!(manual_run.invocation_time() > last.invocation_time());
+}
+
+#[tokio::test]
+#[ignore = "both SSH runbooks call ec2:DescribeSecurityGroupRules, which the world does not emulate yet"]
+async fn remediating_a_security_group_open_to_the_world() {
+    let server = Server::start();
+    let c = server.client();
+    let id = "sg-00000000000000001";
+    put_envelope(&c, SG, id, &security_group(id, "0.0.0.0/0")).await;
+    put_rule(&c, "restricted-ssh", "INCOMING_SSH_DISABLED").await;
+    wait_compliance(&c, "restricted-ssh", id, ComplianceType::NonCompliant).await;
+    put_remediation(
+        &c,
+        remediation(
+            "restricted-ssh",
+            "AWS-DisableIncomingSSHOnPort22",
+            Some("SecurityGroupIds"),
+        ),
+    )
+    .await;
+    let (failed, _) = start(&c, "restricted-ssh", vec![key(SG, id)]).await;
+    assert!(failed.is_empty());
+    let s = wait_terminal(&c, "restricted-ssh", SG, id).await;
+    assert_eq!(
+        s.state(),
+        Some(&RemediationExecutionState::Succeeded),
+        "{s:?}"
+    );
+    wait_compliance(&c, "restricted-ssh", id, ComplianceType::Compliant).await;
+}
