@@ -593,3 +593,107 @@ async fn remediating_a_security_group_open_to_the_world() {
     );
     wait_compliance(&c, "restricted-ssh", id, ComplianceType::Compliant).await;
 }
+
+/// Every latest execution of a rule, across pages.
+async fn all_statuses(c: &config::Client, rule: &str) -> Vec<RemediationExecutionStatus> {
+    let mut all = Vec::new();
+    let mut pages = c
+        .describe_remediation_execution_status()
+        .config_rule_name(rule)
+        .into_paginator()
+        .send();
+    while let Some(p) = pages.next().await {
+        all.extend(p.unwrap().remediation_execution_statuses().to_vec());
+    }
+    all
+}
+
+/// Polls until at least `n` of the rule's executions succeeded; returns how many.
+async fn wait_succeeded(c: &config::Client, n: usize) -> usize {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let done = all_statuses(c, "versioning")
+            .await
+            .iter()
+            .filter(|s| s.state() == Some(&RemediationExecutionState::Succeeded))
+            .count();
+        if done >= n || Instant::now() > deadline {
+            return done;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+#[tokio::test]
+async fn executions_survive_sigkill_and_sigterm() {
+    let mut server = Server::start();
+    let c = server.client();
+    put_rule(&c, "versioning", "S3_BUCKET_VERSIONING_ENABLED").await;
+    let mut config = remediation(
+        "versioning",
+        "AWS-ConfigureS3BucketVersioning",
+        Some("BucketName"),
+    );
+    config.execution_controls = Some(
+        ExecutionControls::builder()
+            .ssm_controls(
+                SsmControls::builder()
+                    .concurrent_execution_rate_percentage(100)
+                    .error_percentage(100)
+                    .build(),
+            )
+            .build(),
+    );
+    put_remediation(&c, config).await;
+    let names: Vec<String> = (0..200).map(|i| format!("bucket-{i:03}")).collect();
+    for n in &names {
+        put_envelope(&c, BUCKET, n, &bucket(n, "Off")).await;
+    }
+    for chunk in names.chunks(100) {
+        let keys = chunk.iter().map(|n| key(BUCKET, n)).collect();
+        let (failed, message) = start(&c, "versioning", keys).await;
+        assert!(failed.is_empty(), "{message:?}");
+    }
+    // Crash mid-flight, then a graceful stop mid-flight.
+    let done = wait_succeeded(&c, 20).await;
+    eprintln!("before SIGKILL: {done} of 200 succeeded");
+    server.kill();
+    server.restart();
+    let c = server.client();
+    let done = wait_succeeded(&c, done + 20).await;
+    eprintln!("before SIGTERM: {done} of 200 succeeded");
+    assert!(server.terminate().success());
+    server.restart();
+    let c2 = server.client();
+    let _ = c;
+
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let all = all_statuses(&c2, "versioning").await;
+        assert_eq!(all.len(), 200, "no execution lost");
+        if all
+            .iter()
+            .all(|s| s.state() == Some(&RemediationExecutionState::Succeeded))
+        {
+            break;
+        }
+        assert!(
+            !all.iter()
+                .any(|s| s.state() == Some(&RemediationExecutionState::Failed)),
+            "{all:?}"
+        );
+        assert!(Instant::now() < deadline, "not all terminal after 60 s");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // Each bucket changed exactly once (a step run again after the crash changes nothing).
+    for n in names.iter().step_by(17) {
+        let h = c2
+            .get_resource_config_history()
+            .resource_type(ResourceType::from(BUCKET))
+            .resource_id(n)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(h.configuration_items().len(), 2, "{n}");
+    }
+}
