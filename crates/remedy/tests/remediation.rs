@@ -697,3 +697,66 @@ async fn executions_survive_sigkill_and_sigterm() {
         assert_eq!(h.configuration_items().len(), 2, "{n}");
     }
 }
+
+#[tokio::test]
+async fn execution_controls_bound_concurrency_and_stop_after_too_many_errors() {
+    let server = Server::start();
+    let c = server.client();
+    put_rule(&c, "versioning", "S3_BUCKET_VERSIONING_ENABLED").await;
+    // 10 % of 10 executions: one at a time. 40 % errors of 10: the 5th error stops the rest.
+    let mut config = remediation(
+        "versioning",
+        "AWS-ConfigureS3BucketVersioning",
+        Some("BucketName"),
+    );
+    config.execution_controls = Some(
+        ExecutionControls::builder()
+            .ssm_controls(
+                SsmControls::builder()
+                    .concurrent_execution_rate_percentage(10)
+                    .error_percentage(40)
+                    .build(),
+            )
+            .build(),
+    );
+    put_remediation(&c, config).await;
+    let keys: Vec<_> = (0..10).map(|i| key(BUCKET, &format!("gone-{i}"))).collect();
+    let (failed, _) = start(&c, "versioning", keys).await;
+    assert!(failed.is_empty());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let all = loop {
+        let all = all_statuses(&c, "versioning").await;
+        if all.len() == 10
+            && all
+                .iter()
+                .all(|s| s.state() == Some(&RemediationExecutionState::Failed))
+        {
+            break all;
+        }
+        assert!(Instant::now() < deadline, "{all:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let (ran, stopped): (Vec<_>, Vec<_>) = all
+        .iter()
+        .partition(|s| s.step_details()[0].start_time().is_some());
+    assert_eq!(ran.len(), 5, "{all:?}");
+    for s in &stopped {
+        let m = s.step_details()[0].error_message().unwrap();
+        assert!(m.contains("ErrorPercentage (40%)"), "{m}");
+    }
+    // The five that ran never overlapped.
+    let mut spans: Vec<(f64, f64)> = ran
+        .iter()
+        .map(|s| {
+            let d = s.step_details();
+            (
+                d[0].start_time().unwrap().as_secs_f64(),
+                d.last().unwrap().stop_time().unwrap().as_secs_f64(),
+            )
+        })
+        .collect();
+    spans.sort_by(|a, b| a.0.total_cmp(&b.0));
+    for w in spans.windows(2) {
+        assert!(w[0].1 <= w[1].0, "overlapping executions: {spans:?}");
+    }
+}

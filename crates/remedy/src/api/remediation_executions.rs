@@ -5,6 +5,10 @@
 //! of it is already QUEUED or IN_PROGRESS (a database constraint, so racing calls cannot both start
 //! it) or when the rule's stored result for it is COMPLIANT. One `FailureMessage` covers the call:
 //! when keys failed for both reasons it names both. Manual runs ignore remediation exceptions.
+//!
+//! Describe shows, per key, the latest execution with one StepDetails entry per step run (a step
+//! run twice by a loop shows twice). An execution that ended FAILED before any step ran (its
+//! batch exceeded the ErrorPercentage) shows its first step FAILED with the reason.
 
 use remedy_wire::config::{
     ComplianceType, DescribeRemediationExecutionStatusRequest,
@@ -18,7 +22,7 @@ use crate::app::App;
 use crate::domain::{RemediationConfigRecord, Scope};
 use crate::error::{ApiError, ApiResult};
 use crate::protocol::RequestContext;
-use crate::store::executions::{ExecutionRecord, InsertOutcome};
+use crate::store::executions::{ExecutionRecord, InsertOutcome, STATE_FAILED};
 use crate::store::StoreError;
 
 pub const ALREADY_COMPLIANT: &str = "Resource is already compliant.";
@@ -142,7 +146,8 @@ fn seconds(ms: i64) -> f64 {
 /// The wire status of one execution (spec §4.7).
 pub fn status_of(r: &ExecutionRecord) -> RemediationExecutionStatus {
     let state = serde_json::from_str::<remedy_automation::ExecutionState>(&r.execution_state).ok();
-    let steps: Vec<RemediationExecutionStep> = state
+    let mut steps: Vec<RemediationExecutionStep> = state
+        .as_ref()
         .map(|s| {
             s.steps
                 .iter()
@@ -158,6 +163,24 @@ pub fn status_of(r: &ExecutionRecord) -> RemediationExecutionStatus {
                 .collect()
         })
         .unwrap_or_default();
+    // An execution that ended without running a step (its batch exceeded the ErrorPercentage,
+    // or its document is gone) shows why as one FAILED step: the step it never started.
+    if let Some(s) = state.as_ref() {
+        if steps.is_empty() && r.state == STATE_FAILED {
+            if let Some(message) = &s.failure_message {
+                let name = remedy_automation::builtin(&r.document_name)
+                    .map(|b| b.first_step().name.clone())
+                    .unwrap_or_else(|| r.document_name.clone());
+                steps.push(RemediationExecutionStep {
+                    name: Some(name),
+                    state: Some(RemediationExecutionStepState::Failed),
+                    error_message: Some(message.clone()),
+                    start_time: None,
+                    stop_time: Some(r.last_updated),
+                });
+            }
+        }
+    }
     RemediationExecutionStatus {
         resource_key: Some(wire_key(&r.resource_type, &r.resource_id)),
         state: Some(RemediationExecutionState::from_wire(&r.state)),
