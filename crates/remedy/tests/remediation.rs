@@ -323,7 +323,14 @@ async fn manual_remediation_of_an_unversioned_bucket() {
     // Without ResourceKeys, every key with an execution; paging by Limit.
     put_envelope(&c, BUCKET, "another", &bucket("another", "Off")).await;
     wait_compliance(&c, "versioning", "another", ComplianceType::NonCompliant).await;
-    start(&c, "versioning", vec![key(BUCKET, "another")]).await;
+    // A key named twice starts once and is not reported failed.
+    let (failed, _) = start(
+        &c,
+        "versioning",
+        vec![key(BUCKET, "another"), key(BUCKET, "another")],
+    )
+    .await;
+    assert!(failed.is_empty(), "{failed:?}");
     wait_terminal(&c, "versioning", BUCKET, "another").await;
     let page = c
         .describe_remediation_execution_status()

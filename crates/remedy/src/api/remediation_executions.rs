@@ -71,10 +71,16 @@ pub async fn start(
 ) -> ApiResult<StartRemediationExecutionResponse> {
     let scope = &ctx.scope;
     let rule = required(req.config_rule_name, "ConfigRuleName")?;
-    let keys: Vec<(String, String)> = required(req.resource_keys, "ResourceKeys")?
+    // A key named twice is started once (and not reported as failed).
+    let mut keys: Vec<(String, String)> = Vec::new();
+    for k in required(req.resource_keys, "ResourceKeys")?
         .iter()
         .map(key_of)
-        .collect();
+    {
+        if !keys.contains(&k) {
+            keys.push(k);
+        }
+    }
     let record = configuration(app, scope, &rule).await?;
     let runbook = crate::remediation::runbook_of(&record.config)?;
     let compliance = app.store.result_compliance(scope, &rule, &keys).await?;
