@@ -573,7 +573,6 @@ async fn failing_automatic_remediation_retries_then_creates_an_exception() {
 }
 
 #[tokio::test]
-#[ignore = "both SSH runbooks call ec2:DescribeSecurityGroupRules, which the world does not emulate yet"]
 async fn remediating_a_security_group_open_to_the_world() {
     let server = Server::start();
     let c = server.client();
@@ -599,6 +598,17 @@ async fn remediating_a_security_group_open_to_the_world() {
         "{s:?}"
     );
     wait_compliance(&c, "restricted-ssh", id, ComplianceType::Compliant).await;
+    let history = c
+        .get_resource_config_history()
+        .resource_type(ResourceType::from(SG))
+        .resource_id(id)
+        .send()
+        .await
+        .unwrap();
+    let items = history.configuration_items();
+    assert_eq!(items.len(), 2, "{items:?}");
+    let conf: Value = serde_json::from_str(items[0].configuration().unwrap()).unwrap();
+    assert_eq!(conf["ipPermissions"], json!([]), "{conf}");
 }
 
 /// Every latest execution of a rule, across pages.

@@ -239,6 +239,7 @@ fn supported_covers_the_builtin_runbooks() {
         ("s3", "PutBucketLogging"),
         ("s3", "GetBucketLogging"),
         ("ec2", "DescribeSecurityGroups"),
+        ("ec2", "DescribeSecurityGroupRules"),
         ("ec2", "RevokeSecurityGroupIngress"),
         ("ec2", "RevokeSecurityGroupEgress"),
         ("ec2", "EnableEbsEncryptionByDefault"),
@@ -997,6 +998,199 @@ async fn ec2_default_security_group_closed_by_revoking_what_describe_returns() {
         )
         .await;
     assert_code(&e, "MissingParameter");
+}
+
+#[tokio::test]
+async fn ec2_security_group_rules_have_stable_ids_and_revoke_by_id() {
+    let env = env();
+    let id = "sg-0123456789abcdef0";
+    let mut conf = sg_conf(id, "web");
+    conf["ipPermissions"] = json!([
+        {"ipProtocol": "tcp", "fromPort": 22, "toPort": 22, "ipRanges": ["0.0.0.0/0", "10.0.0.0/8"],
+         "ipv4Ranges": [{"cidrIp": "0.0.0.0/0"}, {"cidrIp": "10.0.0.0/8", "description": "office"}],
+         "ipv6Ranges": [{"cidrIpv6": "::/0"}], "prefixListIds": [{"prefixListId": "pl-12345678"}],
+         "userIdGroupPairs": [{"groupId": "sg-0000000000000000a", "userId": ACCOUNT}]}]);
+    let before = env.seed(SG, id, conf.clone(), json!({})).await;
+    env.seed(
+        SG,
+        "sg-0000000000000000a",
+        sg_conf("sg-0000000000000000a", "other"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        verdict("INCOMING_SSH_DISABLED", json!({}), &before),
+        ComplianceType::NonCompliant
+    );
+
+    let by_group = json!({"Filters": [{"Name": "group-id", "Values": [id]}]});
+    let got = env
+        .ok("ec2", "DescribeSecurityGroupRules", by_group.clone())
+        .await;
+    let rules = got["SecurityGroupRules"].as_array().unwrap().clone();
+    // Five ingress sources and one egress rule, one entry each.
+    assert_eq!(rules.len(), 6, "{got}");
+    for r in &rules {
+        let rid = r["SecurityGroupRuleId"].as_str().unwrap();
+        assert!(rid.starts_with("sgr-") && rid.len() == 21, "{rid}");
+        assert!(rid[4..].chars().all(|c| c.is_ascii_hexdigit()));
+        assert_eq!(r["GroupId"], json!(id));
+        assert_eq!(r["GroupOwnerId"], json!(ACCOUNT));
+    }
+    let ids: Vec<&str> = rules
+        .iter()
+        .map(|r| r["SecurityGroupRuleId"].as_str().unwrap())
+        .collect();
+    let mut unique = ids.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), ids.len(), "rule ids are distinct");
+    let strip = |r: &Value| {
+        let mut r = r.clone();
+        r.as_object_mut().unwrap().remove("SecurityGroupRuleId");
+        r
+    };
+    let shapes: Vec<Value> = rules.iter().map(strip).collect();
+    let base = json!({"GroupId": id, "GroupOwnerId": ACCOUNT, "IsEgress": false, "IpProtocol": "tcp",
+        "FromPort": 22, "ToPort": 22, "Tags": []});
+    let with = |extra: Value| {
+        let mut b = base.clone();
+        for (k, v) in extra.as_object().unwrap() {
+            b[k] = v.clone();
+        }
+        b
+    };
+    assert_eq!(
+        shapes,
+        vec![
+            with(json!({"CidrIpv4": "0.0.0.0/0"})),
+            with(json!({"CidrIpv4": "10.0.0.0/8", "Description": "office"})),
+            with(json!({"CidrIpv6": "::/0"})),
+            with(json!({"PrefixListId": "pl-12345678"})),
+            with(
+                json!({"ReferencedGroupInfo": {"GroupId": "sg-0000000000000000a", "UserId": ACCOUNT}})
+            ),
+            json!({"GroupId": id, "GroupOwnerId": ACCOUNT, "IsEgress": true, "IpProtocol": "-1",
+                "FromPort": -1, "ToPort": -1, "CidrIpv4": "0.0.0.0/0", "Tags": []}),
+        ]
+    );
+
+    // Stable across reads and across recording the same rules again.
+    assert_eq!(
+        env.ok("ec2", "DescribeSecurityGroupRules", by_group.clone())
+            .await,
+        got
+    );
+    env.seed(SG, id, conf, json!({"touched": true})).await;
+    assert_eq!(
+        env.ok("ec2", "DescribeSecurityGroupRules", by_group.clone())
+            .await,
+        got
+    );
+    // Every group's rules without a filter; by id; by the rule-id filter.
+    let all = env.ok("ec2", "DescribeSecurityGroupRules", json!({})).await;
+    assert_eq!(all["SecurityGroupRules"].as_array().unwrap().len(), 8);
+    let one = env
+        .ok(
+            "ec2",
+            "DescribeSecurityGroupRules",
+            json!({"SecurityGroupRuleIds": [ids[2]]}),
+        )
+        .await;
+    assert_eq!(one["SecurityGroupRules"], json!([rules[2]]));
+    let one = env
+        .ok(
+            "ec2",
+            "DescribeSecurityGroupRules",
+            json!({"Filters": [{"Name": "security-group-rule-id", "Values": [ids[3]]}]}),
+        )
+        .await;
+    assert_eq!(one["SecurityGroupRules"], json!([rules[3]]));
+    let e = env
+        .err(
+            "ec2",
+            "DescribeSecurityGroupRules",
+            json!({"SecurityGroupRuleIds": ["sgr-00000000000000000"]}),
+        )
+        .await;
+    assert_code(&e, "InvalidSecurityGroupRuleId.NotFound");
+    let e = env
+        .err(
+            "ec2",
+            "DescribeSecurityGroupRules",
+            json!({"Filters": [{"Name": "ip-protocol", "Values": ["tcp"]}]}),
+        )
+        .await;
+    assert_code(&e, "InvalidParameterValue");
+
+    // Revoke by id: an unknown id (or an egress id on the ingress call) revokes nothing.
+    let versions = env.history(SG, id).await.len();
+    for bad in ["sgr-00000000000000000", ids[5]] {
+        let e = env
+            .err(
+                "ec2",
+                "RevokeSecurityGroupIngress",
+                json!({"GroupId": id, "SecurityGroupRuleIds": [ids[0], bad]}),
+            )
+            .await;
+        assert_code(&e, "InvalidSecurityGroupRuleId.NotFound");
+        assert!(e.message.contains(bad), "{e}");
+    }
+    assert_eq!(env.history(SG, id).await.len(), versions);
+
+    // The world-open sources go, exactly those.
+    env.ok(
+        "ec2",
+        "RevokeSecurityGroupIngress",
+        json!({"GroupId": id, "SecurityGroupRuleIds": [ids[0], ids[2]]}),
+    )
+    .await;
+    let after = env.latest(SG, id).await;
+    assert_eq!(env.history(SG, id).await.len(), versions + 1);
+    assert_eq!(
+        verdict("INCOMING_SSH_DISABLED", json!({}), &after),
+        ComplianceType::Compliant
+    );
+    let left = env
+        .ok("ec2", "DescribeSecurityGroupRules", by_group.clone())
+        .await;
+    assert_eq!(
+        left["SecurityGroupRules"],
+        json!([rules[1], rules[3], rules[4], rules[5]]),
+        "the other rules keep their ids"
+    );
+    // Revoking the same id again: it is gone.
+    let e = env
+        .err(
+            "ec2",
+            "RevokeSecurityGroupIngress",
+            json!({"GroupId": id, "SecurityGroupRuleIds": [ids[0]]}),
+        )
+        .await;
+    assert_code(&e, "InvalidSecurityGroupRuleId.NotFound");
+    // Egress by id.
+    env.ok(
+        "ec2",
+        "RevokeSecurityGroupEgress",
+        json!({"GroupId": id, "SecurityGroupRuleIds": [ids[5]]}),
+    )
+    .await;
+    assert_eq!(
+        env.latest(SG, id).await.configuration["ipPermissionsEgress"],
+        json!([])
+    );
+    // A rule authorized again gets its old id back.
+    env.ok("ec2", "AuthorizeSecurityGroupIngress", json!({"GroupId": id, "IpPermissions": [
+        {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}]}))
+        .await;
+    let back = env
+        .ok(
+            "ec2",
+            "DescribeSecurityGroupRules",
+            json!({"SecurityGroupRuleIds": [ids[0]]}),
+        )
+        .await;
+    assert_eq!(back["SecurityGroupRules"], json!([rules[0]]));
 }
 
 #[tokio::test]

@@ -16,8 +16,19 @@
 //! nothing, as in a non-default VPC (remedy cannot tell a default VPC from the item);
 //! authorizing one that exists fails with `InvalidPermission.Duplicate`. The legacy top-level
 //! `IpProtocol`/`FromPort`/`ToPort`/`CidrIp` form of RevokeSecurityGroupIngress is accepted too.
-//! `SecurityGroupRuleIds` are not emulated (the item records no rule ids). A group that is not
-//! recorded: `InvalidGroup.NotFound` "The security group 'sg-…' does not exist".
+//! A group that is not recorded: `InvalidGroup.NotFound` "The security group 'sg-…' does not
+//! exist".
+//!
+//! Security group rules (DescribeSecurityGroupRules, and revoking by `SecurityGroupRuleIds`):
+//! the item records no rule ids, so each rule's id is derived from what it is — `sgr-` and 17
+//! hex digits of a SHA-256 of (group id, direction, protocol, ports, source) — which keeps it
+//! stable across reads and across re-recording the same rule. DescribeSecurityGroupRules
+//! returns one entry per source in boto3's shape (`SecurityGroupRuleId, GroupId, GroupOwnerId,
+//! IsEgress, IpProtocol, FromPort, ToPort` (-1 for all protocols), one of `CidrIpv4`,
+//! `CidrIpv6`, `PrefixListId`, `ReferencedGroupInfo{GroupId,UserId}`, `Description`, `Tags`),
+//! selected by `SecurityGroupRuleIds` and `Filters` `group-id` / `security-group-rule-id`. An
+//! unknown rule id (asked for, or revoked) is `InvalidSecurityGroupRuleId.NotFound`, and a
+//! revoke naming one revokes nothing.
 
 use serde_json::{json, Map, Value};
 
@@ -29,6 +40,7 @@ pub(crate) const ACCOUNT: &str = "AWS::::Account";
 pub(super) const APIS: &[&str] = &[
     "AuthorizeSecurityGroupEgress",
     "AuthorizeSecurityGroupIngress",
+    "DescribeSecurityGroupRules",
     "DescribeSecurityGroups",
     "DisableEbsEncryptionByDefault",
     "EnableEbsEncryptionByDefault",
@@ -47,6 +59,7 @@ fn group_not_found(id: &str) -> WorldError {
 pub(super) async fn call(w: &ConfigWorld, api: &str, p: Params<'_>) -> WorldResult<Value> {
     match api {
         "DescribeSecurityGroups" => describe(w, p).await,
+        "DescribeSecurityGroupRules" => describe_rules(w, p).await,
         "RevokeSecurityGroupIngress" => {
             change_rules(w, p, Direction::Ingress, Action::Revoke).await
         }
@@ -155,6 +168,156 @@ async fn describe(w: &ConfigWorld, p: Params<'_>) -> WorldResult<Value> {
         })
         .collect();
     Ok(json!({ "SecurityGroups": shaped }))
+}
+
+// ---- security group rules ----------------------------------------------------------------------
+
+fn rule_not_found(id: &str) -> WorldError {
+    WorldError::new(
+        "InvalidSecurityGroupRuleId.NotFound",
+        format!("The security group rule ID '{id}' does not exist"),
+    )
+}
+
+/// The rule's id: derived from the group and what the rule is, so it is the same on every read
+/// and after the rule is recorded again.
+fn rule_id(group_id: &str, direction: Direction, r: &Rule) -> String {
+    use sha2::{Digest, Sha256};
+    let (from, to) = r.ports();
+    let source = match &r.source {
+        Source::V4(c) => format!("v4:{c}"),
+        Source::V6(c) => format!("v6:{c}"),
+        Source::PrefixList(c) => format!("pl:{c}"),
+        Source::Group(c) => format!("sg:{c}"),
+    };
+    let dir = match direction {
+        Direction::Ingress => "ingress",
+        Direction::Egress => "egress",
+    };
+    let text = format!(
+        "{group_id}|{dir}|{}|{}|{}|{source}",
+        r.protocol,
+        from.map_or("".into(), |v| v.to_string()),
+        to.map_or("".into(), |v| v.to_string()),
+    );
+    let digest = Sha256::digest(text.as_bytes());
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    format!("sgr-{}", &hex[..17])
+}
+
+/// Every rule of a recorded group, with its id.
+fn group_rules(conf: &Value, group_id: &str, direction: Direction) -> Vec<(String, Rule)> {
+    let key = match direction {
+        Direction::Ingress => "ipPermissions",
+        Direction::Egress => "ipPermissionsEgress",
+    };
+    let mut out: Vec<(String, Rule)> = Vec::new();
+    for r in rec_array(conf.get(key)).iter().flat_map(recorded_rules) {
+        let id = rule_id(group_id, direction, &r);
+        if !out.iter().any(|(i, _)| *i == id) {
+            out.push((id, r));
+        }
+    }
+    out
+}
+
+/// One rule as boto3's DescribeSecurityGroupRules returns it.
+fn rule_shape(id: &str, group_id: &str, owner: &str, direction: Direction, r: &Rule) -> Value {
+    let (from, to) = match r.ports() {
+        (None, None) if r.protocol == "-1" => (Some(-1), Some(-1)),
+        other => other,
+    };
+    let mut m = Map::new();
+    m.insert("SecurityGroupRuleId".into(), json!(id));
+    m.insert("GroupId".into(), json!(group_id));
+    m.insert("GroupOwnerId".into(), json!(owner));
+    m.insert("IsEgress".into(), json!(direction == Direction::Egress));
+    m.insert("IpProtocol".into(), json!(r.protocol));
+    if let Some(f) = from {
+        m.insert("FromPort".into(), json!(f));
+    }
+    if let Some(t) = to {
+        m.insert("ToPort".into(), json!(t));
+    }
+    match &r.source {
+        Source::V4(c) => {
+            m.insert("CidrIpv4".into(), json!(c));
+        }
+        Source::V6(c) => {
+            m.insert("CidrIpv6".into(), json!(c));
+        }
+        Source::PrefixList(c) => {
+            m.insert("PrefixListId".into(), json!(c));
+        }
+        Source::Group(c) => {
+            let mut g = Map::new();
+            g.insert("GroupId".into(), json!(c));
+            if let Some(u) = rec_str(r.recorded.get("userId")) {
+                g.insert("UserId".into(), json!(u));
+            }
+            m.insert("ReferencedGroupInfo".into(), Value::Object(g));
+        }
+    }
+    if let Some(d) = rec_str(r.recorded.get("description")) {
+        m.insert("Description".into(), json!(d));
+    }
+    m.insert("Tags".into(), json!([]));
+    Value::Object(m)
+}
+
+async fn describe_rules(w: &ConfigWorld, p: Params<'_>) -> WorldResult<Value> {
+    let wanted_ids = p.opt_str_list("SecurityGroupRuleIds")?.unwrap_or_default();
+    let mut group_ids: Option<Vec<String>> = None;
+    let mut rule_ids: Option<Vec<String>> = None;
+    for f in p.opt_obj_list("Filters")?.unwrap_or_default() {
+        let name = f.str("Name")?;
+        let values = f.opt_str_list("Values")?.unwrap_or_default();
+        let slot = match name {
+            "group-id" => &mut group_ids,
+            "security-group-rule-id" => &mut rule_ids,
+            _ => {
+                return Err(WorldError::new(
+                    "InvalidParameterValue",
+                    format!("The filter '{name}' is invalid (remedy's world filters security group rules by group-id and security-group-rule-id)"),
+                ))
+            }
+        };
+        slot.get_or_insert_with(Vec::new).extend(values);
+    }
+    let groups = w.all_current(SECURITY_GROUP, None).await?;
+    let mut out = Vec::new();
+    let mut seen = Vec::new();
+    for ci in &groups {
+        let shaped = group_shape(ci);
+        let gid = shaped["GroupId"]
+            .as_str()
+            .unwrap_or(&ci.resource_id)
+            .to_string();
+        if group_ids.as_ref().is_some_and(|g| !g.contains(&gid)) {
+            continue;
+        }
+        let owner = shaped["OwnerId"]
+            .as_str()
+            .unwrap_or(&ci.account_id)
+            .to_string();
+        let conf = super::decoded(&ci.configuration);
+        for direction in [Direction::Ingress, Direction::Egress] {
+            for (id, r) in group_rules(&conf, &gid, direction) {
+                if rule_ids.as_ref().is_some_and(|x| !x.contains(&id)) {
+                    continue;
+                }
+                if !wanted_ids.is_empty() && !wanted_ids.contains(&id) {
+                    continue;
+                }
+                seen.push(id.clone());
+                out.push(rule_shape(&id, &gid, &owner, direction, &r));
+            }
+        }
+    }
+    if let Some(missing) = wanted_ids.iter().find(|i| !seen.contains(i)) {
+        return Err(rule_not_found(missing));
+    }
+    Ok(json!({ "SecurityGroupRules": out }))
 }
 
 fn check_group_id(id: &str) -> WorldResult<()> {
@@ -433,12 +596,6 @@ fn requested_rules(p: Params<'_>, direction: Direction) -> WorldResult<Vec<Rule>
         });
         return Ok(out);
     }
-    if p.has("SecurityGroupRuleIds") {
-        return Err(WorldError::new(
-            "UnsupportedOperation",
-            "remedy's world does not emulate SecurityGroupRuleIds (the configuration item records no rule ids); name the rules with IpPermissions",
-        ));
-    }
     if permissions.is_empty() {
         return Err(WorldError::new(
             "MissingParameter",
@@ -543,7 +700,23 @@ async fn change_rules(
             ))
         }
     };
-    let requested = requested_rules(p, direction)?;
+    let by_ids = match p.opt_str_list("SecurityGroupRuleIds")? {
+        Some(ids) if !ids.is_empty() && !p.has("IpPermissions") => {
+            if action == Action::Authorize {
+                return Err(WorldError::new(
+                    "InvalidParameterValue",
+                    "SecurityGroupRuleIds is not a parameter of AuthorizeSecurityGroup*; name the rules with IpPermissions",
+                ));
+            }
+            Some(ids)
+        }
+        _ => None,
+    };
+    let requested = match by_ids {
+        Some(_) => Vec::new(),
+        None => requested_rules(p, direction)?,
+    };
+    let group_id = id.clone();
     let key = match direction {
         Direction::Ingress => "ipPermissions",
         Direction::Egress => "ipPermissionsEgress",
@@ -560,6 +733,22 @@ async fn change_rules(
                 .and_then(|v| v.as_array().cloned())
                 .unwrap_or_default();
             let existing: Vec<Rule> = entries.iter().flat_map(recorded_rules).collect();
+            let requested = match &by_ids {
+                None => requested,
+                Some(ids) => {
+                    let conf = json!({ key: entries.clone() });
+                    let known = group_rules(&conf, &group_id, direction);
+                    let mut picked = Vec::new();
+                    for i in ids {
+                        let (_, r) = known
+                            .iter()
+                            .find(|(k, _)| k == i)
+                            .ok_or_else(|| rule_not_found(i))?;
+                        picked.push(r.clone());
+                    }
+                    picked
+                }
+            };
             let updated = match action {
                 Action::Revoke => {
                     if let Some(r) = requested
