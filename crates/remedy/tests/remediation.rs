@@ -641,6 +641,9 @@ async fn wait_succeeded(c: &config::Client, n: usize) -> usize {
     }
 }
 
+/// How many executions the crash test runs.
+const EXECUTIONS: usize = 1000;
+
 #[tokio::test]
 async fn executions_survive_sigkill_and_sigterm() {
     let mut server = Server::start();
@@ -662,7 +665,7 @@ async fn executions_survive_sigkill_and_sigterm() {
             .build(),
     );
     put_remediation(&c, config).await;
-    let names: Vec<String> = (0..200).map(|i| format!("bucket-{i:03}")).collect();
+    let names: Vec<String> = (0..EXECUTIONS).map(|i| format!("bucket-{i:04}")).collect();
     for n in &names {
         put_envelope(&c, BUCKET, n, &bucket(n, "Off")).await;
     }
@@ -672,13 +675,13 @@ async fn executions_survive_sigkill_and_sigterm() {
         assert!(failed.is_empty(), "{message:?}");
     }
     // Crash mid-flight, then a graceful stop mid-flight.
-    let done = wait_succeeded(&c, 20).await;
-    eprintln!("before SIGKILL: {done} of 200 succeeded");
+    let done = wait_succeeded(&c, EXECUTIONS / 10).await;
+    eprintln!("before SIGKILL: {done} of {EXECUTIONS} succeeded");
     server.kill();
     server.restart();
     let c = server.client();
-    let done = wait_succeeded(&c, done + 20).await;
-    eprintln!("before SIGTERM: {done} of 200 succeeded");
+    let done = wait_succeeded(&c, done + EXECUTIONS / 10).await;
+    eprintln!("before SIGTERM: {done} of {EXECUTIONS} succeeded");
     assert!(server.terminate().success());
     server.restart();
     let c2 = server.client();
@@ -687,7 +690,7 @@ async fn executions_survive_sigkill_and_sigterm() {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let all = all_statuses(&c2, "versioning").await;
-        assert_eq!(all.len(), 200, "no execution lost");
+        assert_eq!(all.len(), EXECUTIONS, "no execution lost");
         if all
             .iter()
             .all(|s| s.state() == Some(&RemediationExecutionState::Succeeded))
@@ -703,7 +706,7 @@ async fn executions_survive_sigkill_and_sigterm() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     // Each bucket changed exactly once (a step run again after the crash changes nothing).
-    for n in names.iter().step_by(17) {
+    for n in names.iter().step_by(83) {
         let h = c2
             .get_resource_config_history()
             .resource_type(ResourceType::from(BUCKET))
