@@ -10,6 +10,7 @@ use tokio::sync::{broadcast, Notify, OnceCell};
 use crate::error::ApiError;
 use crate::evaluation::ComplianceChanged;
 use crate::managed_rules::ManagedRuleCatalog;
+use crate::remediation::runbooks::{BuiltinRunbooks, RunbookSource};
 use crate::result_token::ResultTokenKey;
 use crate::store::Store;
 
@@ -59,6 +60,8 @@ pub struct App {
     pub credentials: Arc<dyn CredentialStore>,
     pub settings: Settings,
     pub managed_rules: ManagedRuleCatalog,
+    /// The runbooks remediation runs, by document name (the built-in catalog by default).
+    pub runbooks: Arc<dyn RunbookSource>,
     /// Compliance changes of stored results, after they are durable: the hook automatic
     /// remediation subscribes to (`compliance_events.subscribe()`). See [`ComplianceChanged`].
     pub compliance_events: broadcast::Sender<ComplianceChanged>,
@@ -87,6 +90,7 @@ impl App {
             credentials,
             settings,
             managed_rules: ManagedRuleCatalog::builtin(),
+            runbooks: Arc::new(BuiltinRunbooks),
             compliance_events: broadcast::channel(COMPLIANCE_EVENT_BUFFER).0,
             result_tokens: OnceCell::new(),
         }

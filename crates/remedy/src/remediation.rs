@@ -5,13 +5,15 @@
 //! An execution is one SSM Automation run of the configuration's document (`TargetId`) against
 //! one resource. Its parameters are built as spec §3.3 says: each StaticValue list as-is, the
 //! ResourceValue parameter as `[resourceId]`, then resolved against the document's declarations
-//! (`Runbook::resolve_parameters`). Only built-in runbooks exist for now (SSM custom documents
-//! come later).
+//! (`Runbook::resolve_parameters`). Documents are looked up through the app's
+//! [`runbooks::RunbookSource`] (the built-in catalog for now; SSM custom documents come later).
 
 pub mod automatic;
 pub mod engine;
+pub mod runbooks;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use remedy_automation::{ExecutionState, ParameterError, Runbook};
 use remedy_wire::config::RemediationConfiguration;
@@ -27,14 +29,19 @@ pub const DEFAULT_MAXIMUM_AUTOMATIC_ATTEMPTS: usize = 5;
 pub const DEFAULT_RETRY_ATTEMPT_SECONDS: f64 = 60.0;
 
 /// The runbook a configuration runs: `InvalidParameterValueException` naming an unknown one.
-pub fn runbook_of(config: &RemediationConfiguration) -> ApiResult<&'static Runbook> {
+pub fn runbook_of(
+    source: &dyn runbooks::RunbookSource,
+    config: &RemediationConfiguration,
+) -> ApiResult<Arc<Runbook>> {
     let name = config.target_id.as_deref().unwrap_or_default();
-    remedy_automation::builtin(name).ok_or_else(|| {
-        ApiError::invalid_parameter(format!(
-            "The remediation document '{name}' (TargetId) does not exist. Available documents: {}.",
-            remedy_automation::builtin_names().join(", ")
-        ))
-    })
+    source
+        .get(name, config.target_version.as_deref())
+        .ok_or_else(|| {
+            ApiError::invalid_parameter(format!(
+                "The remediation document '{name}' (TargetId) does not exist. Available documents: {}.",
+                source.names().join(", ")
+            ))
+        })
 }
 
 /// StartAutomationExecution's parameters for one resource (spec §3.3).

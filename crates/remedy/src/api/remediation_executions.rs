@@ -82,7 +82,7 @@ pub async fn start(
         }
     }
     let record = configuration(app, scope, &rule).await?;
-    let runbook = crate::remediation::runbook_of(&record.config)?;
+    let runbook = crate::remediation::runbook_of(app.runbooks.as_ref(), &record.config)?;
     let compliance = app.store.result_compliance(scope, &rule, &keys).await?;
 
     let now = crate::time::now();
@@ -97,7 +97,7 @@ pub async fn start(
         let e = crate::remediation::new_execution(
             &rule,
             &record.config,
-            runbook,
+            &runbook,
             t,
             i,
             false,
@@ -150,7 +150,10 @@ fn seconds(ms: i64) -> f64 {
 }
 
 /// The wire status of one execution (spec §4.7).
-pub fn status_of(r: &ExecutionRecord) -> RemediationExecutionStatus {
+pub fn status_of(
+    runbooks: &dyn crate::remediation::runbooks::RunbookSource,
+    r: &ExecutionRecord,
+) -> RemediationExecutionStatus {
     let state = serde_json::from_str::<remedy_automation::ExecutionState>(&r.execution_state).ok();
     let mut steps: Vec<RemediationExecutionStep> = state
         .as_ref()
@@ -174,7 +177,8 @@ pub fn status_of(r: &ExecutionRecord) -> RemediationExecutionStatus {
     if let Some(s) = state.as_ref() {
         if steps.is_empty() && r.state == STATE_FAILED {
             if let Some(message) = &s.failure_message {
-                let name = remedy_automation::builtin(&r.document_name)
+                let name = runbooks
+                    .get(&r.document_name, r.document_version.as_deref())
                     .map(|b| b.first_step().name.clone())
                     .unwrap_or_else(|| r.document_name.clone());
                 steps.push(RemediationExecutionStep {
@@ -220,7 +224,11 @@ pub async fn describe_status(
         (r.resource_type.clone(), r.resource_id.clone())
     });
     Ok(DescribeRemediationExecutionStatusResponse {
-        remediation_execution_statuses: Some(rows.iter().map(status_of).collect()),
+        remediation_execution_statuses: Some(
+            rows.iter()
+                .map(|r| status_of(app.runbooks.as_ref(), r))
+                .collect(),
+        ),
         next_token: next,
     })
 }

@@ -78,12 +78,10 @@ pub async fn queue_automatic(
     if record.config.automatic != Some(true) {
         return Ok(0);
     }
-    let Some(runbook) = record
-        .config
-        .target_id
-        .as_deref()
-        .and_then(remedy_automation::builtin)
-    else {
+    let Some(runbook) = record.config.target_id.as_deref().and_then(|name| {
+        app.runbooks
+            .get(name, record.config.target_version.as_deref())
+    }) else {
         tracing::warn!(rule, document = ?record.config.target_id, "remediation: automatic remediation names an unknown document");
         return Ok(0);
     };
@@ -115,7 +113,7 @@ pub async fn queue_automatic(
         {
             continue;
         }
-        match super::new_execution(rule, &record.config, runbook, t, i, true, &batch, wake_at) {
+        match super::new_execution(rule, &record.config, &runbook, t, i, true, &batch, wake_at) {
             Ok(e) => executions.push(e),
             Err(e) => {
                 tracing::warn!(rule, resource = %i, error = %e.message, "remediation: automatic parameters do not resolve")

@@ -165,7 +165,10 @@ async fn fail_unrunnable(app: &App, rec: &ExecutionRecord, message: String) {
 }
 
 async fn run_execution(app: &Arc<App>, rec: ExecutionRecord, stop: &watch::Receiver<bool>) {
-    let Some(runbook) = remedy_automation::builtin(&rec.document_name) else {
+    let Some(runbook) = app
+        .runbooks
+        .get(&rec.document_name, rec.document_version.as_deref())
+    else {
         let msg = format!("The document {} does not exist.", rec.document_name);
         fail_unrunnable(app, &rec, msg).await;
         return;
@@ -187,7 +190,7 @@ async fn run_execution(app: &Arc<App>, rec: ExecutionRecord, stop: &watch::Recei
             return;
         }
         let result = {
-            let step = run_next_step(runbook, &mut state, &ctx, &world, &clock);
+            let step = run_next_step(&runbook, &mut state, &ctx, &world, &clock);
             tokio::pin!(step);
             let mut beat = tokio::time::interval(HEARTBEAT);
             beat.tick().await;
