@@ -651,6 +651,9 @@ fn parse_parameters(v: Option<&Value>) -> Result<Vec<ParameterDef>, DocumentErro
             pattern,
         });
     }
+    // Name order, whatever order the JSON map iterates in (serde_json's `preserve_order` may be
+    // switched on by another crate in the same build).
+    out.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(out)
 }
 
