@@ -11,6 +11,8 @@
 pub mod automatic;
 pub mod engine;
 pub mod runbooks;
+#[cfg(test)]
+mod sleep_crash_tests;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
