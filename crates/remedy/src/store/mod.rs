@@ -86,7 +86,9 @@ pub struct DiscoveredResource {
 }
 
 #[async_trait]
-pub trait Store: EvaluationStore + EvaluationQueueStore + ExecutionStore + Send + Sync + 'static {
+pub trait Store:
+    EvaluationStore + EvaluationQueueStore + ExecutionStore + Send + Sync + 'static
+{
     /// Answers when the backend can serve requests (for `/ready`).
     async fn ping(&self) -> StoreResult<()>;
 
