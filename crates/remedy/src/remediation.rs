@@ -13,6 +13,8 @@ pub mod engine;
 pub mod runbooks;
 #[cfg(test)]
 mod sleep_crash_tests;
+#[cfg(test)]
+mod sweep_tests;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -11,8 +11,10 @@
 //!   remediation exception ("Auto-remediation failed N times within S seconds."), which blocks
 //!   further automatic runs (not manual ones).
 //!
-//! The event stream is a hint, not the truth: a lagging listener loses events, so a resource that
-//! became NON_COMPLIANT while the listener lagged is picked up by the next change or put.
+//! The event stream is a hint, not the truth: a listener that falls behind loses events. When that
+//! happens it sweeps the stored truth instead — every automatic configuration's NON_COMPLIANT
+//! results — so no resource that should be remediated is forgotten (queueing is idempotent: the
+//! in-flight constraint and the exception check make a repeated queue a no-op).
 
 use std::sync::Arc;
 
@@ -47,14 +49,54 @@ pub async fn listen(app: Arc<App>, mut stop: watch::Receiver<bool>) {
             }
             Ok(_) => {}
             Err(RecvError::Lagged(n)) => {
-                tracing::warn!(
+                tracing::info!(
                     missed = n,
-                    "remediation: compliance events lost (the listener lagged)"
-                )
+                    "remediation: the compliance listener fell behind; sweeping NON_COMPLIANT results"
+                );
+                if let Err(err) = sweep(&app).await {
+                    tracing::warn!(error = %err, "remediation: automatic-remediation sweep failed");
+                }
             }
             Err(RecvError::Closed) => break,
         }
     }
+}
+
+/// Queues automatic executions for every resource that an automatic configuration's rule holds
+/// NON_COMPLIANT. Returns how many started.
+pub async fn sweep(app: &App) -> StoreResult<usize> {
+    let mut started = 0;
+    for (scope, record) in app
+        .store
+        .list_automatic_remediation_configurations()
+        .await?
+    {
+        let query = ResultQuery {
+            compliance_types: vec![ComplianceType::NonCompliant],
+            limit: 100,
+        };
+        let mut after: Option<(String, String)> = None;
+        loop {
+            let page = app
+                .store
+                .list_rule_results(&scope, &record.rule_name, &query, after.as_ref())
+                .await?;
+            let keys: Vec<(String, String)> = page
+                .iter()
+                .map(|r| (r.resource_type.clone(), r.resource_id.clone()))
+                .collect();
+            if keys.is_empty() {
+                break;
+            }
+            started +=
+                queue_automatic(app, &scope, &record.rule_name, &keys, crate::time::now()).await?;
+            if keys.len() < query.limit {
+                break;
+            }
+            after = keys.last().cloned();
+        }
+    }
+    Ok(started)
 }
 
 /// Queues automatic executions of `rule` for `keys` (at most 100) when its configuration is

@@ -126,6 +126,11 @@ pub trait Store:
         scope: &Scope,
         configs: &[RemediationConfigRecord],
     ) -> StoreResult<Vec<bool>>;
+    /// Every remediation configuration with `Automatic: true`, in every account and region (the
+    /// automatic-remediation sweep's starting point).
+    async fn list_automatic_remediation_configurations(
+        &self,
+    ) -> StoreResult<Vec<(Scope, RemediationConfigRecord)>>;
     async fn get_remediation_configurations(
         &self,
         scope: &Scope,

@@ -595,6 +595,29 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn list_automatic_remediation_configurations(
+        &self,
+    ) -> StoreResult<Vec<(Scope, RemediationConfigRecord)>> {
+        self.read(|c| {
+            let mut stmt = c
+                .prepare_cached(
+                    "SELECT rule_name, arn, body, account, region FROM remediation_configurations
+                     WHERE json_extract(body, '$.Automatic') = 1",
+                )
+                .map_err(backend)?;
+            let rows = stmt
+                .query_map([], |r| {
+                    Ok((
+                        Scope::new(r.get::<_, String>(3)?, r.get::<_, String>(4)?),
+                        remediation_from_row(r)?,
+                    ))
+                })
+                .map_err(backend)?;
+            rows.collect::<Result<Vec<_>, _>>().map_err(backend)
+        })
+        .await
+    }
+
     async fn get_remediation_configurations(
         &self,
         scope: &Scope,
