@@ -15,6 +15,8 @@ pub mod runbooks;
 mod sleep_crash_tests;
 #[cfg(test)]
 mod sweep_tests;
+#[cfg(test)]
+mod test_support;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

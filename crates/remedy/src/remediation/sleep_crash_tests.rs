@@ -15,10 +15,9 @@ use remedy_wire::config::Operation;
 use serde_json::{json, Value};
 
 use super::runbooks::{BuiltinRunbooks, RunbookSource};
+use super::test_support::{call, scope};
 use crate::app::{App, Settings};
 use crate::auth::StaticCredentials;
-use crate::domain::Scope;
-use crate::protocol::RequestContext;
 use crate::store::executions::{ExecutionRecord, STATE_SUCCEEDED};
 use crate::store::sqlite::SqliteStore;
 use crate::store::HistoryQuery;
@@ -90,22 +89,6 @@ fn app(path: &std::path::Path) -> Arc<App> {
     );
     app.runbooks = Arc::new(WithSleeper(Arc::new(Runbook::parse(RUNBOOK).unwrap())));
     Arc::new(app)
-}
-
-fn scope() -> Scope {
-    Scope::new("000000000000", "us-east-1")
-}
-
-async fn call(app: &App, op: Operation, body: Value) -> Value {
-    let ctx = RequestContext {
-        request_id: "t".into(),
-        scope: scope(),
-        access_key_id: "test".into(),
-    };
-    let out = crate::api::dispatch_config(app, &ctx, op, body.to_string().as_bytes())
-        .await
-        .unwrap_or_else(|e| panic!("{op:?}: {e:?}"));
-    serde_json::from_slice(&out).unwrap()
 }
 
 fn bucket_name(i: usize) -> String {

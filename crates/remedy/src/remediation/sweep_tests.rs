@@ -8,30 +8,13 @@ use remedy_wire::config::Operation;
 use serde_json::{json, Value};
 
 use super::automatic::sweep;
+use super::test_support::{call, scope};
 use crate::app::{App, Settings};
 use crate::auth::StaticCredentials;
-use crate::domain::Scope;
-use crate::protocol::RequestContext;
 use crate::store::sqlite::SqliteStore;
 
 const RULE: &str = "custom-versioning";
 const NON_COMPLIANT: usize = 150;
-
-fn scope() -> Scope {
-    Scope::new("000000000000", "us-east-1")
-}
-
-async fn call(app: &App, op: Operation, body: Value) -> Value {
-    let ctx = RequestContext {
-        request_id: "t".into(),
-        scope: scope(),
-        access_key_id: "test".into(),
-    };
-    let out = crate::api::dispatch_config(app, &ctx, op, body.to_string().as_bytes())
-        .await
-        .unwrap_or_else(|e| panic!("{op:?}: {e:?}"));
-    serde_json::from_slice(&out).unwrap()
-}
 
 fn evaluation(id: &str, compliance: &str) -> Value {
     json!({"ComplianceResourceType": "AWS::S3::Bucket", "ComplianceResourceId": id,
