@@ -9,6 +9,7 @@
 pub mod api;
 pub mod app;
 pub mod auth;
+pub mod background;
 pub mod ci_input;
 pub mod cli;
 pub mod domain;

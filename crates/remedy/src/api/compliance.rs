@@ -182,16 +182,7 @@ pub async fn describe_by_config_rule(
     let mut names = req.config_rule_names.unwrap_or_default();
     names.sort();
     names.dedup();
-    for name in &names {
-        if app
-            .store
-            .get_rule(scope, &RuleSelector::Name(name.clone()))
-            .await?
-            .is_none()
-        {
-            return Err(ApiError::no_such_config_rule(name));
-        }
-    }
+    super::existing_rules(app, scope, &names).await?;
     let named = (!names.is_empty()).then_some(names.as_slice());
     let mut after: Option<String> = pagination::decode(OP, req.next_token.as_deref())?;
     let mut matched = Vec::new();

@@ -22,13 +22,12 @@ use remedy_wire::config::{
 
 use super::required;
 use crate::app::App;
-use crate::domain::Scope;
 use crate::error::{ApiError, ApiResult};
 use crate::evaluation::{ComplianceChanged, EvaluationRecord};
 use crate::pagination;
 use crate::protocol::RequestContext;
 use crate::store::evaluations::RuleEvaluationStatus;
-use crate::store::{RuleSelector, StoreError};
+use crate::store::StoreError;
 
 /// DescribeConfigRuleEvaluationStatus page size when `Limit` is absent or 0 (its maximum).
 const STATUS_PAGE: usize = 50;
@@ -112,21 +111,6 @@ pub async fn put_evaluations(
     })
 }
 
-/// Fails with NoSuchConfigRuleException for the first name that is not a rule.
-async fn check_rules_exist(app: &App, scope: &Scope, names: &[String]) -> ApiResult<()> {
-    for name in names {
-        if app
-            .store
-            .get_rule(scope, &RuleSelector::Name(name.clone()))
-            .await?
-            .is_none()
-        {
-            return Err(ApiError::no_such_config_rule(name));
-        }
-    }
-    Ok(())
-}
-
 fn dedup(names: Vec<String>) -> Vec<String> {
     let mut seen = BTreeSet::new();
     names
@@ -146,7 +130,7 @@ pub async fn start_config_rules_evaluation(
             "ConfigRuleNames must name between 1 and 25 config rules.",
         ));
     }
-    check_rules_exist(app, &ctx.scope, &names).await?;
+    super::existing_rules(app, &ctx.scope, &names).await?;
     let interval = app.settings.evaluation_request_interval.as_secs_f64();
     // Records the request, marks the rules EVALUATING and enqueues a rule-wide evaluation of
     // each, atomically; the engine runs them in the background.
@@ -211,7 +195,7 @@ pub async fn describe_config_rule_evaluation_status(
     const OP: &str = "DescribeConfigRuleEvaluationStatus";
     let scope = &ctx.scope;
     let names = dedup(req.config_rule_names.unwrap_or_default());
-    check_rules_exist(app, scope, &names).await?;
+    super::existing_rules(app, scope, &names).await?;
     let limit = match req.limit {
         None | Some(0) => STATUS_PAGE,
         Some(n) => n.clamp(1, STATUS_PAGE as i32) as usize,
@@ -237,6 +221,7 @@ mod tests {
     use crate::app::Settings;
     use crate::auth::StaticCredentials;
     use crate::domain::RuleRecord;
+    use crate::domain::Scope;
     use crate::store::sqlite::SqliteStore;
 
     fn evaluation(id: &str, t: ComplianceType, ts: f64) -> Evaluation {

@@ -161,3 +161,18 @@ fn required<T>(value: Option<T>, member: &str) -> ApiResult<T> {
         ApiError::internal(format!("validated request lacks required member {member}"))
     })
 }
+
+/// The named rules, in the order asked; NoSuchConfigRuleException for the first name that is not
+/// a rule (what every operation taking a list of rule names answers).
+async fn existing_rules(
+    app: &App,
+    scope: &crate::domain::Scope,
+    names: &[String],
+) -> ApiResult<Vec<crate::domain::RuleRecord>> {
+    let found = app.store.get_rules_by_name(scope, names).await?;
+    names
+        .iter()
+        .zip(found)
+        .map(|(name, rule)| rule.ok_or_else(|| ApiError::no_such_config_rule(name)))
+        .collect()
+}

@@ -159,16 +159,7 @@ pub async fn describe(
 ) -> ApiResult<DescribeRemediationConfigurationsResponse> {
     let scope = &ctx.scope;
     let names = required(req.config_rule_names, "ConfigRuleNames")?;
-    for name in &names {
-        if app
-            .store
-            .get_rule(scope, &RuleSelector::Name(name.clone()))
-            .await?
-            .is_none()
-        {
-            return Err(ApiError::no_such_config_rule(name));
-        }
-    }
+    super::existing_rules(app, scope, &names).await?;
     let configs = app
         .store
         .get_remediation_configurations(scope, &names)

@@ -394,12 +394,7 @@ pub async fn describe_config_rules(
     let names = req.config_rule_names.unwrap_or_default();
     if !names.is_empty() {
         let mut rules = Vec::with_capacity(names.len());
-        for name in &names {
-            let rule = app
-                .store
-                .get_rule(scope, &RuleSelector::Name(name.clone()))
-                .await?
-                .ok_or_else(|| ApiError::no_such_config_rule(name))?;
+        for rule in super::existing_rules(app, scope, &names).await? {
             if matches_filter(&rule) {
                 rules.push(rule.rule);
             }

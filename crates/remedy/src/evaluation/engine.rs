@@ -57,12 +57,12 @@ use std::time::{Duration, Instant};
 
 use remedy_wire::config::{ComplianceType, Owner};
 use tokio::sync::{watch, Semaphore};
-use tokio::task::JoinHandle;
 
 use super::scope::{in_scope, judged_types, triggers, Triggers};
 use super::verdict::{Parameters, ResourceLookup, Verdict};
 use super::{ComplianceChanged, EvaluationRecord};
 use crate::app::App;
+use crate::background::Background;
 use crate::domain::{is_deleted_status, ConfigurationItem, RuleRecord, Scope};
 use crate::store::evaluation_queue::{EvaluationJob, JobOrigin, JobTarget, RuleJobOutcome};
 use crate::store::StoreResult;
@@ -218,25 +218,10 @@ impl ResourceLookup for Preloaded {
     }
 }
 
-/// A running engine; [`EngineHandle::stop`] ends it after the batch in hand.
-pub struct EngineHandle {
-    stop: watch::Sender<bool>,
-    task: JoinHandle<()>,
-}
-
-impl EngineHandle {
-    /// Stops the worker and waits for it (the batch in hand completes; queued work stays queued).
-    pub async fn stop(self) {
-        let _ = self.stop.send(true);
-        let _ = self.task.await;
-    }
-}
-
-/// Starts the engine on the current runtime.
-pub fn start(app: Arc<App>) -> EngineHandle {
-    let (stop, rx) = watch::channel(false);
-    let task = tokio::spawn(run(app, rx));
-    EngineHandle { stop, task }
+/// Starts the engine on the current runtime; stopping it ends it after the batch in hand (queued
+/// work stays queued).
+pub fn start(app: Arc<App>) -> Background {
+    Background::spawn(|stop| run(app, stop))
 }
 
 async fn run(app: Arc<App>, mut stop: watch::Receiver<bool>) {

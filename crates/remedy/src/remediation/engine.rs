@@ -29,9 +29,9 @@ use remedy_automation::{
 };
 use serde_json::Value;
 use tokio::sync::watch;
-use tokio::task::JoinHandle;
 
 use crate::app::App;
+use crate::background::Background;
 use crate::store::executions::{ExecutionRecord, StepCommit, STATE_FAILED, STATE_IN_PROGRESS};
 use crate::world::ConfigWorld;
 
@@ -71,24 +71,10 @@ impl Clock for TokioClock {
     }
 }
 
-pub struct EngineHandle {
-    stop: watch::Sender<bool>,
-    task: JoinHandle<()>,
-}
-
-impl EngineHandle {
-    /// Stops claiming, lets running steps finish and commit, releases leases.
-    pub async fn stop(self) {
-        let _ = self.stop.send(true);
-        let _ = self.task.await;
-    }
-}
-
-/// Starts the workers and the automatic-remediation listener.
-pub fn start(app: Arc<App>) -> EngineHandle {
-    let (stop, rx) = watch::channel(false);
-    let task = tokio::spawn(run(app, rx));
-    EngineHandle { stop, task }
+/// Starts the workers and the automatic-remediation listener; stopping them stops claiming, lets
+/// running steps finish and commit, and releases leases.
+pub fn start(app: Arc<App>) -> Background {
+    Background::spawn(|stop| run(app, stop))
 }
 
 async fn run(app: Arc<App>, stop: watch::Receiver<bool>) {

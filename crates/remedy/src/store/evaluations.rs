@@ -137,17 +137,6 @@ pub trait EvaluationStore: Send + Sync + 'static {
         resource_types: Option<&[String]>,
     ) -> StoreResult<Vec<(String, TypeSummary)>>;
 
-    /// Records an on-demand evaluation request for each rule at `now`, atomically: `NotFound`
-    /// when a rule does not exist, `LimitExceeded` (nothing recorded) when any of them was
-    /// requested less than `min_interval` seconds ago.
-    async fn request_rule_evaluations(
-        &self,
-        scope: &Scope,
-        names: &[String],
-        now: f64,
-        min_interval: f64,
-    ) -> StoreResult<()>;
-
     /// Evaluation status of rules (all, or the named ones that exist) in name order after `after`.
     async fn list_rule_evaluation_status(
         &self,

@@ -93,6 +93,12 @@ pub trait Store:
     async fn ping(&self) -> StoreResult<()>;
 
     // ---- rules -------------------------------------------------------------------------------
+    /// The named rules in one read, in the order asked (`None` where a name is not a rule).
+    async fn get_rules_by_name(
+        &self,
+        scope: &Scope,
+        names: &[String],
+    ) -> StoreResult<Vec<Option<RuleRecord>>>;
     async fn get_rule(
         &self,
         scope: &Scope,

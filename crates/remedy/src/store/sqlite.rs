@@ -404,6 +404,31 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn get_rules_by_name(
+        &self,
+        scope: &Scope,
+        names: &[String],
+    ) -> StoreResult<Vec<Option<RuleRecord>>> {
+        let scope = scope.clone();
+        let names = names.to_vec();
+        self.read(move |c| {
+            let mut stmt = c
+                .prepare_cached(&format!(
+                    "SELECT {RULE_COLS} FROM config_rules WHERE account=?1 AND region=?2 AND name=?3"
+                ))
+                .map_err(backend)?;
+            names
+                .iter()
+                .map(|n| {
+                    stmt.query_row(params![scope.account, scope.region, n], rule_from_row)
+                        .optional()
+                        .map_err(backend)
+                })
+                .collect()
+        })
+        .await
+    }
+
     async fn get_rule(
         &self,
         scope: &Scope,

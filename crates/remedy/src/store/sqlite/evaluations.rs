@@ -460,49 +460,6 @@ impl EvaluationStore for SqliteStore {
         .await
     }
 
-    async fn request_rule_evaluations(
-        &self,
-        scope: &Scope,
-        names: &[String],
-        now: f64,
-        min_interval: f64,
-    ) -> StoreResult<()> {
-        let scope = scope.clone();
-        let names = names.to_vec();
-        self.write(move |c| {
-            for n in &names {
-                if !rule_exists(c, &scope, n).map_err(backend)? {
-                    return Err(StoreError::NotFound);
-                }
-                let last: Option<f64> = c
-                    .query_row(
-                        "SELECT last_requested_time FROM rule_evaluation_status WHERE account=?1 AND region=?2 AND rule_name=?3",
-                        params![scope.account, scope.region, n],
-                        |r| r.get(0),
-                    )
-                    .optional()
-                    .map_err(backend)?
-                    .flatten();
-                if last.is_some_and(|t| now - t < min_interval) {
-                    return Err(StoreError::LimitExceeded(min_interval.ceil() as usize));
-                }
-            }
-            for n in &names {
-                c.execute(
-                    "INSERT INTO rule_evaluation_status (account, region, rule_name, last_requested_time, last_successful_invocation_time)
-                     VALUES (?1,?2,?3,?4,?4)
-                     ON CONFLICT (account, region, rule_name) DO UPDATE SET
-                        last_requested_time=excluded.last_requested_time,
-                        last_successful_invocation_time=excluded.last_successful_invocation_time",
-                    params![scope.account, scope.region, n, now],
-                )
-                .map_err(backend)?;
-            }
-            Ok(())
-        })
-        .await
-    }
-
     async fn list_rule_evaluation_status(
         &self,
         scope: &Scope,
