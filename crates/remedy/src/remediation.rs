@@ -6,7 +6,7 @@
 //! one resource. Its parameters are built as spec §3.3 says: each StaticValue list as-is, the
 //! ResourceValue parameter as `[resourceId]`, then resolved against the document's declarations
 //! (`Runbook::resolve_parameters`). Documents are looked up through the app's
-//! [`runbooks::RunbookSource`] (the built-in catalog for now; SSM custom documents come later).
+//! [`runbooks::RunbookSource`] (stored SSM documents in front of the built-in catalog).
 
 pub mod automatic;
 pub mod engine;
@@ -19,11 +19,11 @@ mod sweep_tests;
 mod test_support;
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
-use remedy_automation::{ExecutionState, ParameterError, Runbook};
+use remedy_automation::{ExecutionState, ParameterError};
 use remedy_wire::config::RemediationConfiguration;
 
+use crate::domain::Scope;
 use crate::error::{ApiError, ApiResult};
 use crate::store::executions::NewExecution;
 
@@ -34,19 +34,27 @@ pub const DEFAULT_ERROR_PERCENTAGE: u32 = 50;
 pub const DEFAULT_MAXIMUM_AUTOMATIC_ATTEMPTS: usize = 5;
 pub const DEFAULT_RETRY_ATTEMPT_SECONDS: f64 = 60.0;
 
-/// The runbook a configuration runs: `InvalidParameterValueException` naming an unknown one.
-pub fn runbook_of(
+/// The runbook a configuration runs (its `TargetId` at its `TargetVersion`), resolved in `scope`:
+/// `InvalidParameterValueException` naming an unknown document or version.
+pub async fn runbook_of(
     source: &dyn runbooks::RunbookSource,
+    scope: &Scope,
     config: &RemediationConfiguration,
-) -> ApiResult<Arc<Runbook>> {
+) -> ApiResult<runbooks::ResolvedRunbook> {
     let name = config.target_id.as_deref().unwrap_or_default();
+    let version = config.target_version.as_deref();
     source
-        .get(name, config.target_version.as_deref())
-        .ok_or_else(|| {
-            ApiError::invalid_parameter(format!(
-                "The remediation document '{name}' (TargetId) does not exist. Available documents: {}.",
-                source.names().join(", ")
-            ))
+        .resolve(scope, name, version)
+        .await?
+        .ok_or_else(|| match version {
+            Some(v) if v != runbooks::DEFAULT_VERSION && v != runbooks::LATEST_VERSION => {
+                ApiError::invalid_parameter(format!(
+                    "The remediation document '{name}' (TargetId) has no version {v} (TargetVersion)."
+                ))
+            }
+            _ => ApiError::invalid_parameter(format!(
+                "The remediation document '{name}' (TargetId) does not exist."
+            )),
         })
 }
 
@@ -90,19 +98,21 @@ pub fn controls(config: &RemediationConfiguration) -> (u32, u32) {
     (conc, err)
 }
 
-/// A queued execution of `config`'s runbook against one resource; the runbook's parameter error
-/// when the parameters do not resolve.
+/// A queued execution of `config`'s runbook (resolved to one version) against one resource; the
+/// runbook's parameter error when the parameters do not resolve. The execution records the
+/// resolved version, so it keeps running that version whatever becomes the default later.
 #[allow(clippy::too_many_arguments)]
 pub fn new_execution(
     rule_name: &str,
     config: &RemediationConfiguration,
-    runbook: &Runbook,
+    resolved: &runbooks::ResolvedRunbook,
     resource_type: &str,
     resource_id: &str,
     automatic: bool,
     batch_id: &str,
     wake_at: f64,
 ) -> Result<NewExecution, ParameterError> {
+    let runbook = resolved.runbook.as_ref();
     let params = runbook.resolve_parameters(&automation_parameters(config, resource_id))?;
     let parameters = serde_json::to_string(&params).unwrap_or_else(|_| "{}".into());
     let state = ExecutionState::new(runbook, params);
@@ -112,8 +122,8 @@ pub fn new_execution(
         rule_name: rule_name.to_string(),
         resource_type: resource_type.to_string(),
         resource_id: resource_id.to_string(),
-        document_name: config.target_id.clone().unwrap_or_default(),
-        document_version: config.target_version.clone(),
+        document_name: resolved.name.clone(),
+        document_version: Some(resolved.version.clone()),
         parameters,
         execution_state: serde_json::to_string(&state).unwrap_or_else(|_| "{}".into()),
         automatic,

@@ -82,7 +82,8 @@ pub async fn start(
         }
     }
     let record = configuration(app, scope, &rule).await?;
-    let runbook = crate::remediation::runbook_of(app.runbooks.as_ref(), &record.config)?;
+    let runbook =
+        crate::remediation::runbook_of(app.runbooks.as_ref(), scope, &record.config).await?;
     let compliance = app.store.result_compliance(scope, &rule, &keys).await?;
 
     let now = crate::time::now();
@@ -150,7 +151,7 @@ fn seconds(ms: i64) -> f64 {
 }
 
 /// The wire status of one execution (spec §4.7).
-pub fn status_of(
+pub async fn status_of(
     runbooks: &dyn crate::remediation::runbooks::RunbookSource,
     r: &ExecutionRecord,
 ) -> RemediationExecutionStatus {
@@ -178,8 +179,11 @@ pub fn status_of(
         if steps.is_empty() && r.state == STATE_FAILED {
             if let Some(message) = &s.failure_message {
                 let name = runbooks
-                    .get(&r.document_name, r.document_version.as_deref())
-                    .map(|b| b.first_step().name.clone())
+                    .resolve(&r.scope, &r.document_name, r.document_version.as_deref())
+                    .await
+                    .ok()
+                    .flatten()
+                    .map(|b| b.runbook.first_step().name.clone())
                     .unwrap_or_else(|| r.document_name.clone());
                 steps.push(RemediationExecutionStep {
                     name: Some(name),
@@ -223,12 +227,12 @@ pub async fn describe_status(
     let (rows, next) = crate::pagination::page(DESCRIBE_OP, rows, limit, |r| {
         (r.resource_type.clone(), r.resource_id.clone())
     });
+    let mut statuses = Vec::with_capacity(rows.len());
+    for r in &rows {
+        statuses.push(status_of(app.runbooks.as_ref(), r).await);
+    }
     Ok(DescribeRemediationExecutionStatusResponse {
-        remediation_execution_statuses: Some(
-            rows.iter()
-                .map(|r| status_of(app.runbooks.as_ref(), r))
-                .collect(),
-        ),
+        remediation_execution_statuses: Some(statuses),
         next_token: next,
     })
 }

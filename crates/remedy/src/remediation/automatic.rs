@@ -120,10 +120,15 @@ pub async fn queue_automatic(
     if record.config.automatic != Some(true) {
         return Ok(0);
     }
-    let Some(runbook) = record.config.target_id.as_deref().and_then(|name| {
-        app.runbooks
-            .get(name, record.config.target_version.as_deref())
-    }) else {
+    let resolved = match record.config.target_id.as_deref() {
+        Some(name) => {
+            app.runbooks
+                .resolve(scope, name, record.config.target_version.as_deref())
+                .await?
+        }
+        None => None,
+    };
+    let Some(runbook) = resolved else {
         tracing::warn!(rule, document = ?record.config.target_id, "remediation: automatic remediation names an unknown document");
         return Ok(0);
     };

@@ -151,11 +151,26 @@ async fn fail_unrunnable(app: &App, rec: &ExecutionRecord, message: String) {
 }
 
 async fn run_execution(app: &Arc<App>, rec: ExecutionRecord, stop: &watch::Receiver<bool>) {
-    let Some(runbook) = app
+    let resolved = match app
         .runbooks
-        .get(&rec.document_name, rec.document_version.as_deref())
-    else {
-        let msg = format!("The document {} does not exist.", rec.document_name);
+        .resolve(&rec.scope, &rec.document_name, rec.document_version.as_deref())
+        .await
+    {
+        Ok(r) => r,
+        Err(e) => {
+            // A store failure: leave the execution to be claimed again once its lease expires.
+            tracing::warn!(execution = %rec.id, error = %e, "remediation: cannot read the document");
+            return;
+        }
+    };
+    let Some(runbook) = resolved.map(|r| r.runbook) else {
+        let msg = match &rec.document_version {
+            Some(v) => format!(
+                "The document {} (version {v}) does not exist.",
+                rec.document_name
+            ),
+            None => format!("The document {} does not exist.", rec.document_name),
+        };
         fail_unrunnable(app, &rec, msg).await;
         return;
     };

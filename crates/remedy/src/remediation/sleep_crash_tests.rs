@@ -14,7 +14,7 @@ use remedy_automation::{ExecutionState, Runbook};
 use remedy_wire::config::Operation;
 use serde_json::{json, Value};
 
-use super::runbooks::{BuiltinRunbooks, RunbookSource};
+use super::runbooks::{BuiltinRunbooks, ResolvedRunbook, RunbookSource};
 use super::test_support::{call, scope};
 use crate::app::{App, Settings};
 use crate::auth::StaticCredentials;
@@ -65,18 +65,22 @@ mainSteps:
 /// The built-in catalog plus the test's sleeping runbook.
 struct WithSleeper(Arc<Runbook>);
 
+#[async_trait::async_trait]
 impl RunbookSource for WithSleeper {
-    fn get(&self, name: &str, version: Option<&str>) -> Option<Arc<Runbook>> {
+    async fn resolve(
+        &self,
+        scope: &crate::domain::Scope,
+        name: &str,
+        version: Option<&str>,
+    ) -> crate::store::StoreResult<Option<ResolvedRunbook>> {
         if name == DOCUMENT {
-            return Some(self.0.clone());
+            return Ok(Some(ResolvedRunbook {
+                name: name.to_string(),
+                version: "1".into(),
+                runbook: self.0.clone(),
+            }));
         }
-        BuiltinRunbooks.get(name, version)
-    }
-    fn names(&self) -> Vec<String> {
-        let mut n = BuiltinRunbooks.names();
-        n.push(DOCUMENT.into());
-        n.sort();
-        n
+        BuiltinRunbooks.resolve(scope, name, version).await
     }
 }
 

@@ -11,6 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
 pub use aws_sdk_config as config;
+pub use aws_sdk_ssm as ssm;
 
 pub const REGION: &str = "us-east-1";
 
@@ -107,6 +108,29 @@ impl Server {
             .http_client(http)
             .build();
         config::Client::from_conf(conf)
+    }
+
+    /// An SSM SDK client signing as `test`/`test` in us-east-1.
+    pub fn ssm_client(&self) -> ssm::Client {
+        self.ssm_client_as("test", "test", REGION)
+    }
+
+    pub fn ssm_client_as(&self, key: &str, secret: &str, region: &str) -> ssm::Client {
+        let http = aws_smithy_http_client::Builder::new().build_http();
+        let conf = ssm::Config::builder()
+            .behavior_version(ssm::config::BehaviorVersion::latest())
+            .endpoint_url(self.endpoint())
+            .region(ssm::config::Region::new(region.to_string()))
+            .credentials_provider(ssm::config::Credentials::new(
+                key,
+                secret,
+                None,
+                None,
+                "remedy-tests",
+            ))
+            .http_client(http)
+            .build();
+        ssm::Client::from_conf(conf)
     }
 
     /// Kills the server with SIGKILL (no graceful shutdown) and waits for it to exit.
