@@ -63,8 +63,9 @@ impl Conn {
         })
     }
 
-    /// Sends one request and reads the whole response; returns the status.
-    async fn round_trip(&mut self, request: &[u8]) -> std::io::Result<u16> {
+    /// Sends one request and reads the whole response; returns the status and whether the server
+    /// keeps the connection open (moto's Werkzeug server answers `Connection: close`).
+    async fn round_trip(&mut self, request: &[u8]) -> std::io::Result<(u16, bool)> {
         self.writer.write_all(request).await?;
         let mut line = String::new();
         self.reader.read_line(&mut line).await?;
@@ -73,7 +74,8 @@ impl Conn {
             .nth(1)
             .and_then(|s| s.parse().ok())
             .unwrap_or(0);
-        let mut length = 0usize;
+        let mut length = None;
+        let mut keep_alive = !line.starts_with("HTTP/1.0");
         loop {
             line.clear();
             if self.reader.read_line(&mut line).await? == 0 {
@@ -85,13 +87,25 @@ impl Conn {
             }
             if let Some((k, v)) = l.split_once(':') {
                 if k.eq_ignore_ascii_case("content-length") {
-                    length = v.trim().parse().unwrap_or(0);
+                    length = v.trim().parse().ok();
+                } else if k.eq_ignore_ascii_case("connection") {
+                    keep_alive = !v.trim().eq_ignore_ascii_case("close");
                 }
             }
         }
-        let mut body = vec![0u8; length];
-        self.reader.read_exact(&mut body).await?;
-        Ok(status)
+        match length {
+            Some(n) => {
+                let mut body = vec![0u8; n];
+                self.reader.read_exact(&mut body).await?;
+            }
+            None => {
+                // No length: the body runs to the end of the connection.
+                let mut body = Vec::new();
+                self.reader.read_to_end(&mut body).await?;
+                keep_alive = false;
+            }
+        }
+        Ok((status, keep_alive))
     }
 }
 
@@ -148,9 +162,17 @@ async fn main() {
                 let i = counter.fetch_add(1, Ordering::Relaxed);
                 let request = build_request(&args, &args.body.replace("{i}", &i.to_string()));
                 let t = Instant::now();
-                match conn.round_trip(&request).await {
-                    Ok(200) => latencies.push(t.elapsed()),
+                let outcome = conn.round_trip(&request).await;
+                match outcome {
+                    Ok((200, _)) => latencies.push(t.elapsed()),
                     Ok(_) => failures += 1,
+                    Err(_) => {}
+                }
+                match outcome {
+                    Ok((_, true)) => {}
+                    Ok((_, false)) => {
+                        conn = Conn::open(&args.endpoint).await.expect("reconnect");
+                    }
                     Err(_) => {
                         failures += 1;
                         conn = Conn::open(&args.endpoint).await.expect("reconnect");
