@@ -11,6 +11,7 @@ mod remediation_exceptions;
 mod remediation_executions;
 mod resources;
 mod rules;
+mod ssm_automation;
 mod tags;
 
 use std::future::Future;
@@ -139,12 +140,24 @@ pub async fn dispatch_config(
 }
 
 pub async fn dispatch_ssm(
-    _app: &App,
-    _ctx: &RequestContext,
+    app: &App,
+    ctx: &RequestContext,
     op: remedy_wire::ssm::Operation,
-    _body: &[u8],
+    body: &[u8],
 ) -> ApiResult<Vec<u8>> {
-    Err(not_yet(op.name()))
+    use remedy_wire::ssm::Operation as Op;
+    match op {
+        Op::StartAutomationExecution => call(body, |r| ssm_automation::start(app, ctx, r)).await,
+        Op::GetAutomationExecution => call(body, |r| ssm_automation::get(app, ctx, r)).await,
+        Op::DescribeAutomationExecutions => {
+            call(body, |r| ssm_automation::describe(app, ctx, r)).await
+        }
+        Op::DescribeAutomationStepExecutions => {
+            call(body, |r| ssm_automation::describe_steps(app, ctx, r)).await
+        }
+        Op::StopAutomationExecution => call(body, |r| ssm_automation::stop(app, ctx, r)).await,
+        _ => Err(not_yet(op.name())),
+    }
 }
 
 /// Operations that are routed but whose behaviour lands in a later milestone.

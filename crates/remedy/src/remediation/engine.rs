@@ -14,6 +14,9 @@
 //!   expires (or at the next start: one process owns a SQLite file, so every lease in it is
 //!   released at start) it is claimed again and resumes at its first unfinished step. World writes
 //!   are idempotent, so a step interrupted mid-way may safely run again.
+//! - **StopAutomationExecution** on an execution a worker holds marks it; the worker's next
+//!   fenced commit ends it Cancelled (the claim does, if the worker died first). Executions no
+//!   worker holds are cancelled by the stop itself ([`crate::store::ExecutionStore::stop_execution`]).
 //! - **Stopping** (SIGTERM): workers stop claiming; a worker inside a step finishes and commits
 //!   it, then releases its lease.
 //! - **ExecutionControls** are enforced by the claim (see
@@ -32,7 +35,9 @@ use tokio::sync::watch;
 
 use crate::app::App;
 use crate::background::Background;
-use crate::store::executions::{ExecutionRecord, StepCommit, STATE_FAILED, STATE_IN_PROGRESS};
+use crate::store::executions::{
+    CommitOutcome, ExecutionRecord, StepCommit, STATE_FAILED, STATE_IN_PROGRESS,
+};
 use crate::world::ConfigWorld;
 
 /// Workers per process.
@@ -145,7 +150,7 @@ async fn fail_unrunnable(app: &App, rec: &ExecutionRecord, message: String) {
         now: crate::time::now(),
         wake_at: None,
     };
-    if let Err(e) = app.store.commit_execution_step(&commit).await {
+    if let Err(e) = app.store.commit_step(&commit).await {
         tracing::warn!(error = %e, "remediation: cannot commit");
     }
 }
@@ -153,7 +158,11 @@ async fn fail_unrunnable(app: &App, rec: &ExecutionRecord, message: String) {
 async fn run_execution(app: &Arc<App>, rec: ExecutionRecord, stop: &watch::Receiver<bool>) {
     let resolved = match app
         .runbooks
-        .resolve(&rec.scope, &rec.document_name, rec.document_version.as_deref())
+        .resolve(
+            &rec.scope,
+            &rec.document_name,
+            rec.document_version.as_deref(),
+        )
         .await
     {
         Ok(r) => r,
@@ -226,9 +235,16 @@ async fn run_execution(app: &Arc<App>, rec: ExecutionRecord, stop: &watch::Recei
             now: crate::time::now(),
             wake_at,
         };
-        match app.store.commit_execution_step(&commit).await {
-            Ok(true) => {}
-            Ok(false) => {
+        match app.store.commit_step(&commit).await {
+            Ok(CommitOutcome::Committed) => {}
+            Ok(CommitOutcome::Cancelled) => {
+                // StopAutomationExecution while this worker held it: the step is committed and
+                // the execution ended Cancelled (a user's stop, not an automatic failure).
+                tracing::info!(execution = %rec.id, "remediation: execution cancelled");
+                app.remediation_wakeup.notify_one();
+                return;
+            }
+            Ok(CommitOutcome::Stale) => {
                 tracing::warn!(execution = %rec.id, "remediation: stale fencing token; dropping the execution");
                 return;
             }

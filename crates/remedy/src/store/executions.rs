@@ -75,6 +75,21 @@ pub struct ExecutionRecord {
     pub fence: i64,
     pub wake_at: f64,
     pub batch_id: String,
+    /// Insertion order (DescribeAutomationExecutions pages by it).
+    pub seq: i64,
+    /// Started by Config for a rule's resource (`false`: StartAutomationExecution; the rule and
+    /// resource fields are empty).
+    pub remediation: bool,
+    /// SSM ExecutionMode (`Auto`).
+    pub mode: String,
+    /// The caller who started a direct execution.
+    pub executed_by: Option<String>,
+    /// Tags given at start, in order.
+    pub tags: Vec<(String, String)>,
+    pub parent_id: Option<String>,
+    /// StopAutomationExecution was asked while a worker held the execution: it ends Cancelled at
+    /// the worker's next commit (or the next claim).
+    pub cancel_requested: bool,
 }
 
 /// What the engine commits after a step.
@@ -88,6 +103,61 @@ pub struct StepCommit {
     pub now: f64,
     /// The execution waits until then; the lease is released.
     pub wake_at: Option<f64>,
+}
+
+/// An execution started directly by StartAutomationExecution (no rule, no resource key).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewAutomationExecution {
+    pub id: String,
+    pub document_name: String,
+    /// The resolved (concrete) version.
+    pub document_version: String,
+    /// The resolved parameters, JSON.
+    pub parameters: String,
+    /// The serialized `remedy_automation::ExecutionState`.
+    pub execution_state: String,
+    pub mode: String,
+    pub executed_by: String,
+    /// The ClientToken, lower-cased (tokens are case-insensitive).
+    pub client_token: Option<String>,
+    /// A digest of the request the token was used for (IdempotentParameterMismatch).
+    pub request_hash: String,
+    pub tags: Vec<(String, String)>,
+    pub parent_id: Option<String>,
+}
+
+/// What `insert_automation_execution` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AutomationInsert {
+    Started,
+    /// The ClientToken was used before for the same request: that execution's id.
+    Existing(String),
+    /// The ClientToken was used before for a different request.
+    TokenMismatch,
+}
+
+/// What `stop_execution` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StopOutcome {
+    /// No such execution in the scope.
+    NotFound,
+    /// Already over (its state: SUCCEEDED or FAILED).
+    Terminal,
+    /// Not held by a worker: cancelled now.
+    Cancelled,
+    /// A worker holds it: it ends Cancelled at the worker's next fenced commit.
+    CancelRequested,
+}
+
+/// What `commit_step` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CommitOutcome {
+    Committed,
+    /// Committed, and a stop requested meanwhile was applied: the execution is over.
+    Cancelled,
+    /// The fencing token is stale (another worker owns the execution, or it ended): nothing was
+    /// written.
+    Stale,
 }
 
 /// What recording an automatic failure led to.
@@ -141,9 +211,11 @@ pub trait ExecutionStore: Send + Sync + 'static {
     /// Extends the lease; `false` when the fencing token is stale or the execution is terminal.
     async fn renew_execution_lease(&self, id: &str, fence: i64, until: f64) -> StoreResult<bool>;
 
-    /// Commits a step's state (fenced). A terminal or waiting commit releases the lease.
-    /// `false`: the token is stale (another worker owns the execution); nothing was written.
-    async fn commit_execution_step(&self, commit: &StepCommit) -> StoreResult<bool>;
+    /// Commits a step's state (fenced). A terminal or waiting commit releases the lease. `Stale`:
+    /// the token is stale (another worker owns the execution, or it ended); nothing was written.
+    /// `Cancelled`: a stop was asked while the worker held the execution; the step is committed
+    /// and the execution ended Cancelled.
+    async fn commit_step(&self, commit: &StepCommit) -> StoreResult<CommitOutcome>;
 
     /// Gives the lease back (fenced) so the execution is claimable again at once.
     async fn release_execution(&self, id: &str, fence: i64) -> StoreResult<bool>;
@@ -169,4 +241,28 @@ pub trait ExecutionStore: Send + Sync + 'static {
 
     /// Executions not yet terminal.
     async fn active_executions(&self) -> StoreResult<usize>;
+
+    /// Queues a direct (StartAutomationExecution) execution. With a ClientToken already used in
+    /// the scope, nothing is written: `Existing` when the request is the same, else
+    /// `TokenMismatch`.
+    async fn insert_automation_execution(
+        &self,
+        scope: &Scope,
+        execution: &NewAutomationExecution,
+        now: f64,
+    ) -> StoreResult<AutomationInsert>;
+
+    /// The scope's executions (remediation and direct), newest first, those with `seq` below
+    /// `before`, at most `limit`.
+    async fn list_executions(
+        &self,
+        scope: &Scope,
+        before: Option<i64>,
+        limit: usize,
+    ) -> StoreResult<Vec<ExecutionRecord>>;
+
+    /// StopAutomationExecution (Cancel), atomically: an execution no worker holds (queued,
+    /// waiting, or its worker's lease expired) is cancelled at once, its fencing token bumped; one
+    /// a worker holds is marked, and ends at that worker's next commit.
+    async fn stop_execution(&self, scope: &Scope, id: &str, now: f64) -> StoreResult<StopOutcome>;
 }

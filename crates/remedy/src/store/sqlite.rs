@@ -31,6 +31,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (2, include_str!("sqlite/0002_evaluations.sql")),
     (3, include_str!("sqlite/0003_evaluation_queue.sql")),
     (4, include_str!("sqlite/0004_remediation_executions.sql")),
+    (6, include_str!("sqlite/0006_automation_executions.sql")),
 ];
 
 mod evaluation_queue;

@@ -13,7 +13,7 @@ use crate::store::executions::*;
 const COLS: &str =
     "id, account, region, rule_name, resource_type, resource_id, state, document_name,
     document_version, parameters, execution_state, automatic, invocation_time, last_updated, fence,
-    wake_at, batch_id";
+    wake_at, batch_id, seq, kind, mode, executed_by, tags, parent_id, cancel_requested";
 
 fn record(row: &Row) -> rusqlite::Result<ExecutionRecord> {
     Ok(ExecutionRecord {
@@ -33,7 +33,45 @@ fn record(row: &Row) -> rusqlite::Result<ExecutionRecord> {
         fence: row.get(14)?,
         wake_at: row.get(15)?,
         batch_id: row.get(16)?,
+        seq: row.get(17)?,
+        remediation: row.get::<_, String>(18)? == KIND_REMEDIATION,
+        mode: row.get(19)?,
+        executed_by: row.get(20)?,
+        tags: row
+            .get::<_, Option<String>>(21)?
+            .and_then(|t| serde_json::from_str(&t).ok())
+            .unwrap_or_default(),
+        parent_id: row.get(22)?,
+        cancel_requested: row.get::<_, i64>(23)? != 0,
     })
+}
+
+const KIND_REMEDIATION: &str = "remediation";
+const KIND_AUTOMATION: &str = "automation";
+
+/// The execution state JSON after StopAutomationExecution (Cancel): the waiting step and the
+/// execution Cancelled.
+fn cancelled(state_json: &str, now: f64) -> String {
+    match serde_json::from_str::<remedy_automation::ExecutionState>(state_json) {
+        Ok(mut s) => {
+            s.cancel((now * 1000.0) as i64);
+            serde_json::to_string(&s).unwrap_or_else(|_| state_json.to_string())
+        }
+        Err(_) => state_json.to_string(),
+    }
+}
+
+/// Ends an execution Cancelled (remediation state FAILED): lease released, fencing token bumped
+/// so no worker's later commit lands.
+fn finish_cancelled(c: &Connection, seq: i64, state_json: &str, now: f64) -> StoreResult<()> {
+    c.execute(
+        "UPDATE remediation_executions SET state='FAILED', execution_state=?2, last_updated=?3,
+            lease_owner=NULL, lease_expires=NULL, fence=fence+1, cancel_requested=1
+         WHERE seq=?1",
+        params![seq, cancelled(state_json, now), now],
+    )
+    .map_err(backend)?;
+    Ok(())
 }
 
 /// Whether executions of a rule are QUEUED or IN_PROGRESS; called inside
@@ -214,6 +252,24 @@ impl ExecutionStore for SqliteStore {
     ) -> StoreResult<Vec<ExecutionRecord>> {
         let owner = owner.to_string();
         self.write(move |c| {
+            // Stops asked while a worker held the execution, whose worker is gone (lease released
+            // or expired) before its next commit: they end Cancelled instead of being claimed.
+            let stopped: Vec<(i64, String)> = {
+                let mut s = c
+                    .prepare_cached(
+                        "SELECT seq, execution_state FROM remediation_executions
+                         WHERE cancel_requested = 1 AND state IN ('QUEUED','IN_PROGRESS')
+                           AND (lease_expires IS NULL OR lease_expires < ?1)",
+                    )
+                    .map_err(backend)?;
+                let rows = s
+                    .query_map([now], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .map_err(backend)?;
+                rows.collect::<rusqlite::Result<_>>().map_err(backend)?
+            };
+            for (seq, state_json) in stopped {
+                finish_cancelled(c, seq, &state_json, now)?;
+            }
             // Candidates: due, lease free or expired. IN_PROGRESS first (resuming never waits for
             // the concurrency bound), then oldest first.
             let candidates: Vec<(i64, String, String, String, String, i64, i64, String)> = {
@@ -340,10 +396,28 @@ impl ExecutionStore for SqliteStore {
         .await
     }
 
-    async fn commit_execution_step(&self, commit: &StepCommit) -> StoreResult<bool> {
+    async fn commit_step(&self, commit: &StepCommit) -> StoreResult<CommitOutcome> {
         let commit = commit.clone();
         self.write(move |c| {
             let terminal = commit.state == STATE_SUCCEEDED || commit.state == STATE_FAILED;
+            // A stop asked meanwhile: the step the worker finished counts, then the execution
+            // ends Cancelled (unless the step ended it anyway).
+            let held = c
+                .query_row(
+                    "SELECT seq, cancel_requested FROM remediation_executions
+                     WHERE id=?1 AND fence=?2 AND state IN ('QUEUED','IN_PROGRESS')",
+                    params![commit.id, commit.fence],
+                    |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)? != 0)),
+                )
+                .optional()
+                .map_err(backend)?;
+            let Some((seq, cancel_requested)) = held else {
+                return Ok(CommitOutcome::Stale);
+            };
+            if cancel_requested && !terminal {
+                finish_cancelled(c, seq, &commit.execution_state, commit.now)?;
+                return Ok(CommitOutcome::Cancelled);
+            }
             let release = terminal || commit.wake_at.is_some();
             let n = c
                 .execute(
@@ -363,7 +437,11 @@ impl ExecutionStore for SqliteStore {
                     ],
                 )
                 .map_err(backend)?;
-            Ok(n == 1)
+            Ok(if n == 1 {
+                CommitOutcome::Committed
+            } else {
+                CommitOutcome::Stale
+            })
         })
         .await
     }
@@ -477,6 +555,135 @@ impl ExecutionStore for SqliteStore {
             )
             .map(|n| n as usize)
             .map_err(backend)
+        })
+        .await
+    }
+
+    async fn insert_automation_execution(
+        &self,
+        scope: &Scope,
+        execution: &NewAutomationExecution,
+        now: f64,
+    ) -> StoreResult<AutomationInsert> {
+        let scope = scope.clone();
+        let e = execution.clone();
+        self.write(move |c| {
+            if let Some(token) = &e.client_token {
+                let used = c
+                    .query_row(
+                        "SELECT id, request_hash FROM remediation_executions
+                         WHERE account=?1 AND region=?2 AND client_token=?3",
+                        params![scope.account, scope.region, token],
+                        |r| Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?)),
+                    )
+                    .optional()
+                    .map_err(backend)?;
+                if let Some((id, hash)) = used {
+                    return Ok(if hash.as_deref() == Some(e.request_hash.as_str()) {
+                        AutomationInsert::Existing(id)
+                    } else {
+                        AutomationInsert::TokenMismatch
+                    });
+                }
+            }
+            let tags = (!e.tags.is_empty())
+                .then(|| serde_json::to_string(&e.tags).unwrap_or_else(|_| "[]".into()));
+            c.execute(
+                "INSERT INTO remediation_executions (id, account, region, rule_name, resource_type, resource_id,
+                    state, document_name, document_version, parameters, execution_state, automatic,
+                    concurrency_pct, error_pct, batch_id, invocation_time, last_updated, wake_at,
+                    kind, mode, executed_by, client_token, request_hash, tags, parent_id)
+                 VALUES (?1,?2,?3,'','','','QUEUED',?4,?5,?6,?7,0,100,100,?1,?8,?8,?8,?9,?10,?11,?12,?13,?14,?15)",
+                params![
+                    e.id,
+                    scope.account,
+                    scope.region,
+                    e.document_name,
+                    e.document_version,
+                    e.parameters,
+                    e.execution_state,
+                    now,
+                    KIND_AUTOMATION,
+                    e.mode,
+                    e.executed_by,
+                    e.client_token,
+                    e.request_hash,
+                    tags,
+                    e.parent_id,
+                ],
+            )
+            .map_err(backend)?;
+            Ok(AutomationInsert::Started)
+        })
+        .await
+    }
+
+    async fn list_executions(
+        &self,
+        scope: &Scope,
+        before: Option<i64>,
+        limit: usize,
+    ) -> StoreResult<Vec<ExecutionRecord>> {
+        let scope = scope.clone();
+        self.read(move |c| {
+            let mut s = c
+                .prepare_cached(&format!(
+                    "SELECT {COLS} FROM remediation_executions WHERE account=?1 AND region=?2 AND seq < ?3
+                     ORDER BY seq DESC LIMIT ?4"
+                ))
+                .map_err(backend)?;
+            let rows = s
+                .query_map(
+                    params![
+                        scope.account,
+                        scope.region,
+                        before.unwrap_or(i64::MAX),
+                        limit as i64
+                    ],
+                    record,
+                )
+                .map_err(backend)?;
+            rows.collect::<rusqlite::Result<_>>().map_err(backend)
+        })
+        .await
+    }
+
+    async fn stop_execution(&self, scope: &Scope, id: &str, now: f64) -> StoreResult<StopOutcome> {
+        let scope = scope.clone();
+        let id = id.to_string();
+        self.write(move |c| {
+            let row = c
+                .query_row(
+                    "SELECT seq, state, lease_expires, execution_state FROM remediation_executions
+                     WHERE id=?1 AND account=?2 AND region=?3",
+                    params![id, scope.account, scope.region],
+                    |r| {
+                        Ok((
+                            r.get::<_, i64>(0)?,
+                            r.get::<_, String>(1)?,
+                            r.get::<_, Option<f64>>(2)?,
+                            r.get::<_, String>(3)?,
+                        ))
+                    },
+                )
+                .optional()
+                .map_err(backend)?;
+            let Some((seq, state, lease_expires, state_json)) = row else {
+                return Ok(StopOutcome::NotFound);
+            };
+            if state != STATE_QUEUED && state != STATE_IN_PROGRESS {
+                return Ok(StopOutcome::Terminal);
+            }
+            if lease_expires.is_some_and(|t| t >= now) {
+                c.execute(
+                    "UPDATE remediation_executions SET cancel_requested=1, last_updated=?2 WHERE seq=?1",
+                    params![seq, now],
+                )
+                .map_err(backend)?;
+                return Ok(StopOutcome::CancelRequested);
+            }
+            finish_cancelled(c, seq, &state_json, now)?;
+            Ok(StopOutcome::Cancelled)
         })
         .await
     }
@@ -598,13 +805,19 @@ mod tests {
             now: 41.0,
             wake_at: None,
         };
-        assert!(!store.commit_execution_step(&commit).await.unwrap());
+        assert_eq!(
+            store.commit_step(&commit).await.unwrap(),
+            CommitOutcome::Stale
+        );
         let newer = again.iter().find(|r| r.id == first.id).unwrap();
         let commit = StepCommit {
             fence: newer.fence,
             ..commit
         };
-        assert!(store.commit_execution_step(&commit).await.unwrap());
+        assert_eq!(
+            store.commit_step(&commit).await.unwrap(),
+            CommitOutcome::Committed
+        );
         let latest = store
             .latest_executions(&scope, "r", None, None, 100)
             .await
@@ -657,7 +870,10 @@ mod tests {
             now: 3.0,
             wake_at: None,
         };
-        assert!(store.commit_execution_step(&fail).await.unwrap());
+        assert_eq!(
+            store.commit_step(&fail).await.unwrap(),
+            CommitOutcome::Committed
+        );
         // 1 error of 4 at 25 %: floor(1) allows one.
         let c = store.claim_executions("w", 4.0, 30.0, 10).await.unwrap();
         assert_eq!(c.len(), 1);
@@ -666,7 +882,10 @@ mod tests {
             fence: c[0].fence,
             ..fail
         };
-        assert!(store.commit_execution_step(&fail).await.unwrap());
+        assert_eq!(
+            store.commit_step(&fail).await.unwrap(),
+            CommitOutcome::Committed
+        );
         // 2 > 1: the rest end FAILED without starting.
         assert!(store
             .claim_executions("w", 5.0, 30.0, 10)
@@ -709,5 +928,161 @@ mod tests {
             ex[0].message.as_deref(),
             Some("Auto-remediation failed 3 times within 60 seconds.")
         );
+    }
+
+    fn direct(id: &str, token: Option<&str>, hash: &str) -> NewAutomationExecution {
+        let runbook = remedy_automation::builtin("AWS-ConfigureS3BucketVersioning").unwrap();
+        let given = std::collections::BTreeMap::from([(
+            "BucketName".to_string(),
+            vec!["bucket".to_string()],
+        )]);
+        let params = runbook.resolve_parameters(&given).unwrap();
+        let state = remedy_automation::ExecutionState::new(runbook, params);
+        NewAutomationExecution {
+            id: id.into(),
+            document_name: "AWS-ConfigureS3BucketVersioning".into(),
+            document_version: "1".into(),
+            parameters: "{}".into(),
+            execution_state: serde_json::to_string(&state).unwrap(),
+            mode: "Auto".into(),
+            executed_by: "arn:aws:iam::000000000000:root".into(),
+            client_token: token.map(str::to_string),
+            request_hash: hash.into(),
+            tags: vec![("k".into(), "v".into())],
+            parent_id: None,
+        }
+    }
+
+    fn status_of(r: &ExecutionRecord) -> remedy_automation::AutomationExecutionStatus {
+        serde_json::from_str::<remedy_automation::ExecutionState>(&r.execution_state)
+            .unwrap()
+            .status
+    }
+
+    #[tokio::test]
+    async fn direct_executions_tokens_and_stops_never_lost_never_overwritten() {
+        let (_dir, store) = open();
+        let scope = Scope::new("000000000000", "us-east-1");
+        let other = Scope::new("111111111111", "us-east-1");
+        // Direct executions have no key: any number run at once; a token names one execution.
+        for (id, token) in [("d1", Some("t1")), ("d2", None), ("d3", None)] {
+            assert_eq!(
+                store
+                    .insert_automation_execution(&scope, &direct(id, token, "h"), 1.0)
+                    .await
+                    .unwrap(),
+                AutomationInsert::Started
+            );
+        }
+        let again = store
+            .insert_automation_execution(&scope, &direct("d4", Some("t1"), "h"), 2.0)
+            .await
+            .unwrap();
+        assert_eq!(again, AutomationInsert::Existing("d1".into()));
+        let other_request = store
+            .insert_automation_execution(&scope, &direct("d5", Some("t1"), "h2"), 2.0)
+            .await
+            .unwrap();
+        assert_eq!(other_request, AutomationInsert::TokenMismatch);
+        // Tokens are per account and region.
+        assert_eq!(
+            store
+                .insert_automation_execution(&other, &direct("o1", Some("t1"), "h2"), 2.0)
+                .await
+                .unwrap(),
+            AutomationInsert::Started
+        );
+        let listed = store.list_executions(&scope, None, 10).await.unwrap();
+        let ids: Vec<_> = listed.iter().map(|r| r.id.as_str()).collect();
+        assert_eq!(ids, ["d3", "d2", "d1"]);
+        assert!(listed.iter().all(|r| !r.remediation && r.tags.len() == 1));
+        let page = store
+            .list_executions(&scope, Some(listed[0].seq), 1)
+            .await
+            .unwrap();
+        assert_eq!(page[0].id, "d2");
+
+        // A queued execution is cancelled by the stop itself; a second stop finds it over.
+        assert_eq!(
+            store.stop_execution(&other, "d2", 3.0).await.unwrap(),
+            StopOutcome::NotFound
+        );
+        assert_eq!(
+            store.stop_execution(&scope, "d2", 3.0).await.unwrap(),
+            StopOutcome::Cancelled
+        );
+        let d2 = store.get_execution("d2").await.unwrap().unwrap();
+        assert_eq!(d2.state, STATE_FAILED);
+        assert_eq!(
+            status_of(&d2),
+            remedy_automation::AutomationExecutionStatus::Cancelled
+        );
+        assert_eq!(
+            store.stop_execution(&scope, "d2", 4.0).await.unwrap(),
+            StopOutcome::Terminal
+        );
+
+        // Held by a worker: marked; the worker's next commit ends it Cancelled, and a worker
+        // with an older token can no longer write.
+        let claimed = store.claim_executions("w1", 5.0, 30.0, 10).await.unwrap();
+        let d1 = claimed.iter().find(|r| r.id == "d1").unwrap().clone();
+        assert_eq!(
+            store.stop_execution(&scope, "d1", 6.0).await.unwrap(),
+            StopOutcome::CancelRequested
+        );
+        assert!(
+            store
+                .get_execution("d1")
+                .await
+                .unwrap()
+                .unwrap()
+                .cancel_requested
+        );
+        let step = StepCommit {
+            id: "d1".into(),
+            fence: d1.fence,
+            state: STATE_IN_PROGRESS.into(),
+            execution_state: d1.execution_state.clone(),
+            now: 7.0,
+            wake_at: None,
+        };
+        assert_eq!(
+            store.commit_step(&step).await.unwrap(),
+            CommitOutcome::Cancelled
+        );
+        let after = store.get_execution("d1").await.unwrap().unwrap();
+        assert_eq!(after.state, STATE_FAILED);
+        assert_eq!(
+            status_of(&after),
+            remedy_automation::AutomationExecutionStatus::Cancelled
+        );
+        assert_eq!(
+            store.commit_step(&step).await.unwrap(),
+            CommitOutcome::Stale
+        );
+
+        // Held by a worker that dies before committing: the next claim ends it Cancelled
+        // instead of running it.
+        let d3 = claimed.iter().find(|r| r.id == "d3").unwrap().clone();
+        assert_eq!(
+            store.stop_execution(&scope, "d3", 8.0).await.unwrap(),
+            StopOutcome::CancelRequested
+        );
+        let claimed = store.claim_executions("w2", 100.0, 30.0, 10).await.unwrap();
+        let ids: Vec<_> = claimed.iter().map(|r| r.id.as_str()).collect();
+        assert_eq!(ids, ["o1"]);
+        let d3_after = store.get_execution("d3").await.unwrap().unwrap();
+        assert_eq!(d3_after.state, STATE_FAILED);
+        assert!(d3_after.fence > d3.fence);
+        let late = StepCommit {
+            id: "d3".into(),
+            fence: d3.fence,
+            ..step
+        };
+        assert_eq!(
+            store.commit_step(&late).await.unwrap(),
+            CommitOutcome::Stale
+        );
+        assert_eq!(store.active_executions().await.unwrap(), 1); // o1, in the other account
     }
 }
