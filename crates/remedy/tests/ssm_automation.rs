@@ -1,0 +1,1122 @@
+//! SSM automation executions through the official SDK (aws-sdk-ssm, and aws-sdk-config for the
+//! remediation side): StartAutomationExecution runs a runbook directly against a recorded
+//! resource; GetAutomationExecution, DescribeAutomationExecutions and
+//! DescribeAutomationStepExecutions show it (filters, paging); StopAutomationExecution; a
+//! remediation execution seen consistently through both APIs; every operation's errors and
+//! constraints at the boundary and one past it.
+
+mod common;
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use common::config::types::{
+    ComplianceType, ConfigRule, Owner, RemediationConfiguration, RemediationExecutionState,
+    RemediationExecutionStepState, RemediationParameterValue, RemediationTargetType, ResourceKey,
+    ResourceType, ResourceValue, ResourceValueType, Source, StaticValue,
+};
+use common::ssm::types::{
+    AutomationExecution, AutomationExecutionFilter, AutomationExecutionFilterKey,
+    AutomationExecutionStatus, AutomationType, ExecutionMode, StepExecutionFilter,
+    StepExecutionFilterKey, StopType, Tag, Target,
+};
+use common::*;
+use serde_json::{json, Value};
+
+const BUCKET: &str = "AWS::S3::Bucket";
+const VERSIONING: &str = "AWS-ConfigureS3BucketVersioning";
+const ROLE: &str = "arn:aws:iam::000000000000:role/remediation";
+const UNKNOWN_ID: &str = "00000000-0000-4000-8000-000000000000";
+
+fn bucket(name: &str, versioning: &str) -> Value {
+    json!({
+        "version": "1.3", "configurationItemStatus": "OK",
+        "arn": format!("arn:aws:s3:::{name}"), "resourceType": BUCKET, "resourceId": name,
+        "resourceName": name, "availabilityZone": "Regional", "resourceCreationTime": 1690000000.0,
+        "tags": {}, "relatedEvents": [], "relationships": [],
+        "configuration": json!({"name": name, "owner": {"displayName": null, "id": "abc123"},
+            "creationDate": "2023-07-22T04:26:40.000Z"}).to_string(),
+        "supplementaryConfiguration": {
+            "BucketVersioningConfiguration": json!({"status": versioning, "isMfaDeleteEnabled": null}).to_string(),
+            "IsRequesterPaysEnabled": "false"
+        }
+    })
+}
+
+async fn record_bucket(c: &config::Client, name: &str, versioning: &str) {
+    c.put_resource_config()
+        .resource_type(BUCKET)
+        .schema_version_id("ConfigurationItem")
+        .resource_id(name)
+        .configuration(bucket(name, versioning).to_string())
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("put {name}: {}", config::error::DisplayErrorContext(e)));
+}
+
+/// The recorded bucket's latest versioning status.
+async fn versioning_of(c: &config::Client, name: &str) -> String {
+    let h = c
+        .get_resource_config_history()
+        .resource_type(ResourceType::from(BUCKET))
+        .resource_id(name)
+        .limit(1)
+        .send()
+        .await
+        .unwrap();
+    let v = h.configuration_items()[0]
+        .supplementary_configuration()
+        .unwrap()
+        .get("BucketVersioningConfiguration")
+        .unwrap()
+        .clone();
+    serde_json::from_str::<Value>(&v).unwrap()["status"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+fn params(pairs: &[(&str, &str)]) -> HashMap<String, Vec<String>> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), vec![v.to_string()]))
+        .collect()
+}
+
+async fn start_versioning(s: &ssm::Client, bucket: &str) -> String {
+    s.start_automation_execution()
+        .document_name(VERSIONING)
+        .set_parameters(Some(params(&[("BucketName", bucket)])))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{}", ssm::error::DisplayErrorContext(e)))
+        .automation_execution_id()
+        .unwrap()
+        .to_string()
+}
+
+async fn get(s: &ssm::Client, id: &str) -> AutomationExecution {
+    s.get_automation_execution()
+        .automation_execution_id(id)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{}", ssm::error::DisplayErrorContext(e)))
+        .automation_execution()
+        .unwrap()
+        .clone()
+}
+
+fn is_terminal(s: Option<&AutomationExecutionStatus>) -> bool {
+    matches!(
+        s,
+        Some(
+            AutomationExecutionStatus::Success
+                | AutomationExecutionStatus::Failed
+                | AutomationExecutionStatus::Timedout
+                | AutomationExecutionStatus::Cancelled
+        )
+    )
+}
+
+async fn wait_terminal(s: &ssm::Client, id: &str) -> AutomationExecution {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let e = get(s, id).await;
+        if is_terminal(e.automation_execution_status()) {
+            return e;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{id} not terminal in 30 s: {e:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn filter(key: AutomationExecutionFilterKey, values: &[&str]) -> AutomationExecutionFilter {
+    AutomationExecutionFilter::builder()
+        .key(key)
+        .set_values(Some(values.iter().map(|v| v.to_string()).collect()))
+        .build()
+        .unwrap()
+}
+
+fn step_filter(key: StepExecutionFilterKey, values: &[&str]) -> StepExecutionFilter {
+    StepExecutionFilter::builder()
+        .key(key)
+        .set_values(Some(values.iter().map(|v| v.to_string()).collect()))
+        .build()
+        .unwrap()
+}
+
+fn tag(k: &str, v: &str) -> Tag {
+    Tag::builder().key(k).value(v).build().unwrap()
+}
+
+#[tokio::test]
+async fn start_runs_a_builtin_runbook_directly_and_every_view_shows_it() {
+    let server = Server::start();
+    let c = server.client();
+    let s = server.ssm_client();
+    record_bucket(&c, "direct-bucket", "Off").await;
+
+    let id = s
+        .start_automation_execution()
+        .document_name(VERSIONING)
+        .set_parameters(Some(params(&[("BucketName", "direct-bucket")])))
+        .tags(tag("team", "platform"))
+        .send()
+        .await
+        .unwrap()
+        .automation_execution_id()
+        .unwrap()
+        .to_string();
+    assert_eq!(id.len(), 36);
+    let e = wait_terminal(&s, &id).await;
+    assert_eq!(
+        e.automation_execution_status(),
+        Some(&AutomationExecutionStatus::Success),
+        "{e:?}"
+    );
+    // The world changed: the recorded bucket has a new version with versioning Enabled.
+    assert_eq!(versioning_of(&c, "direct-bucket").await, "Enabled");
+
+    assert_eq!(e.automation_execution_id(), Some(id.as_str()));
+    assert_eq!(e.document_name(), Some(VERSIONING));
+    assert_eq!(e.document_version(), Some("1"));
+    assert_eq!(e.mode(), Some(&ExecutionMode::Auto));
+    assert_eq!(e.executed_by(), Some("arn:aws:iam::000000000000:root"));
+    assert!(e.failure_message().is_none());
+    assert!(e.current_step_name().is_none() && e.current_action().is_none());
+    let start = e.execution_start_time().unwrap().as_secs_f64();
+    let end = e.execution_end_time().unwrap().as_secs_f64();
+    assert!(end >= start);
+    let p = e.parameters().unwrap();
+    assert_eq!(p["BucketName"], vec!["direct-bucket".to_string()]);
+    assert_eq!(p["VersioningState"], vec!["Enabled".to_string()]);
+    assert!(!e.step_executions_truncated());
+
+    let steps = e.step_executions();
+    let names: Vec<_> = steps.iter().map(|s| s.step_name().unwrap()).collect();
+    assert_eq!(names, ["ConfigureVersioning", "VerifyVersioning"]);
+    let first = &steps[0];
+    assert_eq!(first.action(), Some("aws:executeAwsApi"));
+    assert_eq!(
+        first.step_status(),
+        Some(&AutomationExecutionStatus::Success)
+    );
+    assert_eq!(first.on_failure(), Some("Abort"));
+    assert_eq!(first.max_attempts(), Some(1));
+    assert_eq!(first.is_end(), Some(false));
+    assert_eq!(first.is_critical(), Some(true));
+    assert_eq!(first.next_step(), Some("VerifyVersioning"));
+    assert_eq!(first.step_execution_id().map(str::len), Some(36));
+    // Inputs, fully resolved, as JSON text.
+    let inputs = first.inputs().unwrap();
+    assert_eq!(inputs["Bucket"], "\"direct-bucket\"");
+    assert_eq!(inputs["Api"], "\"PutBucketVersioning\"");
+    let vc: Value = serde_json::from_str(&inputs["VersioningConfiguration"]).unwrap();
+    assert_eq!(vc, json!({"Status": "Enabled"}));
+    let second = &steps[1];
+    assert_eq!(second.action(), Some("aws:assertAwsResourceProperty"));
+    assert!(second.next_step().is_none());
+    assert!(
+        second.execution_start_time().unwrap().as_secs_f64()
+            >= first.execution_end_time().unwrap().as_secs_f64()
+    );
+
+    // DescribeAutomationExecutions: the execution's metadata, by id and by tag key.
+    for f in [
+        filter(AutomationExecutionFilterKey::ExecutionId, &[&id]),
+        filter(AutomationExecutionFilterKey::TagKey, &["team"]),
+        filter(
+            AutomationExecutionFilterKey::DocumentNamePrefix,
+            &["AWS-Config"],
+        ),
+        filter(AutomationExecutionFilterKey::ExecutionStatus, &["Success"]),
+        filter(AutomationExecutionFilterKey::AutomationType, &["Local"]),
+    ] {
+        let out = s
+            .describe_automation_executions()
+            .filters(f.clone())
+            .send()
+            .await
+            .unwrap();
+        let list = out.automation_execution_metadata_list();
+        assert_eq!(list.len(), 1, "{f:?}: {list:?}");
+        let m = &list[0];
+        assert_eq!(m.automation_execution_id(), Some(id.as_str()));
+        assert_eq!(m.document_name(), Some(VERSIONING));
+        assert_eq!(m.document_version(), Some("1"));
+        assert_eq!(
+            m.automation_execution_status(),
+            Some(&AutomationExecutionStatus::Success)
+        );
+        assert_eq!(m.automation_type(), Some(&AutomationType::Local));
+        assert_eq!(m.mode(), Some(&ExecutionMode::Auto));
+        assert_eq!(m.execution_start_time(), e.execution_start_time());
+        assert_eq!(m.execution_end_time(), e.execution_end_time());
+    }
+    for f in [
+        filter(AutomationExecutionFilterKey::TagKey, &["other"]),
+        filter(
+            AutomationExecutionFilterKey::DocumentNamePrefix,
+            &["Custom"],
+        ),
+        filter(
+            AutomationExecutionFilterKey::ExecutionStatus,
+            &["Failed", "InProgress"],
+        ),
+        filter(
+            AutomationExecutionFilterKey::AutomationType,
+            &["CrossAccount"],
+        ),
+        filter(AutomationExecutionFilterKey::ParentExecutionId, &[&id]),
+        filter(
+            AutomationExecutionFilterKey::StartTimeBefore,
+            &["2020-01-01T00:00:00Z"],
+        ),
+        filter(
+            AutomationExecutionFilterKey::StartTimeAfter,
+            &["2999-01-01"],
+        ),
+    ] {
+        let out = s
+            .describe_automation_executions()
+            .filters(f.clone())
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            out.automation_execution_metadata_list().is_empty(),
+            "{f:?}: {out:?}"
+        );
+    }
+    let out = s
+        .describe_automation_executions()
+        .filters(filter(
+            AutomationExecutionFilterKey::StartTimeAfter,
+            &["2020-01-01T00:00:00Z"],
+        ))
+        .filters(filter(
+            AutomationExecutionFilterKey::StartTimeBefore,
+            &["2999-01-01T00:00:00Z"],
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.automation_execution_metadata_list().len(), 1);
+
+    // DescribeAutomationStepExecutions: order, reverse order, filters, paging.
+    let all = s
+        .describe_automation_step_executions()
+        .automation_execution_id(&id)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(all.step_executions(), steps);
+    let rev = s
+        .describe_automation_step_executions()
+        .automation_execution_id(&id)
+        .reverse_order(true)
+        .send()
+        .await
+        .unwrap();
+    let rev_names: Vec<_> = rev
+        .step_executions()
+        .iter()
+        .map(|s| s.step_name().unwrap())
+        .collect();
+    assert_eq!(rev_names, ["VerifyVersioning", "ConfigureVersioning"]);
+    for reverse in [false, true] {
+        let mut token: Option<String> = None;
+        let mut seen = Vec::new();
+        loop {
+            let page = s
+                .describe_automation_step_executions()
+                .automation_execution_id(&id)
+                .reverse_order(reverse)
+                .max_results(1)
+                .set_next_token(token.clone())
+                .send()
+                .await
+                .unwrap();
+            assert!(page.step_executions().len() <= 1);
+            seen.extend(
+                page.step_executions()
+                    .iter()
+                    .map(|s| s.step_name().unwrap().to_string()),
+            );
+            token = page.next_token().map(str::to_string);
+            if token.is_none() {
+                break;
+            }
+        }
+        let want: Vec<_> = if reverse { &rev_names } else { &names }
+            .iter()
+            .map(|n| n.to_string())
+            .collect();
+        assert_eq!(seen, want);
+    }
+    let second_id = second.step_execution_id().unwrap();
+    for (f, want) in [
+        (
+            step_filter(StepExecutionFilterKey::StepName, &["VerifyVersioning"]),
+            vec!["VerifyVersioning"],
+        ),
+        (
+            step_filter(StepExecutionFilterKey::Action, &["aws:executeAwsApi"]),
+            vec!["ConfigureVersioning"],
+        ),
+        (
+            step_filter(StepExecutionFilterKey::StepExecutionId, &[second_id]),
+            vec!["VerifyVersioning"],
+        ),
+        (
+            step_filter(StepExecutionFilterKey::StepExecutionStatus, &["Success"]),
+            vec!["ConfigureVersioning", "VerifyVersioning"],
+        ),
+        (
+            step_filter(
+                StepExecutionFilterKey::StepExecutionStatus,
+                &["Failed", "Cancelled"],
+            ),
+            vec![],
+        ),
+        (
+            step_filter(
+                StepExecutionFilterKey::StartTimeAfter,
+                &["2999-01-01T00:00:00Z"],
+            ),
+            vec![],
+        ),
+        (
+            step_filter(
+                StepExecutionFilterKey::StartTimeBefore,
+                &["2999-01-01T00:00:00Z"],
+            ),
+            vec!["ConfigureVersioning", "VerifyVersioning"],
+        ),
+    ] {
+        let out = s
+            .describe_automation_step_executions()
+            .automation_execution_id(&id)
+            .filters(f.clone())
+            .send()
+            .await
+            .unwrap();
+        let got: Vec<_> = out
+            .step_executions()
+            .iter()
+            .map(|s| s.step_name().unwrap())
+            .collect();
+        assert_eq!(got, want, "{f:?}");
+    }
+
+    // A finished execution cannot be stopped.
+    let err = s
+        .stop_automation_execution()
+        .automation_execution_id(&id)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(error_code(&err), "InvalidAutomationStatusUpdateException");
+    // Another Region of the same account does not see it.
+    let elsewhere = server.ssm_client_as("test", "test", "eu-west-1");
+    let err = elsewhere
+        .get_automation_execution()
+        .automation_execution_id(&id)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(error_code(&err), "AutomationExecutionNotFoundException");
+    assert!(elsewhere
+        .describe_automation_executions()
+        .send()
+        .await
+        .unwrap()
+        .automation_execution_metadata_list()
+        .is_empty());
+}
+
+#[tokio::test]
+async fn failures_client_tokens_and_paging() {
+    let server = Server::start();
+    let s = server.ssm_client();
+
+    // A bucket that was never recorded: the first step fails, the execution is Failed.
+    let id = start_versioning(&s, "never-recorded").await;
+    let e = wait_terminal(&s, &id).await;
+    assert_eq!(
+        e.automation_execution_status(),
+        Some(&AutomationExecutionStatus::Failed)
+    );
+    assert!(e.failure_message().is_some_and(|m| !m.is_empty()), "{e:?}");
+    let step = &e.step_executions()[0];
+    assert_eq!(step.step_status(), Some(&AutomationExecutionStatus::Failed));
+    assert!(step.failure_message().is_some());
+    let details = step.failure_details().unwrap();
+    assert_eq!(details.failure_stage(), Some("Invocation"));
+    assert_eq!(details.failure_type(), Some("Action"));
+    let failed = s
+        .describe_automation_step_executions()
+        .automation_execution_id(&id)
+        .filters(step_filter(
+            StepExecutionFilterKey::StepExecutionStatus,
+            &["Failed"],
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(failed.step_executions().len(), 1);
+
+    // ClientToken: the same request again is the same execution (tokens are case-insensitive);
+    // a different request with it is IdempotentParameterMismatch.
+    let token = "6f1c1c2e-61a4-4bd0-9c8e-3d1e1f0a2b3c";
+    let mut ids = Vec::new();
+    for t in [token.to_string(), token.to_uppercase()] {
+        let out = s
+            .start_automation_execution()
+            .document_name(VERSIONING)
+            .set_parameters(Some(params(&[("BucketName", "token-bucket")])))
+            .client_token(t)
+            .send()
+            .await
+            .unwrap();
+        ids.push(out.automation_execution_id().unwrap().to_string());
+    }
+    assert_eq!(ids[0], ids[1]);
+    let err = s
+        .start_automation_execution()
+        .document_name(VERSIONING)
+        .set_parameters(Some(params(&[("BucketName", "other-bucket")])))
+        .client_token(token)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(error_code(&err), "IdempotentParameterMismatch");
+
+    // Paging: every execution exactly once, newest first.
+    let mut started = vec![id.clone(), ids[0].clone()];
+    for i in 0..3 {
+        started.push(start_versioning(&s, &format!("paged-{i}")).await);
+    }
+    for size in [1, 2, 50] {
+        let mut token: Option<String> = None;
+        let mut seen = Vec::new();
+        loop {
+            let page = s
+                .describe_automation_executions()
+                .max_results(size)
+                .set_next_token(token.clone())
+                .send()
+                .await
+                .unwrap();
+            assert!(page.automation_execution_metadata_list().len() <= size as usize);
+            seen.extend(
+                page.automation_execution_metadata_list()
+                    .iter()
+                    .map(|m| m.automation_execution_id().unwrap().to_string()),
+            );
+            token = page.next_token().map(str::to_string);
+            if token.is_none() {
+                break;
+            }
+        }
+        let mut want = started.clone();
+        want.reverse();
+        assert_eq!(seen, want, "page size {size}");
+    }
+    // Paging with a filter that skips some.
+    let out = s
+        .describe_automation_executions()
+        .filters(filter(
+            AutomationExecutionFilterKey::ExecutionId,
+            &[&started[0], &started[2], &started[4]],
+        ))
+        .max_results(2)
+        .send()
+        .await
+        .unwrap();
+    let got: Vec<_> = out
+        .automation_execution_metadata_list()
+        .iter()
+        .map(|m| m.automation_execution_id().unwrap())
+        .collect();
+    assert_eq!(got, [started[4].as_str(), started[2].as_str()]);
+    let rest = s
+        .describe_automation_executions()
+        .filters(filter(
+            AutomationExecutionFilterKey::ExecutionId,
+            &[&started[0], &started[2], &started[4]],
+        ))
+        .max_results(2)
+        .next_token(out.next_token().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let got: Vec<_> = rest
+        .automation_execution_metadata_list()
+        .iter()
+        .map(|m| m.automation_execution_id().unwrap())
+        .collect();
+    assert_eq!(got, [started[0].as_str()]);
+    assert!(rest.next_token().is_none());
+}
+
+/// Error code of a raw SSM call, and its status.
+fn raw(server: &Server, op: &str, body: &Value) -> (u16, String, String) {
+    let r = server.call_signed(
+        &format!("AmazonSSM.{op}"),
+        body.to_string().as_bytes(),
+        "test",
+        "test",
+        REGION,
+        "ssm",
+    );
+    if r.status == 200 {
+        return (200, String::new(), String::new());
+    }
+    (r.status, r.error_type(), r.message())
+}
+
+#[tokio::test]
+async fn errors_and_constraints_at_the_boundary_and_one_past_it() {
+    let server = Server::start();
+    let s = server.ssm_client();
+    let bucket = json!({"BucketName": ["bounds-bucket"]});
+
+    // Ids: exactly 36 characters.
+    for op in [
+        "GetAutomationExecution",
+        "StopAutomationExecution",
+        "DescribeAutomationStepExecutions",
+    ] {
+        let (status, code, _) = raw(&server, op, &json!({"AutomationExecutionId": UNKNOWN_ID}));
+        assert_eq!(
+            (status, code.as_str()),
+            (400, "AutomationExecutionNotFoundException"),
+            "{op}"
+        );
+        for bad in [&UNKNOWN_ID[1..], &format!("{UNKNOWN_ID}0")] {
+            let (_, code, _) = raw(&server, op, &json!({"AutomationExecutionId": bad}));
+            assert_eq!(code, "ValidationException", "{op} {bad}");
+        }
+        let (_, code, _) = raw(&server, op, &json!({}));
+        assert_eq!(code, "ValidationException", "{op} without an id");
+    }
+    let (_, code, _) = raw(
+        &server,
+        "StopAutomationExecution",
+        &json!({"AutomationExecutionId": UNKNOWN_ID, "Type": "Pause"}),
+    );
+    assert_eq!(code, "ValidationException");
+
+    // Documents and versions.
+    let start = |body: Value| raw(&server, "StartAutomationExecution", &body);
+    let (_, code, _) = start(json!({"DocumentName": "No-Such-Runbook", "Parameters": bucket}));
+    assert_eq!(code, "AutomationDefinitionNotFoundException");
+    let (_, code, _) =
+        start(json!({"DocumentName": VERSIONING, "DocumentVersion": "2", "Parameters": bucket}));
+    assert_eq!(code, "AutomationDefinitionVersionNotFoundException");
+    for v in ["1", "$LATEST", "$DEFAULT"] {
+        let (status, code, msg) =
+            start(json!({"DocumentName": VERSIONING, "DocumentVersion": v, "Parameters": bucket}));
+        assert_eq!(status, 200, "{v}: {code} {msg}");
+    }
+    let (status, _, _) = start(json!({
+        "DocumentName": format!("arn:aws:ssm:us-east-1:000000000000:document/{VERSIONING}"),
+        "Parameters": bucket}));
+    assert_eq!(status, 200, "a document ARN names the document");
+    let (_, code, _) =
+        start(json!({"DocumentName": VERSIONING, "DocumentVersion": "0", "Parameters": bucket}));
+    assert_eq!(code, "ValidationException");
+    // DocumentName: 3..128 characters of the model's pattern.
+    let (_, code, _) = start(json!({"DocumentName": "abc", "Parameters": bucket}));
+    assert_eq!(code, "AutomationDefinitionNotFoundException");
+    let (_, code, _) = start(json!({"DocumentName": "ab", "Parameters": bucket}));
+    assert_eq!(code, "ValidationException");
+
+    // Parameters: validated against the document.
+    for (p, why) in [
+        (json!({}), "missing required BucketName"),
+        (
+            json!({"BucketName": ["ok-bucket"], "Nope": ["x"]}),
+            "undefined parameter",
+        ),
+        (json!({"BucketName": ["Not_A_Bucket!"]}), "allowedPattern"),
+        (
+            json!({"BucketName": ["ok-bucket"], "VersioningState": ["Sometimes"]}),
+            "allowedValues",
+        ),
+        (
+            json!({"BucketName": ["a-bucket", "two"]}),
+            "a String takes one value",
+        ),
+    ] {
+        let body = if p == json!({}) {
+            json!({"DocumentName": VERSIONING})
+        } else {
+            json!({"DocumentName": VERSIONING, "Parameters": p})
+        };
+        let (_, code, msg) = start(body);
+        assert_eq!(
+            code, "InvalidAutomationExecutionParametersException",
+            "{why}: {msg}"
+        );
+    }
+    // Parameters map bounds: 1..200 keys of 1..50 characters, 0..50 values of 1..512 characters.
+    // At the bound the model accepts (and the document refuses the undefined names); past it,
+    // ValidationException.
+    let keys = |n: usize| -> Value {
+        let mut m = serde_json::Map::new();
+        for i in 0..n {
+            m.insert(format!("P{i}"), json!(["v"]));
+        }
+        Value::Object(m)
+    };
+    let doc = |p: Value| json!({"DocumentName": VERSIONING, "Parameters": p});
+    assert_eq!(
+        start(doc(keys(200))).1,
+        "InvalidAutomationExecutionParametersException"
+    );
+    assert_eq!(start(doc(keys(201))).1, "ValidationException");
+    assert_eq!(start(doc(json!({}))).1, "ValidationException");
+    let k50 = "K".repeat(50);
+    assert_eq!(
+        start(doc(json!({k50: ["v"]}))).1,
+        "InvalidAutomationExecutionParametersException"
+    );
+    let k51 = "K".repeat(51);
+    assert_eq!(start(doc(json!({k51: ["v"]}))).1, "ValidationException");
+    let fifty: Vec<String> = (0..50).map(|i| format!("v{i}")).collect();
+    let mut fifty_one = fifty.clone();
+    fifty_one.push("v50".into());
+    assert_eq!(
+        start(doc(json!({"BucketName": fifty}))).1,
+        "InvalidAutomationExecutionParametersException"
+    );
+    assert_eq!(
+        start(doc(json!({"BucketName": fifty_one}))).1,
+        "ValidationException"
+    );
+    assert_eq!(
+        start(doc(json!({"BucketName": ["x".repeat(512)]}))).1,
+        "InvalidAutomationExecutionParametersException"
+    );
+    assert_eq!(
+        start(doc(json!({"BucketName": ["x".repeat(513)]}))).1,
+        "ValidationException"
+    );
+    assert_eq!(
+        start(doc(json!({"BucketName": [""]}))).1,
+        "ValidationException"
+    );
+
+    // Tags: at most 5 for an automation.
+    let tags = |n: usize| -> Vec<Tag> { (0..n).map(|i| tag(&format!("k{i}"), "v")).collect() };
+    let ok = s
+        .start_automation_execution()
+        .document_name(VERSIONING)
+        .set_parameters(Some(params(&[("BucketName", "tagged-bucket")])))
+        .set_tags(Some(tags(5)))
+        .send()
+        .await;
+    assert!(ok.is_ok(), "{ok:?}");
+    let err = s
+        .start_automation_execution()
+        .document_name(VERSIONING)
+        .set_parameters(Some(params(&[("BucketName", "tagged-bucket")])))
+        .set_tags(Some(tags(6)))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(error_code(&err), "ValidationException");
+
+    // ClientToken: a 36-character UUID.
+    let (_, code, _) = start(json!({"DocumentName": VERSIONING, "Parameters": bucket,
+        "ClientToken": "not-a-uuid-but-exactly-36-characters"}));
+    assert_eq!(code, "ValidationException");
+
+    // What this server does not serve is refused, clearly.
+    let err = s
+        .start_automation_execution()
+        .document_name(VERSIONING)
+        .set_parameters(Some(params(&[("BucketName", "b-bucket")])))
+        .mode(ExecutionMode::Interactive)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error_code(&err),
+        "InvalidAutomationExecutionParametersException"
+    );
+    assert!(error_message(&err).contains("Interactive"));
+    let err = s
+        .start_automation_execution()
+        .document_name(VERSIONING)
+        .target_parameter_name("BucketName")
+        .targets(
+            Target::builder()
+                .key("ParameterValues")
+                .values("b-bucket")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error_code(&err),
+        "InvalidAutomationExecutionParametersException"
+    );
+    for (member, value) in [("MaxConcurrency", "10"), ("MaxErrors", "1")] {
+        let (_, code, msg) =
+            start(json!({"DocumentName": VERSIONING, "Parameters": bucket, member: value}));
+        assert_eq!(
+            code, "InvalidAutomationExecutionParametersException",
+            "{member}"
+        );
+        assert!(msg.contains(member), "{msg}");
+    }
+    let (_, code, _) =
+        start(json!({"DocumentName": VERSIONING, "Parameters": bucket, "MaxConcurrency": "0"}));
+    assert_eq!(code, "ValidationException");
+    let (_, code, _) = start(json!({"DocumentName": VERSIONING, "Parameters": bucket,
+        "Targets": [{"Key": "ParameterValues", "Values": ["a"]}, {"Key": "ParameterValues", "Values": ["b"]}]}));
+    assert_eq!(code, "ValidationException", "Targets: at most 1");
+
+    // DescribeAutomationExecutions: MaxResults 1..50, filters 1..10 with 1..10 values of
+    // 1..150 characters.
+    let describe = |body: Value| raw(&server, "DescribeAutomationExecutions", &body);
+    for (n, ok) in [(0, false), (1, true), (50, true), (51, false)] {
+        let (status, code, _) = describe(json!({"MaxResults": n}));
+        assert_eq!(status == 200, ok, "MaxResults {n}: {code}");
+    }
+    let prefix = |v: &str| json!({"Key": "DocumentNamePrefix", "Values": [v]});
+    for (n, ok) in [(0, false), (1, true), (10, true), (11, false)] {
+        let filters: Vec<Value> = (0..n).map(|_| prefix("AWS")).collect();
+        let (status, code, _) = describe(json!({"Filters": filters}));
+        assert_eq!(status == 200, ok, "{n} filters: {code}");
+    }
+    for (n, ok) in [(0, false), (1, true), (10, true), (11, false)] {
+        let values: Vec<String> = (0..n).map(|i| format!("AWS{i}")).collect();
+        let (status, code, _) =
+            describe(json!({"Filters": [{"Key": "DocumentNamePrefix", "Values": values}]}));
+        assert_eq!(status == 200, ok, "{n} values: {code}");
+    }
+    for (len, ok) in [(150, true), (151, false)] {
+        let (status, code, _) = describe(json!({"Filters": [prefix(&"A".repeat(len))]}));
+        assert_eq!(status == 200, ok, "value of {len}: {code}");
+    }
+    let (_, code, _) = describe(json!({"Filters": [{"Key": "Colour", "Values": ["x"]}]}));
+    assert_eq!(code, "ValidationException");
+    let (_, code, _) =
+        describe(json!({"Filters": [{"Key": "ExecutionStatus", "Values": ["Sleeping"]}]}));
+    assert_eq!(code, "InvalidFilterValue");
+    let (_, code, _) =
+        describe(json!({"Filters": [{"Key": "StartTimeBefore", "Values": ["yesterday"]}]}));
+    assert_eq!(code, "InvalidFilterValue");
+    let (_, code, _) = describe(
+        json!({"Filters": [{"Key": "StartTimeBefore", "Values": ["2024-01-01T00:00:00Z", "2025-01-01T00:00:00Z"]}]}),
+    );
+    assert_eq!(code, "InvalidFilterValue");
+    let (_, code, _) =
+        describe(json!({"Filters": [{"Key": "AutomationType", "Values": ["Remote"]}]}));
+    assert_eq!(code, "InvalidFilterValue");
+    let (_, code, _) = describe(json!({"NextToken": "garbage"}));
+    assert_eq!(code, "InvalidNextToken");
+
+    // DescribeAutomationStepExecutions: the same bounds, at most 6 filters; a token is for the
+    // order it was minted in.
+    record_bucket(&server.client(), "steps-bucket", "Off").await;
+    let id = start_versioning(&s, "steps-bucket").await;
+    wait_terminal(&s, &id).await;
+    let steps = |extra: Value| {
+        let mut body = json!({"AutomationExecutionId": id});
+        body.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        raw(&server, "DescribeAutomationStepExecutions", &body)
+    };
+    for (n, ok) in [(0, false), (1, true), (50, true), (51, false)] {
+        let (status, code, _) = steps(json!({"MaxResults": n}));
+        assert_eq!(status == 200, ok, "MaxResults {n}: {code}");
+    }
+    let name = json!({"Key": "StepName", "Values": ["VerifyVersioning"]});
+    for (n, ok) in [(6, true), (7, false)] {
+        let filters: Vec<Value> = (0..n).map(|_| name.clone()).collect();
+        let (status, code, _) = steps(json!({"Filters": filters}));
+        assert_eq!(status == 200, ok, "{n} filters: {code}");
+    }
+    for (n, ok) in [(10, true), (11, false)] {
+        let values: Vec<String> = (0..n).map(|i| format!("S{i}")).collect();
+        let (status, code, _) = steps(json!({"Filters": [{"Key": "StepName", "Values": values}]}));
+        assert_eq!(status == 200, ok, "{n} values: {code}");
+    }
+    let (_, code, _) =
+        steps(json!({"Filters": [{"Key": "StepExecutionStatus", "Values": ["Done"]}]}));
+    assert_eq!(code, "InvalidFilterValue");
+    let (_, code, _) = steps(json!({"NextToken": "garbage"}));
+    assert_eq!(code, "InvalidNextToken");
+    let first = s
+        .describe_automation_step_executions()
+        .automation_execution_id(&id)
+        .max_results(1)
+        .send()
+        .await
+        .unwrap();
+    let err = s
+        .describe_automation_step_executions()
+        .automation_execution_id(&id)
+        .max_results(1)
+        .reverse_order(true)
+        .next_token(first.next_token().unwrap())
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(error_code(&err), "InvalidNextToken");
+
+    // Stop: Complete does not apply to a plain automation; unknown ids are not found.
+    let err = s
+        .stop_automation_execution()
+        .automation_execution_id(UNKNOWN_ID)
+        .r#type(StopType::Cancel)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(error_code(&err), "AutomationExecutionNotFoundException");
+    let err = s
+        .stop_automation_execution()
+        .automation_execution_id(&id)
+        .r#type(StopType::Complete)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(error_code(&err), "InvalidAutomationStatusUpdateException");
+}
+
+// ---- a remediation execution through both APIs ------------------------------------------------
+
+fn remediation(rule: &str, document: &str) -> RemediationConfiguration {
+    RemediationConfiguration::builder()
+        .config_rule_name(rule)
+        .target_type(RemediationTargetType::SsmDocument)
+        .target_id(document)
+        .parameters(
+            "AutomationAssumeRole",
+            RemediationParameterValue::builder()
+                .static_value(StaticValue::builder().values(ROLE).build().unwrap())
+                .build(),
+        )
+        .parameters(
+            "BucketName",
+            RemediationParameterValue::builder()
+                .resource_value(
+                    ResourceValue::builder()
+                        .value(ResourceValueType::ResourceId)
+                        .build()
+                        .unwrap(),
+                )
+                .build(),
+        )
+        .build()
+        .unwrap()
+}
+
+async fn put_versioning_rule(c: &config::Client, rule: &str) {
+    c.put_config_rule()
+        .config_rule(
+            ConfigRule::builder()
+                .config_rule_name(rule)
+                .source(
+                    Source::builder()
+                        .owner(Owner::Aws)
+                        .source_identifier("S3_BUCKET_VERSIONING_ENABLED")
+                        .build()
+                        .unwrap(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+}
+
+async fn wait_non_compliant(c: &config::Client, rule: &str, id: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let out = c
+            .get_compliance_details_by_config_rule()
+            .config_rule_name(rule)
+            .send()
+            .await
+            .unwrap();
+        let found = out.evaluation_results().iter().any(|r| {
+            r.compliance_type() == Some(&ComplianceType::NonCompliant)
+                && r.evaluation_result_identifier()
+                    .and_then(|i| i.evaluation_result_qualifier())
+                    .and_then(|q| q.resource_id())
+                    == Some(id)
+        });
+        if found {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{rule}/{id} not NON_COMPLIANT");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn key(id: &str) -> ResourceKey {
+    ResourceKey::builder()
+        .resource_type(ResourceType::from(BUCKET))
+        .resource_id(id)
+        .build()
+        .unwrap()
+}
+
+/// The Config state an automation status maps to (spec §4.7, and the stored-state table in
+/// `api/ssm_automation.rs`).
+fn config_state(s: &AutomationExecutionStatus) -> RemediationExecutionState {
+    match s {
+        AutomationExecutionStatus::Pending => RemediationExecutionState::Queued,
+        AutomationExecutionStatus::Success => RemediationExecutionState::Succeeded,
+        AutomationExecutionStatus::Failed
+        | AutomationExecutionStatus::Timedout
+        | AutomationExecutionStatus::Cancelled => RemediationExecutionState::Failed,
+        _ => RemediationExecutionState::InProgress,
+    }
+}
+
+fn config_step_state(s: &AutomationExecutionStatus) -> RemediationExecutionStepState {
+    match s {
+        AutomationExecutionStatus::Pending => RemediationExecutionStepState::Pending,
+        AutomationExecutionStatus::Success => RemediationExecutionStepState::Succeeded,
+        AutomationExecutionStatus::Failed
+        | AutomationExecutionStatus::Timedout
+        | AutomationExecutionStatus::Cancelled => RemediationExecutionStepState::Failed,
+        _ => RemediationExecutionStepState::InProgress,
+    }
+}
+
+/// Config's status of the key and SSM's view of the same execution agree: state, step names,
+/// step states and times.
+async fn assert_consistent(
+    c: &config::Client,
+    s: &ssm::Client,
+    rule: &str,
+    resource: &str,
+    id: &str,
+) -> AutomationExecution {
+    let status = c
+        .describe_remediation_execution_status()
+        .config_rule_name(rule)
+        .resource_keys(key(resource))
+        .send()
+        .await
+        .unwrap()
+        .remediation_execution_statuses()[0]
+        .clone();
+    let e = get(s, id).await;
+    let again = c
+        .describe_remediation_execution_status()
+        .config_rule_name(rule)
+        .resource_keys(key(resource))
+        .send()
+        .await
+        .unwrap()
+        .remediation_execution_statuses()[0]
+        .clone();
+    // Only compare a moment when nothing moved between the two Config reads.
+    if status != again {
+        return e;
+    }
+    assert_eq!(
+        status.state(),
+        Some(&config_state(e.automation_execution_status().unwrap())),
+        "{status:?} / {e:?}"
+    );
+    let config_steps = status.step_details();
+    let ssm_steps = e.step_executions();
+    assert_eq!(config_steps.len(), ssm_steps.len(), "{status:?} / {e:?}");
+    for (a, b) in config_steps.iter().zip(ssm_steps) {
+        assert_eq!(a.name(), b.step_name());
+        assert_eq!(
+            a.state(),
+            Some(&config_step_state(b.step_status().unwrap()))
+        );
+        assert_eq!(a.start_time(), b.execution_start_time());
+        assert_eq!(a.stop_time(), b.execution_end_time());
+        assert_eq!(a.error_message(), b.failure_message());
+    }
+    assert_eq!(status.invocation_time(), e.execution_start_time());
+    e
+}
+
+#[tokio::test]
+async fn a_remediation_execution_is_an_automation_execution() {
+    let server = Server::start();
+    let c = server.client();
+    let s = server.ssm_client();
+    record_bucket(&c, "remediated", "Off").await;
+    put_versioning_rule(&c, "versioning").await;
+    wait_non_compliant(&c, "versioning", "remediated").await;
+    c.put_remediation_configurations()
+        .remediation_configurations(remediation("versioning", VERSIONING))
+        .send()
+        .await
+        .unwrap();
+    let out = c
+        .start_remediation_execution()
+        .config_rule_name("versioning")
+        .resource_keys(key("remediated"))
+        .send()
+        .await
+        .unwrap();
+    assert!(out.failed_items().is_empty(), "{out:?}");
+
+    // The execution Config started is listed by SSM.
+    let listed = s
+        .describe_automation_executions()
+        .filters(filter(
+            AutomationExecutionFilterKey::DocumentNamePrefix,
+            &[VERSIONING],
+        ))
+        .send()
+        .await
+        .unwrap();
+    let list = listed.automation_execution_metadata_list();
+    assert_eq!(list.len(), 1, "{list:?}");
+    let id = list[0].automation_execution_id().unwrap().to_string();
+    assert_eq!(
+        list[0].executed_by(),
+        Some("arn:aws:iam::000000000000:role/aws-service-role/remediation.config.amazonaws.com/AWSServiceRoleForConfigRemediation")
+    );
+    // Every moment until it ends, both APIs agree.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let e = loop {
+        let e = assert_consistent(&c, &s, "versioning", "remediated", &id).await;
+        if is_terminal(e.automation_execution_status()) {
+            break e;
+        }
+        assert!(Instant::now() < deadline, "not terminal: {e:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(
+        e.automation_execution_status(),
+        Some(&AutomationExecutionStatus::Success)
+    );
+    assert_consistent(&c, &s, "versioning", "remediated", &id).await;
+    let p = e.parameters().unwrap();
+    assert_eq!(p["BucketName"], vec!["remediated".to_string()]);
+    assert_eq!(p["AutomationAssumeRole"], vec![ROLE.to_string()]);
+    assert_eq!(versioning_of(&c, "remediated").await, "Enabled");
+
+    // A remediation's automation, once over, cannot be stopped either.
+    let err = s
+        .stop_automation_execution()
+        .automation_execution_id(&id)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(error_code(&err), "InvalidAutomationStatusUpdateException");
+}
