@@ -857,6 +857,10 @@ pub async fn stop(
 }
 
 #[cfg(test)]
+#[path = "ssm_automation_tests.rs"]
+mod stop_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

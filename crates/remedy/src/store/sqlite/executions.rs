@@ -54,7 +54,7 @@ const KIND_AUTOMATION: &str = "automation";
 fn cancelled(state_json: &str, now: f64) -> String {
     match serde_json::from_str::<remedy_automation::ExecutionState>(state_json) {
         Ok(mut s) => {
-            s.cancel((now * 1000.0) as i64);
+            s.cancel((now * 1000.0).round() as i64);
             serde_json::to_string(&s).unwrap_or_else(|_| state_json.to_string())
         }
         Err(_) => state_json.to_string(),
