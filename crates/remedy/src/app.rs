@@ -10,7 +10,7 @@ use tokio::sync::{broadcast, Notify, OnceCell};
 use crate::error::ApiError;
 use crate::evaluation::ComplianceChanged;
 use crate::managed_rules::ManagedRuleCatalog;
-use crate::remediation::runbooks::{BuiltinRunbooks, RunbookSource};
+use crate::remediation::runbooks::RunbookSource;
 use crate::result_token::ResultTokenKey;
 use crate::store::Store;
 
@@ -60,7 +60,8 @@ pub struct App {
     pub credentials: Arc<dyn CredentialStore>,
     pub settings: Settings,
     pub managed_rules: ManagedRuleCatalog,
-    /// The runbooks remediation runs, by document name (the built-in catalog by default).
+    /// The runbooks remediation runs, by document name: the account's SSM documents beside the
+    /// built-in catalog (`crate::documents::StoredRunbooks`).
     pub runbooks: Arc<dyn RunbookSource>,
     /// Compliance changes of stored results, after they are durable: the hook automatic
     /// remediation subscribes to (`compliance_events.subscribe()`). See [`ComplianceChanged`].
@@ -83,6 +84,8 @@ impl App {
         credentials: Arc<dyn CredentialStore>,
         settings: Settings,
     ) -> Self {
+        let runbooks: Arc<dyn RunbookSource> =
+            Arc::new(crate::documents::StoredRunbooks::new(store.clone()));
         Self {
             evaluation_wakeup: store.evaluation_signal(),
             remediation_wakeup: Arc::new(Notify::new()),
@@ -90,7 +93,7 @@ impl App {
             credentials,
             settings,
             managed_rules: ManagedRuleCatalog::builtin(),
-            runbooks: Arc::new(BuiltinRunbooks),
+            runbooks,
             compliance_events: broadcast::channel(COMPLIANCE_EVENT_BUFFER).0,
             result_tokens: OnceCell::new(),
         }

@@ -12,6 +12,7 @@ pub mod auth;
 pub mod background;
 pub mod ci_input;
 pub mod cli;
+pub mod documents;
 pub mod domain;
 pub mod error;
 pub mod evaluation;

@@ -11,6 +11,7 @@ mod remediation_exceptions;
 mod remediation_executions;
 mod resources;
 mod rules;
+mod ssm_documents;
 mod ssm_automation;
 mod tags;
 
@@ -156,16 +157,19 @@ pub async fn dispatch_ssm(
             call(body, |r| ssm_automation::describe_steps(app, ctx, r)).await
         }
         Op::StopAutomationExecution => call(body, |r| ssm_automation::stop(app, ctx, r)).await,
-        _ => Err(not_yet(op.name())),
+        Op::CreateDocument => call(body, |r| ssm_documents::create(app, ctx, r)).await,
+        Op::UpdateDocument => call(body, |r| ssm_documents::update(app, ctx, r)).await,
+        Op::UpdateDocumentDefaultVersion => {
+            call(body, |r| ssm_documents::update_default_version(app, ctx, r)).await
+        }
+        Op::DeleteDocument => call(body, |r| ssm_documents::delete(app, ctx, r)).await,
+        Op::GetDocument => call(body, |r| ssm_documents::get(app, ctx, r)).await,
+        Op::DescribeDocument => call(body, |r| ssm_documents::describe(app, ctx, r)).await,
+        Op::ListDocuments => call(body, |r| ssm_documents::list(app, ctx, r)).await,
+        Op::ListDocumentVersions => {
+            call(body, |r| ssm_documents::list_versions(app, ctx, r)).await
+        }
     }
-}
-
-/// Operations that are routed but whose behaviour lands in a later milestone.
-fn not_yet(name: &str) -> ApiError {
-    ApiError::client(
-        "UnknownOperationException",
-        format!("Operation {name} is not implemented by this version of remedy yet"),
-    )
 }
 
 /// A required member after validation. Validation guarantees presence, so a miss is a bug.

@@ -6,11 +6,13 @@
 //! cannot break them. The API layer decides *what* to do; the store guarantees it happens whole
 //! or not at all. `sqlite` is the embedded default; a PostgreSQL backend implements the same trait.
 
+pub mod documents;
 pub mod evaluation_queue;
 pub mod evaluations;
 pub mod executions;
 pub mod sqlite;
 
+pub use documents::DocumentStore;
 pub use evaluation_queue::EvaluationQueueStore;
 pub use evaluations::EvaluationStore;
 pub use executions::ExecutionStore;
@@ -87,7 +89,7 @@ pub struct DiscoveredResource {
 
 #[async_trait]
 pub trait Store:
-    EvaluationStore + EvaluationQueueStore + ExecutionStore + Send + Sync + 'static
+    EvaluationStore + EvaluationQueueStore + ExecutionStore + DocumentStore + Send + Sync + 'static
 {
     /// Answers when the backend can serve requests (for `/ready`).
     async fn ping(&self) -> StoreResult<()>;

@@ -31,9 +31,11 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (2, include_str!("sqlite/0002_evaluations.sql")),
     (3, include_str!("sqlite/0003_evaluation_queue.sql")),
     (4, include_str!("sqlite/0004_remediation_executions.sql")),
+    (5, include_str!("sqlite/0005_documents.sql")),
     (6, include_str!("sqlite/0006_automation_executions.sql")),
 ];
 
+mod documents;
 mod evaluation_queue;
 mod evaluations;
 mod executions;
