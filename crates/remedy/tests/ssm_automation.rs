@@ -1120,3 +1120,447 @@ async fn a_remediation_execution_is_an_automation_execution() {
         .unwrap_err();
     assert_eq!(error_code(&err), "InvalidAutomationStatusUpdateException");
 }
+
+// ---- custom runbooks (CreateDocument) ---------------------------------------------------------
+
+/// Reads the bucket's versioning, branches on it, probes for Enabled (2 attempts; on failure
+/// jumps to Enable), enables, verifies, and reads it back; document outputs from two steps.
+const CUSTOM: &str = r#"
+schemaVersion: '0.3'
+description: Enables versioning on a suspended bucket, the long way round.
+assumeRole: '{{ AutomationAssumeRole }}'
+parameters:
+  BucketName:
+    type: String
+    allowedPattern: '^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$'
+  AutomationAssumeRole:
+    type: String
+    default: ''
+outputs:
+  - ReadVersioning.Status
+  - Final.Status
+mainSteps:
+  - name: ReadVersioning
+    action: aws:executeAwsApi
+    inputs:
+      Service: s3
+      Api: GetBucketVersioning
+      Bucket: '{{ BucketName }}'
+    outputs:
+      - Name: Status
+        Selector: $.Status
+        Type: String
+  - name: Choose
+    action: aws:branch
+    inputs:
+      Choices:
+        - NextStep: Probe
+          Variable: '{{ ReadVersioning.Status }}'
+          StringEquals: Suspended
+      Default: Final
+  - name: Probe
+    action: aws:assertAwsResourceProperty
+    maxAttempts: 2
+    onFailure: step:Enable
+    isCritical: false
+    inputs:
+      Service: s3
+      Api: GetBucketVersioning
+      Bucket: '{{ BucketName }}'
+      PropertySelector: $.Status
+      DesiredValues:
+        - Enabled
+    nextStep: Final
+  - name: Enable
+    action: aws:executeAwsApi
+    inputs:
+      Service: s3
+      Api: PutBucketVersioning
+      Bucket: '{{ BucketName }}'
+      VersioningConfiguration:
+        Status: Enabled
+  - name: Verify
+    action: aws:assertAwsResourceProperty
+    inputs:
+      Service: s3
+      Api: GetBucketVersioning
+      Bucket: '{{ BucketName }}'
+      PropertySelector: $.Status
+      DesiredValues:
+        - Enabled
+  - name: Final
+    action: aws:executeAwsApi
+    isEnd: true
+    inputs:
+      Service: s3
+      Api: GetBucketVersioning
+      Bucket: '{{ BucketName }}'
+    outputs:
+      - Name: Status
+        Selector: $.Status
+        Type: String
+"#;
+
+const NAPPER: &str = r#"
+schemaVersion: '0.3'
+parameters:
+  BucketName:
+    type: String
+  Nap:
+    type: String
+    default: PT1H
+mainSteps:
+  - name: Touch
+    action: aws:executeAwsApi
+    inputs:
+      Service: s3
+      Api: PutBucketVersioning
+      Bucket: '{{ BucketName }}'
+      VersioningConfiguration:
+        Status: Enabled
+  - name: Nap
+    action: aws:sleep
+    inputs:
+      Duration: '{{ Nap }}'
+  - name: After
+    action: aws:executeAwsApi
+    inputs:
+      Service: s3
+      Api: GetBucketVersioning
+      Bucket: '{{ BucketName }}'
+    outputs:
+      - Name: Status
+        Selector: $.Status
+        Type: String
+outputs:
+  - After.Status
+"#;
+
+async fn create_document(s: &ssm::Client, name: &str, content: &str) {
+    s.create_document()
+        .name(name)
+        .content(content)
+        .document_type(ssm::types::DocumentType::Automation)
+        .document_format(ssm::types::DocumentFormat::Yaml)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("create {name}: {}", ssm::error::DisplayErrorContext(e)));
+}
+
+fn names(e: &AutomationExecution) -> Vec<&str> {
+    e.step_executions()
+        .iter()
+        .map(|s| s.step_name().unwrap())
+        .collect()
+}
+
+const CUSTOM_STEPS: [&str; 6] = [
+    "ReadVersioning",
+    "Choose",
+    "Probe",
+    "Enable",
+    "Verify",
+    "Final",
+];
+
+/// What the custom runbook's run over a suspended bucket shows through SSM.
+fn assert_custom_run(e: &AutomationExecution) {
+    assert_eq!(
+        e.automation_execution_status(),
+        Some(&AutomationExecutionStatus::Success),
+        "{e:?}"
+    );
+    assert_eq!(names(e), CUSTOM_STEPS);
+    let steps = e.step_executions();
+    for (i, st) in steps.iter().enumerate() {
+        let want = if i == 2 {
+            AutomationExecutionStatus::Failed
+        } else {
+            AutomationExecutionStatus::Success
+        };
+        assert_eq!(st.step_status(), Some(&want), "{st:?}");
+    }
+    let probe = &steps[2];
+    assert_eq!(probe.max_attempts(), Some(2));
+    assert_eq!(probe.on_failure(), Some("step:Enable"));
+    assert_eq!(probe.is_critical(), Some(false));
+    assert_eq!(probe.next_step(), Some("Enable"));
+    assert!(probe.failure_message().is_some());
+    assert_eq!(
+        probe.failure_details().and_then(|d| d.failure_type()),
+        Some("Verification")
+    );
+    assert_eq!(steps[1].action(), Some("aws:branch"));
+    assert_eq!(steps[1].next_step(), Some("Probe"));
+    assert_eq!(steps[0].outputs().unwrap()["Status"], vec!["Suspended"]);
+    assert_eq!(steps[5].is_end(), Some(true));
+    let outputs = e.outputs().unwrap();
+    assert_eq!(outputs["ReadVersioning.Status"], vec!["Suspended"]);
+    assert_eq!(outputs["Final.Status"], vec!["Enabled"]);
+}
+
+#[tokio::test]
+async fn a_custom_runbook_through_remediation_and_directly() {
+    let server = Server::start();
+    let c = server.client();
+    let s = server.ssm_client();
+    create_document(&s, "Team-SuspendedToEnabled", CUSTOM).await;
+    record_bucket(&c, "suspended-one", "Suspended").await;
+    record_bucket(&c, "suspended-two", "Suspended").await;
+    put_versioning_rule(&c, "versioning").await;
+    wait_non_compliant(&c, "versioning", "suspended-one").await;
+
+    // Used in a remediation configuration and started by Config.
+    c.put_remediation_configurations()
+        .remediation_configurations(remediation("versioning", "Team-SuspendedToEnabled"))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{}", config::error::DisplayErrorContext(e)));
+    let out = c
+        .start_remediation_execution()
+        .config_rule_name("versioning")
+        .resource_keys(key("suspended-one"))
+        .send()
+        .await
+        .unwrap();
+    assert!(out.failed_items().is_empty(), "{out:?}");
+    let listed = s
+        .describe_automation_executions()
+        .filters(filter(
+            AutomationExecutionFilterKey::DocumentNamePrefix,
+            &["Team-"],
+        ))
+        .send()
+        .await
+        .unwrap();
+    let id = listed.automation_execution_metadata_list()[0]
+        .automation_execution_id()
+        .unwrap()
+        .to_string();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let e = loop {
+        let e = assert_consistent(&c, &s, "versioning", "suspended-one", &id).await;
+        if is_terminal(e.automation_execution_status()) {
+            break e;
+        }
+        assert!(Instant::now() < deadline, "not terminal: {e:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_custom_run(&e);
+    assert_eq!(e.document_name(), Some("Team-SuspendedToEnabled"));
+    assert_eq!(e.document_version(), Some("1"));
+    // Config's side of the same run.
+    let e = assert_consistent(&c, &s, "versioning", "suspended-one", &id).await;
+    assert_custom_run(&e);
+    let status = c
+        .describe_remediation_execution_status()
+        .config_rule_name("versioning")
+        .send()
+        .await
+        .unwrap()
+        .remediation_execution_statuses()[0]
+        .clone();
+    assert_eq!(status.state(), Some(&RemediationExecutionState::Succeeded));
+    let config_names: Vec<_> = status
+        .step_details()
+        .iter()
+        .map(|d| d.name().unwrap())
+        .collect();
+    assert_eq!(config_names, CUSTOM_STEPS);
+    assert_eq!(
+        status.step_details()[2].state(),
+        Some(&RemediationExecutionStepState::Failed)
+    );
+    assert_eq!(versioning_of(&c, "suspended-one").await, "Enabled");
+    // DescribeAutomationStepExecutions: the failed probe, by status and by name.
+    let failed = s
+        .describe_automation_step_executions()
+        .automation_execution_id(&id)
+        .filters(step_filter(
+            StepExecutionFilterKey::StepExecutionStatus,
+            &["Failed"],
+        ))
+        .send()
+        .await
+        .unwrap();
+    let failed_names: Vec<_> = failed
+        .step_executions()
+        .iter()
+        .map(|s| s.step_name().unwrap())
+        .collect();
+    assert_eq!(failed_names, ["Probe"]);
+
+    // The same document started directly.
+    let direct = s
+        .start_automation_execution()
+        .document_name("Team-SuspendedToEnabled")
+        .parameters("BucketName", vec!["suspended-two".into()])
+        .send()
+        .await
+        .unwrap()
+        .automation_execution_id()
+        .unwrap()
+        .to_string();
+    let e = wait_terminal(&s, &direct).await;
+    assert_custom_run(&e);
+    assert_eq!(versioning_of(&c, "suspended-two").await, "Enabled");
+
+    // Versions: an execution records the version it resolved to.
+    s.update_document()
+        .name("Team-SuspendedToEnabled")
+        .content(CUSTOM.replace("the long way round", "version two"))
+        .document_format(ssm::types::DocumentFormat::Yaml)
+        .document_version("$LATEST")
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{}", ssm::error::DisplayErrorContext(e)));
+    record_bucket(&c, "suspended-three", "Suspended").await;
+    for (asked, resolved) in [(None, "1"), (Some("$LATEST"), "2"), (Some("2"), "2")] {
+        let id = s
+            .start_automation_execution()
+            .document_name("Team-SuspendedToEnabled")
+            .set_document_version(asked.map(str::to_string))
+            .parameters("BucketName", vec!["suspended-three".into()])
+            .send()
+            .await
+            .unwrap()
+            .automation_execution_id()
+            .unwrap()
+            .to_string();
+        let e = wait_terminal(&s, &id).await;
+        assert_eq!(e.document_version(), Some(resolved), "{asked:?}");
+    }
+    let err = s
+        .start_automation_execution()
+        .document_name("Team-SuspendedToEnabled")
+        .document_version("3")
+        .parameters("BucketName", vec!["suspended-three".into()])
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error_code(&err),
+        "AutomationDefinitionVersionNotFoundException"
+    );
+}
+
+#[tokio::test]
+async fn stop_cancels_a_sleeping_execution() {
+    let server = Server::start();
+    let c = server.client();
+    let s = server.ssm_client();
+    create_document(&s, "Team-Napper", NAPPER).await;
+    record_bucket(&c, "napping", "Off").await;
+    let id = s
+        .start_automation_execution()
+        .document_name("Team-Napper")
+        .parameters("BucketName", vec!["napping".into()])
+        .send()
+        .await
+        .unwrap()
+        .automation_execution_id()
+        .unwrap()
+        .to_string();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let e = get(&s, &id).await;
+        if e.current_action() == Some("aws:sleep") && names(&e) == ["Touch", "Nap"] {
+            assert_eq!(
+                e.automation_execution_status(),
+                Some(&AutomationExecutionStatus::Inprogress)
+            );
+            assert_eq!(e.current_step_name(), Some("Nap"));
+            break;
+        }
+        assert!(Instant::now() < deadline, "never slept: {e:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    s.stop_automation_execution()
+        .automation_execution_id(&id)
+        .r#type(StopType::Cancel)
+        .send()
+        .await
+        .unwrap();
+    let e = get(&s, &id).await;
+    assert_eq!(
+        e.automation_execution_status(),
+        Some(&AutomationExecutionStatus::Cancelled),
+        "{e:?}"
+    );
+    assert_eq!(names(&e), ["Touch", "Nap"]);
+    assert_eq!(
+        e.step_executions()[1].step_status(),
+        Some(&AutomationExecutionStatus::Cancelled)
+    );
+    assert!(e.execution_end_time().is_some());
+    assert!(e.outputs().unwrap().is_empty());
+    let listed = s
+        .describe_automation_executions()
+        .filters(filter(
+            AutomationExecutionFilterKey::ExecutionStatus,
+            &["Cancelled"],
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listed.automation_execution_metadata_list().len(), 1);
+    let err = s
+        .stop_automation_execution()
+        .automation_execution_id(&id)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(error_code(&err), "InvalidAutomationStatusUpdateException");
+}
+
+/// The server is killed (SIGKILL) while an execution sleeps; after the restart it resumes at its
+/// stored wake-up time and completes, each step once.
+#[tokio::test]
+async fn a_sleeping_execution_survives_a_kill() {
+    let mut server = Server::start();
+    let s = server.ssm_client();
+    create_document(&s, "Team-Napper", NAPPER).await;
+    record_bucket(&server.client(), "crash-nap", "Off").await;
+    let id = s
+        .start_automation_execution()
+        .document_name("Team-Napper")
+        .parameters("BucketName", vec!["crash-nap".into()])
+        .parameters("Nap", vec!["PT3S".into()])
+        .send()
+        .await
+        .unwrap()
+        .automation_execution_id()
+        .unwrap()
+        .to_string();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let e = get(&s, &id).await;
+        if e.current_action() == Some("aws:sleep") {
+            break;
+        }
+        assert!(
+            !is_terminal(e.automation_execution_status()),
+            "ended before its sleep: {e:?}"
+        );
+        assert!(Instant::now() < deadline, "never slept: {e:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    server.restart();
+    let s = server.ssm_client();
+    let e = wait_terminal(&s, &id).await;
+    assert_eq!(
+        e.automation_execution_status(),
+        Some(&AutomationExecutionStatus::Success),
+        "{e:?}"
+    );
+    assert_eq!(names(&e), ["Touch", "Nap", "After"]);
+    assert_eq!(e.outputs().unwrap()["After.Status"], vec!["Enabled"]);
+    let nap = &e.step_executions()[1];
+    let slept = nap.execution_end_time().unwrap().as_secs_f64()
+        - nap.execution_start_time().unwrap().as_secs_f64();
+    assert!(slept >= 3.0, "slept {slept} s");
+    assert_eq!(
+        versioning_of(&server.client(), "crash-nap").await,
+        "Enabled"
+    );
+}
