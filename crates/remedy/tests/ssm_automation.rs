@@ -636,6 +636,10 @@ async fn errors_and_constraints_at_the_boundary_and_one_past_it() {
     assert_eq!(code, "AutomationDefinitionNotFoundException");
     let (_, code, _) = start(json!({"DocumentName": "ab", "Parameters": bucket}));
     assert_eq!(code, "ValidationException");
+    let (_, code, _) = start(json!({"DocumentName": "a".repeat(128), "Parameters": bucket}));
+    assert_eq!(code, "AutomationDefinitionNotFoundException");
+    let (_, code, _) = start(json!({"DocumentName": "a".repeat(129), "Parameters": bucket}));
+    assert_eq!(code, "ValidationException");
 
     // Parameters: validated against the document.
     for (p, why) in [
@@ -737,6 +741,23 @@ async fn errors_and_constraints_at_the_boundary_and_one_past_it() {
     let (_, code, _) = start(json!({"DocumentName": VERSIONING, "Parameters": bucket,
         "ClientToken": "not-a-uuid-but-exactly-36-characters"}));
     assert_eq!(code, "ValidationException");
+    let (status, code, _) = start(json!({"DocumentName": VERSIONING, "Parameters": bucket,
+        "ClientToken": "0b0e6a4c-1d2f-4e5a-9b8c-7d6e5f4a3b2c"}));
+    assert_eq!((status, code.as_str()), (200, ""));
+    let (_, code, _) = start(json!({"DocumentName": VERSIONING, "Parameters": bucket,
+        "ClientToken": "0b0e6a4c-1d2f-4e5a-9b8c-7d6e5f4a3b2cd"}));
+    assert_eq!(code, "ValidationException");
+    // Tag keys: 1..128 characters; values 0..256.
+    for (k, v, ok) in [
+        ("k".repeat(128), "v".repeat(256), true),
+        ("k".repeat(129), "v".to_string(), false),
+        ("k".to_string(), "v".repeat(257), false),
+        (String::new(), "v".to_string(), false),
+    ] {
+        let (status, code, _) = start(json!({"DocumentName": VERSIONING, "Parameters": bucket,
+            "Tags": [{"Key": k, "Value": v}]}));
+        assert_eq!(status == 200, ok, "tag {}/{}: {code}", k.len(), v.len());
+    }
 
     // What this server does not serve is refused, clearly.
     let err = s
