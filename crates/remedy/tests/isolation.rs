@@ -90,7 +90,7 @@ async fn populate(c: &config::Client) -> String {
         .await
         .unwrap();
     c.put_remediation_configurations()
-        .remediation_configurations(remediation("only-here", "AWS-EnableS3BucketVersioning"))
+        .remediation_configurations(remediation("only-here", "AWS-ConfigureS3BucketVersioning"))
         .send()
         .await
         .unwrap();

@@ -108,7 +108,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ),
     (
         "PutRemediationConfigurations",
-        r#"{"RemediationConfigurations":[{"ConfigRuleName":"r1","TargetType":"SSM_DOCUMENT","TargetId":"AWS-EnableS3BucketVersioning","Parameters":{"BucketName":{"ResourceValue":{"Value":"RESOURCE_ID"}}},"Automatic":true,"MaximumAutomaticAttempts":3,"RetryAttemptSeconds":60}]}"#,
+        r#"{"RemediationConfigurations":[{"ConfigRuleName":"r1","TargetType":"SSM_DOCUMENT","TargetId":"AWS-ConfigureS3BucketVersioning","Parameters":{"BucketName":{"ResourceValue":{"Value":"RESOURCE_ID"}}},"Automatic":true,"MaximumAutomaticAttempts":3,"RetryAttemptSeconds":60}]}"#,
     ),
     (
         "DescribeRemediationConfigurations",

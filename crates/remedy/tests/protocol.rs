@@ -418,11 +418,9 @@ fn ssm_targets_are_routed_with_their_own_signing_name() {
     let server = Server::start();
     let body = br#"{"Name":"AWS-PublishSNSNotification"}"#;
     let r = server.call_signed("AmazonSSM.GetDocument", body, "test", "test", REGION, "ssm");
-    let message = assert_error(&r, 400, "UnknownOperationException");
-    assert!(
-        message.contains("GetDocument") && message.contains("not implemented"),
-        "{message}"
-    );
+    // Routed to GetDocument: not a document of this account, nor a built-in runbook.
+    let message = assert_error(&r, 400, "InvalidDocument");
+    assert!(message.contains("AWS-PublishSNSNotification"), "{message}");
 
     let r = server.call_signed(
         "AmazonSSM.NoSuchSsmOperation",

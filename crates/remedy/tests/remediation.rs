@@ -351,22 +351,27 @@ async fn manual_remediation_of_an_unversioned_bucket() {
     assert_eq!(page2.remediation_execution_statuses().len(), 1);
     assert!(page2.next_token().is_none());
 
-    // An unknown document, and parameters the runbook refuses: InvalidParameterValueException.
+    // An unknown document is refused when the configuration is put (FailedBatches); parameters
+    // the runbook refuses fail the start: InvalidParameterValueException.
     put_envelope(&c, BUCKET, "third", &bucket("third", "Off")).await;
-    put_remediation(
-        &c,
-        remediation("versioning", "No-Such-Document", Some("BucketName")),
-    )
-    .await;
-    let err = c
-        .start_remediation_execution()
-        .config_rule_name("versioning")
-        .resource_keys(key(BUCKET, "third"))
+    let out = c
+        .put_remediation_configurations()
+        .remediation_configurations(remediation(
+            "versioning",
+            "No-Such-Document",
+            Some("BucketName"),
+        ))
         .send()
         .await
-        .unwrap_err();
-    assert_eq!(error_code(&err), "InvalidParameterValueException");
-    assert!(error_message(&err).contains("No-Such-Document"));
+        .unwrap();
+    let batches = out.failed_batches();
+    assert_eq!(batches.len(), 1, "{out:?}");
+    assert!(
+        batches[0]
+            .failure_message()
+            .is_some_and(|m| m.contains("No-Such-Document")),
+        "{out:?}"
+    );
     put_remediation(
         &c,
         remediation(

@@ -37,7 +37,7 @@ fn basic(rule: &str) -> RemediationConfiguration {
     RemediationConfiguration::builder()
         .config_rule_name(rule)
         .target_type(RemediationTargetType::SsmDocument)
-        .target_id("AWS-EnableS3BucketVersioning")
+        .target_id("AWS-ConfigureS3BucketVersioning")
         .parameters("BucketName", resource_id_value())
         .build()
         .unwrap()
@@ -47,7 +47,7 @@ fn full(rule: &str) -> RemediationConfiguration {
     RemediationConfiguration::builder()
         .config_rule_name(rule)
         .target_type(RemediationTargetType::SsmDocument)
-        .target_id("AWS-EnableS3BucketVersioning")
+        .target_id("AWS-ConfigureS3BucketVersioning")
         .target_version("$DEFAULT")
         .parameters("BucketName", resource_id_value())
         .parameters("AutomationAssumeRole", static_value(&[ROLE]))
@@ -119,7 +119,7 @@ async fn put_and_describe_round_trip_every_member() {
     assert_eq!(g, &expected);
     assert_eq!(g.config_rule_name(), "versioning");
     assert_eq!(g.target_type(), &RemediationTargetType::SsmDocument);
-    assert_eq!(g.target_id(), "AWS-EnableS3BucketVersioning");
+    assert_eq!(g.target_id(), "AWS-ConfigureS3BucketVersioning");
     assert_eq!(g.target_version(), Some("$DEFAULT"));
     assert_eq!(g.resource_type(), Some("AWS::S3::Bucket"));
     assert!(g.automatic());
@@ -196,7 +196,7 @@ async fn put_and_describe_round_trip_every_member() {
     let manual = RemediationConfiguration::builder()
         .config_rule_name("second")
         .target_type(RemediationTargetType::SsmDocument)
-        .target_id("AWS-EnableS3BucketVersioning")
+        .target_id("AWS-ConfigureS3BucketVersioning")
         .parameters("assumeRole", static_value(&[ROLE]))
         .automatic(false)
         .build()

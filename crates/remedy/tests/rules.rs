@@ -31,7 +31,7 @@ fn remediation(rule: &str) -> RemediationConfiguration {
     RemediationConfiguration::builder()
         .config_rule_name(rule)
         .target_type(RemediationTargetType::SsmDocument)
-        .target_id("AWS-EnableS3BucketVersioning")
+        .target_id("AWS-ConfigureS3BucketVersioning")
         .build()
         .unwrap()
 }

@@ -1059,7 +1059,7 @@ async fn builtin_runbooks_are_documents_owned_by_amazon() {
     assert_eq!(d.hash(), Some(sha256(got.content().unwrap()).as_str()));
     let versions = s.list_document_versions().name(name).send().await.unwrap();
     assert_eq!(versions.document_versions().len(), 1);
-    assert_eq!(versions.document_versions()[0].is_default_version(), true);
+    assert!(versions.document_versions()[0].is_default_version());
     let err = s
         .get_document()
         .name(name)
@@ -1564,12 +1564,29 @@ async fn remediation_runs_a_custom_document_at_its_target_version() {
             .unwrap();
     }
     let doc = "Team-Versioning";
+    // A document that does not exist (yet) is refused per configuration, in FailedBatches.
+    let refused = |out: &config::operation::put_remediation_configurations::PutRemediationConfigurationsOutput| {
+        let batches = out.failed_batches();
+        assert_eq!(batches.len(), 1, "{out:?}");
+        assert_eq!(batches[0].failed_items().len(), 1, "{out:?}");
+        batches[0].failure_message().unwrap_or_default().to_string()
+    };
+    let out = c
+        .put_remediation_configurations()
+        .remediation_configurations(remediation("floating", doc, None))
+        .send()
+        .await
+        .unwrap();
+    let message = refused(&out);
+    assert!(
+        message.contains("Team-Versioning") && message.contains("does not exist"),
+        "{message}"
+    );
     create_yaml(&s, doc, &runbook_yaml("EnableV1", "one")).await;
     for (rule, version) in [
         ("pinned", Some("1")),
         ("floating", None),
         ("latest", Some("$LATEST")),
-        ("missing-version", Some("7")),
     ] {
         let out = c
             .put_remediation_configurations()
@@ -1579,6 +1596,22 @@ async fn remediation_runs_a_custom_document_at_its_target_version() {
             .unwrap();
         assert!(out.failed_batches().is_empty(), "{rule}: {out:?}");
     }
+    // A version that does not exist (yet) is refused the same way; nothing is stored.
+    let out = c
+        .put_remediation_configurations()
+        .remediation_configurations(remediation("missing-version", doc, Some("2")))
+        .send()
+        .await
+        .unwrap();
+    let message = refused(&out);
+    assert!(message.contains("no version 2"), "{message}");
+    let described = c
+        .describe_remediation_configurations()
+        .config_rule_names("missing-version")
+        .send()
+        .await
+        .unwrap();
+    assert!(described.remediation_configurations().is_empty());
     // Version 2 becomes the latest and the default.
     s.update_document()
         .name(doc)
@@ -1587,6 +1620,13 @@ async fn remediation_runs_a_custom_document_at_its_target_version() {
         .send()
         .await
         .unwrap();
+    let out = c
+        .put_remediation_configurations()
+        .remediation_configurations(remediation("missing-version", doc, Some("2")))
+        .send()
+        .await
+        .unwrap();
+    assert!(out.failed_batches().is_empty(), "{out:?}");
     s.update_document_default_version()
         .name(doc)
         .document_version("2")
@@ -1623,17 +1663,23 @@ async fn remediation_runs_a_custom_document_at_its_target_version() {
         .unwrap();
     assert!(versioning.contains("Enabled"), "{versioning}");
 
-    // A version that does not exist cannot be started.
+    // A pinned version deleted after the configuration was put cannot be started.
+    s.delete_document()
+        .name(doc)
+        .document_version("1")
+        .send()
+        .await
+        .unwrap();
     let err = c
         .start_remediation_execution()
-        .config_rule_name("missing-version")
-        .resource_keys(key("pinned-bucket"))
+        .config_rule_name("pinned")
+        .resource_keys(key("floating-bucket"))
         .send()
         .await
         .unwrap_err();
     assert_eq!(error_code(&err), "InvalidParameterValueException");
     assert!(
-        error_message(&err).contains("version 7"),
+        error_message(&err).contains("no version 1"),
         "{}",
         error_message(&err)
     );

@@ -2,7 +2,8 @@
 //!
 //! One configuration per rule, keyed by rule name; its ARN is minted once and survives updates.
 //! Malformed requests fail whole (`InvalidParameterValueException`); per-item problems — the rule
-//! does not exist, or is service-linked — come back in `FailedBatches` while the rest are stored.
+//! does not exist, or is service-linked, or the document (`TargetId` at `TargetVersion`) does not
+//! exist — come back in `FailedBatches` while the rest are stored.
 
 use std::collections::BTreeMap;
 
@@ -91,6 +92,16 @@ pub async fn put(
                 continue;
             }
             Some(_) => {}
+        }
+        // The document (TargetId) must exist, at TargetVersion when one is given: the account's
+        // SSM documents or a built-in runbook.
+        match crate::remediation::runbook_of(app.runbooks.as_ref(), scope, &config).await {
+            Ok(_) => {}
+            Err(e) if e.code == "InvalidParameterValueException" => {
+                failed.entry(e.message).or_default().push(config);
+                continue;
+            }
+            Err(e) => return Err(e),
         }
         // Output-only members are ignored on input.
         config.arn = None;
