@@ -57,6 +57,9 @@ const DESCRIBE_OP: &str = "DescribeAutomationExecutions";
 const STEPS_OP: &str = "DescribeAutomationStepExecutions";
 /// AWS: "You can specify a maximum of five tags for an automation."
 pub const MAX_TAGS: usize = 5;
+/// AWS: 100 automations run at once by default and 1,000 more may wait in the queue; a start
+/// beyond that is refused (AutomationExecutionLimitExceededException).
+pub const MAX_ACTIVE_EXECUTIONS: usize = 1100;
 /// MaxResults' model maximum, and the page size when it is not given.
 const MAX_PAGE: usize = 50;
 /// How many stored executions one filtering pass reads at a time.
@@ -486,7 +489,7 @@ pub async fn start(
     let now = crate::time::now();
     let id = match app
         .store
-        .insert_automation_execution(scope, &new, now)
+        .insert_automation_execution(scope, &new, now, MAX_ACTIVE_EXECUTIONS)
         .await?
     {
         AutomationInsert::Started => {
@@ -494,6 +497,14 @@ pub async fn start(
             new.id
         }
         AutomationInsert::Existing(id) => id,
+        AutomationInsert::LimitExceeded => {
+            return Err(ApiError::client(
+                "AutomationExecutionLimitExceededException",
+                format!(
+                    "The account already has {MAX_ACTIVE_EXECUTIONS} automation executions running or queued in this Region; start more once some have ended."
+                ),
+            ))
+        }
         AutomationInsert::TokenMismatch => {
             return Err(ApiError::client(
                 "IdempotentParameterMismatch",

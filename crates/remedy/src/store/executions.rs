@@ -134,6 +134,8 @@ pub enum AutomationInsert {
     Existing(String),
     /// The ClientToken was used before for a different request.
     TokenMismatch,
+    /// The scope already has `max_active` unfinished executions.
+    LimitExceeded,
 }
 
 /// What `stop_execution` did.
@@ -244,12 +246,14 @@ pub trait ExecutionStore: Send + Sync + 'static {
 
     /// Queues a direct (StartAutomationExecution) execution. With a ClientToken already used in
     /// the scope, nothing is written: `Existing` when the request is the same, else
-    /// `TokenMismatch`.
+    /// `TokenMismatch`. `LimitExceeded` when the scope already has `max_active` executions
+    /// (remediation ones included) QUEUED or IN_PROGRESS.
     async fn insert_automation_execution(
         &self,
         scope: &Scope,
         execution: &NewAutomationExecution,
         now: f64,
+        max_active: usize,
     ) -> StoreResult<AutomationInsert>;
 
     /// The scope's executions (remediation and direct), newest first, those with `seq` below

@@ -27,3 +27,6 @@ CREATE INDEX remediation_executions_scope ON remediation_executions (account, re
 -- Stops requested while a worker held the execution, for the claim to finish off.
 CREATE INDEX remediation_executions_cancel ON remediation_executions (seq)
     WHERE cancel_requested = 1 AND state IN ('QUEUED', 'IN_PROGRESS');
+-- StartAutomationExecution's quota: an account and Region's unfinished executions.
+CREATE INDEX remediation_executions_active ON remediation_executions (account, region)
+    WHERE state IN ('QUEUED', 'IN_PROGRESS');

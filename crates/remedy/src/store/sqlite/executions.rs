@@ -564,6 +564,7 @@ impl ExecutionStore for SqliteStore {
         scope: &Scope,
         execution: &NewAutomationExecution,
         now: f64,
+        max_active: usize,
     ) -> StoreResult<AutomationInsert> {
         let scope = scope.clone();
         let e = execution.clone();
@@ -585,6 +586,17 @@ impl ExecutionStore for SqliteStore {
                         AutomationInsert::TokenMismatch
                     });
                 }
+            }
+            let active: i64 = c
+                .query_row(
+                    "SELECT count(*) FROM remediation_executions
+                     WHERE account=?1 AND region=?2 AND state IN ('QUEUED','IN_PROGRESS')",
+                    params![scope.account, scope.region],
+                    |r| r.get(0),
+                )
+                .map_err(backend)?;
+            if active as usize >= max_active {
+                return Ok(AutomationInsert::LimitExceeded);
             }
             let tags = (!e.tags.is_empty())
                 .then(|| serde_json::to_string(&e.tags).unwrap_or_else(|_| "[]".into()));
@@ -968,26 +980,26 @@ mod tests {
         for (id, token) in [("d1", Some("t1")), ("d2", None), ("d3", None)] {
             assert_eq!(
                 store
-                    .insert_automation_execution(&scope, &direct(id, token, "h"), 1.0)
+                    .insert_automation_execution(&scope, &direct(id, token, "h"), 1.0, 100)
                     .await
                     .unwrap(),
                 AutomationInsert::Started
             );
         }
         let again = store
-            .insert_automation_execution(&scope, &direct("d4", Some("t1"), "h"), 2.0)
+            .insert_automation_execution(&scope, &direct("d4", Some("t1"), "h"), 2.0, 100)
             .await
             .unwrap();
         assert_eq!(again, AutomationInsert::Existing("d1".into()));
         let other_request = store
-            .insert_automation_execution(&scope, &direct("d5", Some("t1"), "h2"), 2.0)
+            .insert_automation_execution(&scope, &direct("d5", Some("t1"), "h2"), 2.0, 100)
             .await
             .unwrap();
         assert_eq!(other_request, AutomationInsert::TokenMismatch);
         // Tokens are per account and region.
         assert_eq!(
             store
-                .insert_automation_execution(&other, &direct("o1", Some("t1"), "h2"), 2.0)
+                .insert_automation_execution(&other, &direct("o1", Some("t1"), "h2"), 2.0, 100)
                 .await
                 .unwrap(),
             AutomationInsert::Started
@@ -1084,5 +1096,28 @@ mod tests {
             CommitOutcome::Stale
         );
         assert_eq!(store.active_executions().await.unwrap(), 1); // o1, in the other account
+
+        // The quota counts the scope's unfinished executions.
+        assert_eq!(
+            store
+                .insert_automation_execution(&other, &direct("o2", None, "h"), 9.0, 2)
+                .await
+                .unwrap(),
+            AutomationInsert::Started
+        );
+        assert_eq!(
+            store
+                .insert_automation_execution(&other, &direct("o3", None, "h"), 9.0, 2)
+                .await
+                .unwrap(),
+            AutomationInsert::LimitExceeded
+        );
+        assert_eq!(
+            store
+                .insert_automation_execution(&scope, &direct("d6", None, "h"), 9.0, 2)
+                .await
+                .unwrap(),
+            AutomationInsert::Started
+        );
     }
 }
