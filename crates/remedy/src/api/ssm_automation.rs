@@ -285,10 +285,10 @@ impl View {
 
     fn executed_by(&self) -> String {
         // Remediation executions run as Config's role; direct ones record their caller.
-        self.rec
-            .executed_by
-            .clone()
-            .unwrap_or_else(|| config_remediation_role(&self.rec.scope))
+        match (&self.rec.executed_by, self.rec.remediation) {
+            (Some(by), false) => by.clone(),
+            _ => config_remediation_role(&self.rec.scope),
+        }
     }
 
     fn mode(&self) -> ExecutionMode {
