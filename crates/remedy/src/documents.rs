@@ -6,8 +6,9 @@
 //! - [`StoredRunbooks`]: the app's [`RunbookSource`]: stored documents of the caller's account and
 //!   region beside the global built-in catalog ("owned by Amazon"). A stored document cannot
 //!   take a built-in's name (every built-in name has a reserved prefix), so the two never shadow
-//!   each other. Parsed versions are cached: a version number is never reused, so its content
-//!   never changes.
+//!   each other. Parsed runbooks are cached by content (SHA-256 and format), so a document
+//!   deleted and created again under the same name, whose version numbers start over, never
+//!   gets its predecessor's runbook.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -91,9 +92,11 @@ pub fn parse_content(content: &str, format: &str) -> Result<Runbook, ApiError> {
             Runbook::from_value(value)
         }
         "YAML" => Runbook::parse(content),
-        other => return Err(content_error(format!(
+        other => {
+            return Err(content_error(format!(
             "DocumentFormat {other} is not supported for Automation documents; use YAML or JSON."
-        ))),
+        )))
+        }
     };
     parsed.map_err(|e| ApiError::client(e.code(), e.message().to_string()))
 }
@@ -208,7 +211,8 @@ pub fn selector(version: Option<&str>) -> Option<VersionSelector> {
 /// Largest number of parsed versions kept.
 const CACHE_CAPACITY: usize = 1024;
 
-type CacheKey = (Scope, String, u32);
+/// (content SHA-256, format): what a parsed runbook depends on.
+type CacheKey = (String, String);
 
 /// Stored documents beside the built-in catalog (see the module docs).
 pub struct StoredRunbooks {
@@ -247,7 +251,7 @@ impl RunbookSource for StoredRunbooks {
             return Ok(None);
         };
         let number = record.version.version;
-        let key = (scope.clone(), name.to_string(), number);
+        let key = (record.version.hash.clone(), record.version.format.clone());
         let cached = self.cache.lock().ok().and_then(|c| c.get(&key).cloned());
         let runbook = match cached {
             Some(r) => r,

@@ -1694,4 +1694,18 @@ async fn remediation_runs_a_custom_document_at_its_target_version() {
         .unwrap_err();
     assert_eq!(error_code(&err), "InvalidParameterValueException");
     assert!(error_message(&err).contains(doc), "{}", error_message(&err));
+    // Created again under the same name (its versions start over at 1): the new content runs,
+    // never the deleted document's version 1.
+    create_yaml(&s, doc, &runbook_yaml("Recreated", "again")).await;
+    c.put_resource_config()
+        .resource_type(BUCKET)
+        .schema_version_id("ConfigurationItem")
+        .resource_id("fresh-bucket")
+        .configuration(bucket("fresh-bucket").to_string())
+        .send()
+        .await
+        .unwrap();
+    let again = run_remediation(&c, "pinned", "fresh-bucket").await;
+    assert_eq!(again.state(), Some(&RemediationExecutionState::Succeeded));
+    assert_eq!(step_names(&again), vec!["Recreated"]);
 }
