@@ -925,6 +925,46 @@ async fn names_and_member_constraints_at_their_boundaries() {
         "UpdateDocumentDefaultVersion",
         &json!({"Name": "abc", "DocumentVersion": "1"}),
     );
+    // Every operation's Name at its bounds: 2 and 129 characters are refused by validation; 3
+    // and 128 pass it (and name no document). Get, Describe and ListDocumentVersions also take
+    // an ARN's characters (':' and '/').
+    let long = "z".repeat(128);
+    for (op, extra) in [
+        ("GetDocument", json!({})),
+        ("DescribeDocument", json!({})),
+        ("DeleteDocument", json!({})),
+        ("ListDocumentVersions", json!({})),
+        (
+            "UpdateDocumentDefaultVersion",
+            json!({"DocumentVersion": "1"}),
+        ),
+        (
+            "UpdateDocument",
+            json!({"Content": content, "DocumentFormat": "YAML"}),
+        ),
+    ] {
+        let body = |name: &str| {
+            let mut b = extra.clone();
+            b["Name"] = json!(name);
+            b
+        };
+        for bad in ["zz".to_string(), "z".repeat(129)] {
+            let msg = expect_error(&server, op, &body(&bad), "ValidationException");
+            assert!(msg.contains("name"), "{op} {bad}: {msg}");
+        }
+        for unknown in ["zzz", long.as_str()] {
+            expect_error(&server, op, &body(unknown), "InvalidDocument");
+        }
+        let arn_like = if matches!(
+            op,
+            "GetDocument" | "DescribeDocument" | "ListDocumentVersions"
+        ) {
+            "InvalidDocument"
+        } else {
+            "ValidationException"
+        };
+        expect_error(&server, op, &body("zz/zz"), arn_like);
+    }
     // Required members.
     expect_error(
         &server,
@@ -1708,4 +1748,53 @@ async fn remediation_runs_a_custom_document_at_its_target_version() {
     let again = run_remediation(&c, "pinned", "fresh-bucket").await;
     assert_eq!(again.state(), Some(&RemediationExecutionState::Succeeded));
     assert_eq!(step_names(&again), vec!["Recreated"]);
+}
+
+#[tokio::test]
+async fn racing_updates_of_one_version_add_exactly_one() {
+    let server = Server::start();
+    let s = server.ssm_client();
+    create_yaml(&s, "Team-Race", &runbook_yaml("V1", "one")).await;
+    // Twenty clients update "version 1" at once: the check that it is the latest and the write
+    // are one transaction, so one wins and the others are told it is no longer the latest.
+    let mut tasks = Vec::new();
+    for i in 0..20 {
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move {
+            s.update_document()
+                .name("Team-Race")
+                .content(runbook_yaml(&format!("Racer{i}"), "race"))
+                .document_format(DocumentFormat::Yaml)
+                .document_version("1")
+                .send()
+                .await
+                .map(|o| {
+                    o.document_description()
+                        .unwrap()
+                        .document_version()
+                        .unwrap()
+                        .to_string()
+                })
+                .map_err(|e| error_code(&e))
+        }));
+    }
+    let mut won = Vec::new();
+    let mut lost = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(v) => won.push(v),
+            Err(code) => {
+                assert_eq!(code, "InvalidDocumentVersion");
+                lost += 1;
+            }
+        }
+    }
+    assert_eq!((won, lost), (vec!["2".to_string()], 19));
+    let versions = s
+        .list_document_versions()
+        .name("Team-Race")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(versions.document_versions().len(), 2);
 }
