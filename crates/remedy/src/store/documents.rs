@@ -151,7 +151,8 @@ pub trait DocumentStore: Send + Sync {
         version_name: Option<&str>,
     ) -> StoreResult<Option<DocumentRecord>>;
 
-    /// Every document of the scope with its default version, ordered by name.
+    /// Every document of the scope with its default version, ordered by name. The versions'
+    /// `content` is left empty (a listing never shows it).
     async fn list_documents(&self, scope: &Scope) -> StoreResult<Vec<DocumentRecord>>;
 
     /// A document's versions after `after` (exclusive), ascending, at most `limit`; `None` when

@@ -358,9 +358,11 @@ impl DocumentStore for SqliteStore {
     async fn list_documents(&self, scope: &Scope) -> StoreResult<Vec<DocumentRecord>> {
         let scope = scope.clone();
         self.read(move |c| {
+            // Everything but the content, which a listing never shows.
+            let cols = VERSION_COLS.replace("v.content", "'' AS content");
             let mut stmt = c
                 .prepare(&format!(
-                    "SELECT {HEADER_COLS}, {VERSION_COLS}
+                    "SELECT {HEADER_COLS}, {cols}
                        FROM documents d JOIN document_versions v
                          ON v.account = d.account AND v.region = d.region AND v.name = d.name
                         AND v.version = d.default_version
