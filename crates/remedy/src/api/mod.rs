@@ -11,8 +11,8 @@ mod remediation_exceptions;
 mod remediation_executions;
 mod resources;
 mod rules;
-mod ssm_documents;
 mod ssm_automation;
+mod ssm_documents;
 mod tags;
 
 use std::future::Future;
@@ -166,9 +166,7 @@ pub async fn dispatch_ssm(
         Op::GetDocument => call(body, |r| ssm_documents::get(app, ctx, r)).await,
         Op::DescribeDocument => call(body, |r| ssm_documents::describe(app, ctx, r)).await,
         Op::ListDocuments => call(body, |r| ssm_documents::list(app, ctx, r)).await,
-        Op::ListDocumentVersions => {
-            call(body, |r| ssm_documents::list_versions(app, ctx, r)).await
-        }
+        Op::ListDocumentVersions => call(body, |r| ssm_documents::list_versions(app, ctx, r)).await,
     }
 }
 
