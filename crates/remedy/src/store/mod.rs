@@ -10,6 +10,7 @@ pub mod documents;
 pub mod evaluation_queue;
 pub mod evaluations;
 pub mod executions;
+pub mod postgres;
 pub mod sqlite;
 
 pub use documents::DocumentStore;

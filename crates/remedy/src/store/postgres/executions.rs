@@ -1,0 +1,725 @@
+//! [`ExecutionStore`] on PostgreSQL: tables `remediation_executions` and `remediation_failures`
+//! (migrations 0004, 0006).
+//!
+//! - The one-in-flight-per-key rule is the partial unique index: racing inserts on any nodes
+//!   block on each other's index entry and the loser's `ON CONFLICT DO NOTHING` reports
+//!   `InFlight`.
+//! - Claims take candidate rows `FOR UPDATE SKIP LOCKED` (two claimers never take one row, and
+//!   never wait for each other) and bump the fencing token; every later write names the token.
+//! - The per-rule concurrency bound is counted under a transaction-scoped advisory lock on the
+//!   rule, taken with `pg_try_advisory_xact_lock`: a claimer that finds another node counting the
+//!   same rule leaves that rule's queued executions for its next poll rather than overshoot the
+//!   bound (and never waits while holding row locks).
+
+use std::collections::HashMap;
+
+use super::*;
+use crate::store::executions::*;
+
+const COLS: &str = "id, account, region, rule_name, resource_type, resource_id, state, document_name,
+    document_version, parameters, execution_state, automatic, invocation_time, last_updated, fence,
+    wake_at, batch_id, seq, kind, mode, executed_by, tags, parent_id, cancel_requested";
+
+const KIND_REMEDIATION: &str = "remediation";
+const KIND_AUTOMATION: &str = "automation";
+
+fn record(row: &Row) -> StoreResult<ExecutionRecord> {
+    Ok(ExecutionRecord {
+        id: col(row, 0)?,
+        scope: Scope::new(col::<String>(row, 1)?, col::<String>(row, 2)?),
+        rule_name: col(row, 3)?,
+        resource_type: col(row, 4)?,
+        resource_id: col(row, 5)?,
+        state: col(row, 6)?,
+        document_name: col(row, 7)?,
+        document_version: col(row, 8)?,
+        parameters: col(row, 9)?,
+        execution_state: col(row, 10)?,
+        automatic: col(row, 11)?,
+        invocation_time: col(row, 12)?,
+        last_updated: col(row, 13)?,
+        fence: col(row, 14)?,
+        wake_at: col(row, 15)?,
+        batch_id: col(row, 16)?,
+        seq: col(row, 17)?,
+        remediation: col::<&str>(row, 18)? == KIND_REMEDIATION,
+        mode: col(row, 19)?,
+        executed_by: col(row, 20)?,
+        tags: col::<Option<&str>>(row, 21)?
+            .and_then(|t| serde_json::from_str(t).ok())
+            .unwrap_or_default(),
+        parent_id: col(row, 22)?,
+        cancel_requested: col(row, 23)?,
+    })
+}
+
+/// The execution state JSON after StopAutomationExecution (Cancel).
+fn cancelled(state_json: &str, now: f64) -> String {
+    match serde_json::from_str::<remedy_automation::ExecutionState>(state_json) {
+        Ok(mut s) => {
+            s.cancel((now * 1000.0).round() as i64);
+            serde_json::to_string(&s).unwrap_or_else(|_| state_json.to_string())
+        }
+        Err(_) => state_json.to_string(),
+    }
+}
+
+/// An execution ended before it started: its state JSON marked Failed with `message`.
+fn mark_not_started(state_json: &str, message: &str, now: f64) -> String {
+    match serde_json::from_str::<remedy_automation::ExecutionState>(state_json) {
+        Ok(mut s) => {
+            s.status = remedy_automation::AutomationExecutionStatus::Failed;
+            s.failure_message = Some(message.to_string());
+            s.next_step = None;
+            s.current = None;
+            s.end_time_ms = Some((now * 1000.0) as i64);
+            serde_json::to_string(&s).unwrap_or_else(|_| state_json.to_string())
+        }
+        Err(_) => state_json.to_string(),
+    }
+}
+
+/// Ends an execution Cancelled (remediation state FAILED): lease released, fencing token bumped.
+async fn finish_cancelled(
+    c: &impl GenericClient,
+    seq: i64,
+    state_json: &str,
+    now: f64,
+) -> StoreResult<()> {
+    c.execute(
+        "UPDATE remediation_executions SET state='FAILED', execution_state=$2, last_updated=$3,
+            lease_owner=NULL, lease_expires=NULL, fence=fence+1, cancel_requested=TRUE
+         WHERE seq=$1",
+        &[&seq, &cancelled(state_json, now), &now],
+    )
+    .await
+    .map_err(pg)?;
+    Ok(())
+}
+
+/// Whether executions of a rule are QUEUED or IN_PROGRESS.
+pub(super) async fn rule_has_active_executions(
+    c: &impl GenericClient,
+    scope: &Scope,
+    rule_name: &str,
+) -> StoreResult<bool> {
+    Ok(c
+        .query_opt(
+            "SELECT 1 FROM remediation_executions WHERE account=$1 AND region=$2 AND rule_name=$3
+               AND state IN ('QUEUED','IN_PROGRESS') LIMIT 1",
+            &[&scope.account, &scope.region, &rule_name],
+        )
+        .await
+        .map_err(pg)?
+        .is_some())
+}
+
+/// `max(1, ceil(n·pct/100))`.
+fn concurrency_bound(n: i64, pct: i64) -> i64 {
+    ((n * pct + 99) / 100).max(1)
+}
+
+#[async_trait]
+impl ExecutionStore for PgStore {
+    async fn insert_executions(
+        &self,
+        scope: &Scope,
+        rule_name: &str,
+        executions: &[NewExecution],
+        now: f64,
+    ) -> StoreResult<Vec<InsertOutcome>> {
+        let mut c = self.client().await?;
+        let t = c.transaction().await.map_err(pg)?;
+        lock_scopes(&t, [scope]).await?;
+        let configured = t
+            .query_opt(
+                "SELECT 1 FROM remediation_configurations WHERE account=$1 AND region=$2 AND rule_name=$3",
+                &[&scope.account, &scope.region, &rule_name],
+            )
+            .await
+            .map_err(pg)?
+            .is_some();
+        if !configured {
+            return Err(StoreError::NotFound);
+        }
+        let insert = t
+            .prepare_cached(
+                "INSERT INTO remediation_executions (id, account, region, rule_name, resource_type, resource_id,
+                    state, document_name, document_version, parameters, execution_state, automatic,
+                    concurrency_pct, error_pct, batch_id, invocation_time, last_updated, wake_at)
+                 VALUES ($1,$2,$3,$4,$5,$6,'QUEUED',$7,$8,$9,$10,$11,$12,$13,$14,$15,$15,$16)
+                 ON CONFLICT DO NOTHING",
+            )
+            .await
+            .map_err(pg)?;
+        let mut out = Vec::with_capacity(executions.len());
+        for e in executions {
+            let n = t
+                .execute(
+                    &insert,
+                    &[
+                        &e.id,
+                        &scope.account,
+                        &scope.region,
+                        &rule_name,
+                        &e.resource_type,
+                        &e.resource_id,
+                        &e.document_name,
+                        &e.document_version,
+                        &e.parameters,
+                        &e.execution_state,
+                        &e.automatic,
+                        &(e.concurrency_percentage as i64),
+                        &(e.error_percentage as i64),
+                        &e.batch_id,
+                        &now,
+                        &e.wake_at,
+                    ],
+                )
+                .await
+                .map_err(pg)?;
+            out.push(if n == 1 {
+                InsertOutcome::Started
+            } else {
+                InsertOutcome::InFlight
+            });
+        }
+        t.commit().await.map_err(pg)?;
+        Ok(out)
+    }
+
+    async fn latest_executions(
+        &self,
+        scope: &Scope,
+        rule_name: &str,
+        keys: Option<&[(String, String)]>,
+        after: Option<&(String, String)>,
+        limit: usize,
+    ) -> StoreResult<Vec<ExecutionRecord>> {
+        let latest = format!(
+            "SELECT {COLS} FROM remediation_executions e WHERE account=$1 AND region=$2 AND rule_name=$3
+               AND seq = (SELECT max(seq) FROM remediation_executions l WHERE l.account=e.account
+                          AND l.region=e.region AND l.rule_name=e.rule_name
+                          AND l.resource_type=e.resource_type AND l.resource_id=e.resource_id)"
+        );
+        let (at, ai) = after.cloned().unwrap_or_default();
+        let rows = match keys {
+            Some(keys) => {
+                let types: Vec<&str> = keys.iter().map(|(t, _)| t.as_str()).collect();
+                let ids: Vec<&str> = keys.iter().map(|(_, i)| i.as_str()).collect();
+                self.rows(
+                    &format!(
+                        "{latest} AND (resource_type, resource_id) IN (SELECT * FROM unnest($4::text[], $5::text[]))
+                           AND (resource_type, resource_id) > ($6, $7)
+                         ORDER BY resource_type, resource_id LIMIT $8"
+                    ),
+                    &[
+                        &scope.account,
+                        &scope.region,
+                        &rule_name,
+                        &types,
+                        &ids,
+                        &at,
+                        &ai,
+                        &(limit as i64),
+                    ],
+                )
+                .await?
+            }
+            None => {
+                self.rows(
+                    &format!(
+                        "{latest} AND (resource_type, resource_id) > ($4, $5)
+                         ORDER BY resource_type, resource_id LIMIT $6"
+                    ),
+                    &[
+                        &scope.account,
+                        &scope.region,
+                        &rule_name,
+                        &at,
+                        &ai,
+                        &(limit as i64),
+                    ],
+                )
+                .await?
+            }
+        };
+        map_rows(&rows, record)
+    }
+
+    async fn get_execution(&self, id: &str) -> StoreResult<Option<ExecutionRecord>> {
+        self.row(
+            &format!("SELECT {COLS} FROM remediation_executions WHERE id=$1"),
+            &[&id],
+        )
+        .await?
+        .map(|r| record(&r))
+        .transpose()
+    }
+
+    async fn claim_executions(
+        &self,
+        owner: &str,
+        now: f64,
+        lease_seconds: f64,
+        limit: usize,
+    ) -> StoreResult<Vec<ExecutionRecord>> {
+        let mut c = self.client().await?;
+        let t = c.transaction().await.map_err(pg)?;
+        // Stops asked while a worker held the execution, whose worker is gone (lease released or
+        // expired) before its next commit: they end Cancelled instead of being claimed.
+        let stopped = t
+            .query(
+                "SELECT seq, execution_state FROM remediation_executions
+                 WHERE cancel_requested AND state IN ('QUEUED','IN_PROGRESS')
+                   AND (lease_expires IS NULL OR lease_expires < $1)
+                 FOR UPDATE SKIP LOCKED",
+                &[&now],
+            )
+            .await
+            .map_err(pg)?;
+        for r in &stopped {
+            finish_cancelled(&t, col(r, 0)?, col::<&str>(r, 1)?, now).await?;
+        }
+        // Candidates: due, lease free or expired, not being claimed by another node right now.
+        // IN_PROGRESS first (resuming never waits for the concurrency bound), then oldest first.
+        let candidates = t
+            .query(
+                "SELECT seq, account, region, rule_name, state, concurrency_pct, error_pct, batch_id,
+                        execution_state
+                 FROM remediation_executions
+                 WHERE state IN ('QUEUED','IN_PROGRESS') AND wake_at <= $1
+                   AND (lease_expires IS NULL OR lease_expires < $1)
+                 ORDER BY state = 'QUEUED', wake_at, seq LIMIT $2
+                 FOR UPDATE SKIP LOCKED",
+                &[&now, &((limit * 4 + 16) as i64)],
+            )
+            .await
+            .map_err(pg)?;
+        let take = t
+            .prepare_cached(&format!(
+                "UPDATE remediation_executions
+                 SET lease_owner=$2, lease_expires=$3, fence=fence+1, state='IN_PROGRESS',
+                     last_updated = CASE WHEN state='QUEUED' THEN $4 ELSE last_updated END
+                 WHERE seq=$1
+                 RETURNING {COLS}"
+            ))
+            .await
+            .map_err(pg)?;
+        // Per rule: None when another claimer is counting it; else (non-terminal, IN_PROGRESS).
+        let mut rule_counts: HashMap<(String, String, String), Option<(i64, i64)>> =
+            HashMap::new();
+        let mut out = Vec::new();
+        for cand in &candidates {
+            if out.len() >= limit {
+                break;
+            }
+            let seq: i64 = col(cand, 0)?;
+            let (account, region, rule): (String, String, String) =
+                (col(cand, 1)?, col(cand, 2)?, col(cand, 3)?);
+            let state: &str = col(cand, 4)?;
+            let (conc, err): (i64, i64) = (col(cand, 5)?, col(cand, 6)?);
+            let batch: &str = col(cand, 7)?;
+            let key = (account.clone(), region.clone(), rule.clone());
+            if state == STATE_QUEUED {
+                if !rule_counts.contains_key(&key) {
+                    let lock_key = format!("rule/{account}/{region}/{rule}");
+                    let locked: bool = col(
+                        &t.query_one(
+                            "SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0))",
+                            &[&lock_key],
+                        )
+                        .await
+                        .map_err(pg)?,
+                        0,
+                    )?;
+                    let counts = if locked {
+                        let r = t
+                            .query_one(
+                                "SELECT count(*), count(*) FILTER (WHERE state='IN_PROGRESS')
+                                 FROM remediation_executions
+                                 WHERE account=$1 AND region=$2 AND rule_name=$3
+                                   AND state IN ('QUEUED','IN_PROGRESS')",
+                                &[&account, &region, &rule],
+                            )
+                            .await
+                            .map_err(pg)?;
+                        Some((col::<i64>(&r, 0)?, col::<i64>(&r, 1)?))
+                    } else {
+                        None
+                    };
+                    rule_counts.insert(key.clone(), counts);
+                }
+                let Some((n, running)) = rule_counts[&key] else {
+                    continue;
+                };
+                // ErrorPercentage: the batch stops starting executions once exceeded.
+                let r = t
+                    .query_one(
+                        "SELECT count(*), count(*) FILTER (WHERE state='FAILED')
+                         FROM remediation_executions WHERE batch_id=$1",
+                        &[&batch],
+                    )
+                    .await
+                    .map_err(pg)?;
+                let (size, errors): (i64, i64) = (col(&r, 0)?, col(&r, 1)?);
+                if errors > 0 && errors > size * err / 100 {
+                    let message = format!(
+                        "The remediation was not started: {errors} of the {size} executions started together failed, more than the configuration's ErrorPercentage ({err}%) allows."
+                    );
+                    let failed = mark_not_started(col::<&str>(cand, 8)?, &message, now);
+                    t.execute(
+                        "UPDATE remediation_executions SET state='FAILED', execution_state=$2, last_updated=$3,
+                           lease_owner=NULL, lease_expires=NULL WHERE seq=$1",
+                        &[&seq, &failed, &now],
+                    )
+                    .await
+                    .map_err(pg)?;
+                    rule_counts.insert(key, Some((n - 1, running)));
+                    continue;
+                }
+                if running >= concurrency_bound(n, conc) {
+                    continue;
+                }
+            }
+            let taken = t
+                .query_one(&take, &[&seq, &owner, &(now + lease_seconds), &now])
+                .await
+                .map_err(pg)?;
+            if state == STATE_QUEUED {
+                if let Some(Some((_, running))) = rule_counts.get_mut(&key) {
+                    *running += 1;
+                }
+            }
+            out.push(record(&taken)?);
+        }
+        t.commit().await.map_err(pg)?;
+        Ok(out)
+    }
+
+    async fn renew_execution_lease(&self, id: &str, fence: i64, until: f64) -> StoreResult<bool> {
+        let c = self.client().await?;
+        let n = c
+            .execute(
+                "UPDATE remediation_executions SET lease_expires=$3
+                 WHERE id=$1 AND fence=$2 AND state IN ('QUEUED','IN_PROGRESS')",
+                &[&id, &fence, &until],
+            )
+            .await
+            .map_err(pg)?;
+        Ok(n == 1)
+    }
+
+    async fn commit_step(&self, commit: &StepCommit) -> StoreResult<CommitOutcome> {
+        let mut c = self.client().await?;
+        let t = c.transaction().await.map_err(pg)?;
+        let terminal = commit.state == STATE_SUCCEEDED || commit.state == STATE_FAILED;
+        // The row lock orders this commit against a concurrent stop or claim.
+        let held = t
+            .query_opt(
+                "SELECT seq, cancel_requested FROM remediation_executions
+                 WHERE id=$1 AND fence=$2 AND state IN ('QUEUED','IN_PROGRESS') FOR UPDATE",
+                &[&commit.id, &commit.fence],
+            )
+            .await
+            .map_err(pg)?;
+        let Some(held) = held else {
+            return Ok(CommitOutcome::Stale);
+        };
+        let (seq, cancel_requested): (i64, bool) = (col(&held, 0)?, col(&held, 1)?);
+        if cancel_requested && !terminal {
+            finish_cancelled(&t, seq, &commit.execution_state, commit.now).await?;
+            t.commit().await.map_err(pg)?;
+            return Ok(CommitOutcome::Cancelled);
+        }
+        let release = terminal || commit.wake_at.is_some();
+        let n = t
+            .execute(
+                "UPDATE remediation_executions SET state=$3, execution_state=$4, last_updated=$5,
+                    wake_at = coalesce($6, wake_at),
+                    lease_owner = CASE WHEN $7 THEN NULL ELSE lease_owner END,
+                    lease_expires = CASE WHEN $7 THEN NULL ELSE lease_expires END
+                 WHERE id=$1 AND fence=$2 AND state IN ('QUEUED','IN_PROGRESS')",
+                &[
+                    &commit.id,
+                    &commit.fence,
+                    &commit.state,
+                    &commit.execution_state,
+                    &commit.now,
+                    &commit.wake_at,
+                    &release,
+                ],
+            )
+            .await
+            .map_err(pg)?;
+        t.commit().await.map_err(pg)?;
+        Ok(if n == 1 {
+            CommitOutcome::Committed
+        } else {
+            CommitOutcome::Stale
+        })
+    }
+
+    async fn release_execution(&self, id: &str, fence: i64) -> StoreResult<bool> {
+        let c = self.client().await?;
+        let n = c
+            .execute(
+                "UPDATE remediation_executions SET lease_owner=NULL, lease_expires=NULL
+                 WHERE id=$1 AND fence=$2",
+                &[&id, &fence],
+            )
+            .await
+            .map_err(pg)?;
+        Ok(n == 1)
+    }
+
+    /// On a shared database a lease may belong to a live node, so none is taken from its holder:
+    /// only leases that have already expired are cleared (they were claimable anyway). A dead
+    /// node's executions are claimed again when its leases expire.
+    async fn release_all_execution_leases(&self) -> StoreResult<usize> {
+        let c = self.client().await?;
+        let n = c
+            .execute(
+                "UPDATE remediation_executions SET lease_owner=NULL, lease_expires=NULL
+                 WHERE lease_owner IS NOT NULL AND lease_expires < $1",
+                &[&crate::time::now()],
+            )
+            .await
+            .map_err(pg)?;
+        Ok(n as usize)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn record_automatic_failure(
+        &self,
+        scope: &Scope,
+        rule_name: &str,
+        resource_type: &str,
+        resource_id: &str,
+        now: f64,
+        window_seconds: f64,
+        max_attempts: usize,
+    ) -> StoreResult<AutomaticFailureOutcome> {
+        let mut c = self.client().await?;
+        let t = c.transaction().await.map_err(pg)?;
+        lock_scopes(&t, [scope]).await?;
+        let key: &Params = &[
+            &scope.account,
+            &scope.region,
+            &rule_name,
+            &resource_type,
+            &resource_id,
+        ];
+        t.execute(
+            "INSERT INTO remediation_failures (account, region, rule_name, resource_type, resource_id, failed_at)
+             VALUES ($1,$2,$3,$4,$5,$6)",
+            &[&scope.account, &scope.region, &rule_name, &resource_type, &resource_id, &now],
+        )
+        .await
+        .map_err(pg)?;
+        t.execute(
+            "DELETE FROM remediation_failures WHERE account=$1 AND region=$2 AND rule_name=$3
+               AND resource_type=$4 AND resource_id=$5 AND failed_at < $6",
+            &[
+                &scope.account,
+                &scope.region,
+                &rule_name,
+                &resource_type,
+                &resource_id,
+                &(now - window_seconds),
+            ],
+        )
+        .await
+        .map_err(pg)?;
+        let failures: i64 = col(
+            &t.query_one(
+                "SELECT count(*) FROM remediation_failures WHERE account=$1 AND region=$2 AND rule_name=$3
+                   AND resource_type=$4 AND resource_id=$5",
+                key,
+            )
+            .await
+            .map_err(pg)?,
+            0,
+        )?;
+        if (failures as usize) < max_attempts {
+            t.commit().await.map_err(pg)?;
+            return Ok(AutomaticFailureOutcome::Retry {
+                failures: failures as usize,
+            });
+        }
+        let message = format!(
+            "Auto-remediation failed {failures} times within {} seconds.",
+            window_seconds as i64
+        );
+        t.execute(
+            "INSERT INTO remediation_exceptions (account, region, rule_name, resource_type, resource_id, message, expiration_time)
+             VALUES ($1,$2,$3,$4,$5,$6,NULL)
+             ON CONFLICT (account, region, rule_name, resource_type, resource_id)
+             DO UPDATE SET message=excluded.message, expiration_time=NULL",
+            &[&scope.account, &scope.region, &rule_name, &resource_type, &resource_id, &message],
+        )
+        .await
+        .map_err(pg)?;
+        t.execute(
+            "DELETE FROM remediation_failures WHERE account=$1 AND region=$2 AND rule_name=$3
+               AND resource_type=$4 AND resource_id=$5",
+            key,
+        )
+        .await
+        .map_err(pg)?;
+        t.commit().await.map_err(pg)?;
+        Ok(AutomaticFailureOutcome::ExceptionCreated(
+            RemediationExceptionRecord {
+                rule_name: rule_name.to_string(),
+                resource_type: resource_type.to_string(),
+                resource_id: resource_id.to_string(),
+                message: Some(message),
+                expiration_time: None,
+            },
+        ))
+    }
+
+    async fn active_executions(&self) -> StoreResult<usize> {
+        let row = self
+            .row(
+                "SELECT count(*) FROM remediation_executions WHERE state IN ('QUEUED','IN_PROGRESS')",
+                &[],
+            )
+            .await?
+            .ok_or_else(|| backend("COUNT returned no row"))?;
+        Ok(col::<i64>(&row, 0)? as usize)
+    }
+
+    async fn insert_automation_execution(
+        &self,
+        scope: &Scope,
+        e: &NewAutomationExecution,
+        now: f64,
+        max_active: usize,
+    ) -> StoreResult<AutomationInsert> {
+        let mut c = self.client().await?;
+        let t = c.transaction().await.map_err(pg)?;
+        lock_scopes(&t, [scope]).await?;
+        if let Some(token) = &e.client_token {
+            if let Some(used) = t
+                .query_opt(
+                    "SELECT id, request_hash FROM remediation_executions
+                     WHERE account=$1 AND region=$2 AND client_token=$3",
+                    &[&scope.account, &scope.region, token],
+                )
+                .await
+                .map_err(pg)?
+            {
+                let id: String = col(&used, 0)?;
+                let hash: Option<&str> = col(&used, 1)?;
+                return Ok(if hash == Some(e.request_hash.as_str()) {
+                    AutomationInsert::Existing(id)
+                } else {
+                    AutomationInsert::TokenMismatch
+                });
+            }
+        }
+        let active: i64 = col(
+            &t.query_one(
+                "SELECT count(*) FROM remediation_executions
+                 WHERE account=$1 AND region=$2 AND state IN ('QUEUED','IN_PROGRESS')",
+                &[&scope.account, &scope.region],
+            )
+            .await
+            .map_err(pg)?,
+            0,
+        )?;
+        if active as usize >= max_active {
+            return Ok(AutomationInsert::LimitExceeded);
+        }
+        let tags = (!e.tags.is_empty())
+            .then(|| serde_json::to_string(&e.tags).unwrap_or_else(|_| "[]".into()));
+        t.execute(
+            "INSERT INTO remediation_executions (id, account, region, rule_name, resource_type, resource_id,
+                state, document_name, document_version, parameters, execution_state, automatic,
+                concurrency_pct, error_pct, batch_id, invocation_time, last_updated, wake_at,
+                kind, mode, executed_by, client_token, request_hash, tags, parent_id)
+             VALUES ($1,$2,$3,'','','','QUEUED',$4,$5,$6,$7,FALSE,100,100,$1,$8,$8,$8,$9,$10,$11,$12,$13,$14,$15)",
+            &[
+                &e.id,
+                &scope.account,
+                &scope.region,
+                &e.document_name,
+                &e.document_version,
+                &e.parameters,
+                &e.execution_state,
+                &now,
+                &KIND_AUTOMATION,
+                &e.mode,
+                &e.executed_by,
+                &e.client_token,
+                &e.request_hash,
+                &tags,
+                &e.parent_id,
+            ],
+        )
+        .await
+        .map_err(pg)?;
+        t.commit().await.map_err(pg)?;
+        Ok(AutomationInsert::Started)
+    }
+
+    async fn list_executions(
+        &self,
+        scope: &Scope,
+        before: Option<i64>,
+        limit: usize,
+    ) -> StoreResult<Vec<ExecutionRecord>> {
+        let rows = self
+            .rows(
+                &format!(
+                    "SELECT {COLS} FROM remediation_executions WHERE account=$1 AND region=$2 AND seq < $3
+                     ORDER BY seq DESC LIMIT $4"
+                ),
+                &[
+                    &scope.account,
+                    &scope.region,
+                    &before.unwrap_or(i64::MAX),
+                    &(limit as i64),
+                ],
+            )
+            .await?;
+        map_rows(&rows, record)
+    }
+
+    async fn stop_execution(&self, scope: &Scope, id: &str, now: f64) -> StoreResult<StopOutcome> {
+        let mut c = self.client().await?;
+        let t = c.transaction().await.map_err(pg)?;
+        let row = t
+            .query_opt(
+                "SELECT seq, state, lease_expires, execution_state FROM remediation_executions
+                 WHERE id=$1 AND account=$2 AND region=$3 FOR UPDATE",
+                &[&id, &scope.account, &scope.region],
+            )
+            .await
+            .map_err(pg)?;
+        let Some(row) = row else {
+            return Ok(StopOutcome::NotFound);
+        };
+        let seq: i64 = col(&row, 0)?;
+        let state: &str = col(&row, 1)?;
+        let lease_expires: Option<f64> = col(&row, 2)?;
+        if state != STATE_QUEUED && state != STATE_IN_PROGRESS {
+            return Ok(StopOutcome::Terminal);
+        }
+        let outcome = if lease_expires.is_some_and(|t| t >= now) {
+            t.execute(
+                "UPDATE remediation_executions SET cancel_requested=TRUE, last_updated=$2 WHERE seq=$1",
+                &[&seq, &now],
+            )
+            .await
+            .map_err(pg)?;
+            StopOutcome::CancelRequested
+        } else {
+            finish_cancelled(&t, seq, col::<&str>(&row, 3)?, now).await?;
+            StopOutcome::Cancelled
+        };
+        t.commit().await.map_err(pg)?;
+        Ok(outcome)
+    }
+}
