@@ -165,3 +165,294 @@ pub trait DocumentStore: Send + Sync {
         limit: usize,
     ) -> StoreResult<Option<(DocumentHeader, Vec<DocumentVersionRecord>)>>;
 }
+
+/// The behaviour every [`DocumentStore`] must have, run against a fresh, empty store by each
+/// backend's tests (SQLite: `store::sqlite::documents::tests`).
+#[cfg(test)]
+pub(crate) mod conformance {
+    use std::sync::Arc;
+
+    use super::*;
+
+    fn version(content: &str, version_name: Option<&str>) -> NewDocumentVersion {
+        NewDocumentVersion {
+            version_name: version_name.map(str::to_string),
+            display_name: Some("display".into()),
+            target_type: None,
+            format: "YAML".into(),
+            content: content.into(),
+            hash: format!("hash-of-{content}"),
+        }
+    }
+
+    fn doc(name: &str) -> NewDocument {
+        NewDocument {
+            name: name.into(),
+            document_type: "Automation".into(),
+            tags: vec![("team".into(), "a".into())],
+            first: version(&format!("{name}-v1"), Some("first")),
+        }
+    }
+
+    /// Runs every check; `store` must be empty.
+    pub async fn run(store: Arc<dyn DocumentStore>) {
+        let scope = Scope::new("000000000000", "us-east-1");
+        let other = Scope::new("111111111111", "us-east-1");
+        let s = store.as_ref();
+
+        // Create: version 1 is default and latest; names are unique per scope; the limit holds.
+        let created = s
+            .create_document(&scope, &doc("b-doc"), 2, 1.0)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (
+                created.header.default_version,
+                created.header.latest_version,
+                created.version.version
+            ),
+            (1, 1, 1)
+        );
+        assert_eq!(
+            created.header.tags,
+            vec![("team".to_string(), "a".to_string())]
+        );
+        assert_eq!(created.version.version_name.as_deref(), Some("first"));
+        assert_eq!(created.version.content, "b-doc-v1");
+        assert_eq!(
+            s.create_document(&scope, &doc("b-doc"), 2, 1.0)
+                .await
+                .unwrap(),
+            Err(DocumentConflict::AlreadyExists)
+        );
+        s.create_document(&scope, &doc("a-doc"), 2, 1.0)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            s.create_document(&scope, &doc("c-doc"), 2, 1.0)
+                .await
+                .unwrap(),
+            Err(DocumentConflict::DocumentLimit(2))
+        );
+        // Another scope has its own names and its own count.
+        s.create_document(&other, &doc("b-doc"), 2, 1.0)
+            .await
+            .unwrap()
+            .unwrap();
+
+        // Versions: only the latest is updated; content and version names do not repeat.
+        let v2 = s
+            .add_document_version(
+                &scope,
+                "b-doc",
+                Some(1),
+                &version("two", Some("second")),
+                3,
+                2.0,
+            )
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (
+                v2.version.version,
+                v2.header.latest_version,
+                v2.header.default_version
+            ),
+            (2, 2, 1)
+        );
+        assert_eq!(
+            s.add_document_version(&scope, "b-doc", Some(1), &version("three", None), 3, 3.0)
+                .await
+                .unwrap(),
+            Err(DocumentConflict::NotLatest(2))
+        );
+        assert_eq!(
+            s.add_document_version(&scope, "b-doc", None, &version("b-doc-v1", None), 3, 3.0)
+                .await
+                .unwrap(),
+            Err(DocumentConflict::DuplicateContent(1))
+        );
+        assert_eq!(
+            s.add_document_version(
+                &scope,
+                "b-doc",
+                None,
+                &version("three", Some("first")),
+                3,
+                3.0
+            )
+            .await
+            .unwrap(),
+            Err(DocumentConflict::DuplicateVersionName)
+        );
+        assert_eq!(
+            s.add_document_version(&scope, "nope", None, &version("three", None), 3, 3.0)
+                .await
+                .unwrap(),
+            Err(DocumentConflict::NoDocument)
+        );
+        s.add_document_version(&scope, "b-doc", None, &version("three", None), 3, 3.0)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            s.add_document_version(&scope, "b-doc", None, &version("four", None), 3, 4.0)
+                .await
+                .unwrap(),
+            Err(DocumentConflict::VersionLimit(3))
+        );
+
+        // Reads by selector and version name.
+        let get = |sel: VersionSelector, vn: Option<&'static str>| {
+            let scope = scope.clone();
+            async move {
+                s.get_document(&scope, "b-doc", &sel, vn)
+                    .await
+                    .unwrap()
+                    .map(|r| r.version.version)
+            }
+        };
+        assert_eq!(get(VersionSelector::Default, None).await, Some(1));
+        assert_eq!(get(VersionSelector::Latest, None).await, Some(3));
+        assert_eq!(get(VersionSelector::Number(2), None).await, Some(2));
+        assert_eq!(get(VersionSelector::Number(9), None).await, None);
+        assert_eq!(get(VersionSelector::Any, Some("second")).await, Some(2));
+        assert_eq!(get(VersionSelector::Number(1), Some("second")).await, None);
+        assert_eq!(get(VersionSelector::Any, Some("none")).await, None);
+        assert!(s
+            .get_document(&other, "a-doc", &VersionSelector::Default, None)
+            .await
+            .unwrap()
+            .is_none());
+
+        // Default version.
+        assert_eq!(
+            s.set_default_document_version(&scope, "b-doc", 7)
+                .await
+                .unwrap(),
+            Err(DocumentConflict::NoVersion)
+        );
+        assert_eq!(
+            s.set_default_document_version(&scope, "nope", 1)
+                .await
+                .unwrap(),
+            Err(DocumentConflict::NoDocument)
+        );
+        let d = s
+            .set_default_document_version(&scope, "b-doc", 2)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (d.header.default_version, d.version.version_name.as_deref()),
+            (2, Some("second"))
+        );
+
+        // Listing: name order, default versions, no content.
+        let listed = s.list_documents(&scope).await.unwrap();
+        let names: Vec<(&str, u32)> = listed
+            .iter()
+            .map(|r| (r.header.name.as_str(), r.version.version))
+            .collect();
+        assert_eq!(names, vec![("a-doc", 1), ("b-doc", 2)]);
+        assert!(listed.iter().all(|r| r.version.content.is_empty()));
+        let (head, page) = s
+            .list_document_versions(&scope, "b-doc", None, 2)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(head.default_version, 2);
+        assert_eq!(
+            page.iter().map(|v| v.version).collect::<Vec<_>>(),
+            vec![1, 2]
+        );
+        let (_, page) = s
+            .list_document_versions(&scope, "b-doc", Some(2), 2)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(page.iter().map(|v| v.version).collect::<Vec<_>>(), vec![3]);
+        assert!(s
+            .list_document_versions(&scope, "nope", None, 2)
+            .await
+            .unwrap()
+            .is_none());
+
+        // Deleting one version: never the default; the latest follows; numbers are not reused.
+        assert_eq!(
+            s.delete_document(&scope, "b-doc", Some(2)).await.unwrap(),
+            Err(DocumentConflict::DefaultVersion)
+        );
+        assert_eq!(
+            s.delete_document(&scope, "b-doc", Some(8)).await.unwrap(),
+            Err(DocumentConflict::NoVersion)
+        );
+        s.delete_document(&scope, "b-doc", Some(3))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(get(VersionSelector::Latest, None).await, Some(2));
+        let v4 = s
+            .add_document_version(&scope, "b-doc", Some(2), &version("four", None), 3, 5.0)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(v4.version.version, 4);
+
+        // Deleting the document: every version, and the name (and a place) is free again.
+        s.delete_document(&scope, "b-doc", None)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            s.delete_document(&scope, "b-doc", None).await.unwrap(),
+            Err(DocumentConflict::NoDocument)
+        );
+        assert_eq!(get(VersionSelector::Any, None).await, None);
+        let again = s
+            .create_document(&scope, &doc("b-doc"), 2, 6.0)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(again.header.latest_version, 1);
+        assert!(s
+            .get_document(&other, "b-doc", &VersionSelector::Default, None)
+            .await
+            .unwrap()
+            .is_some());
+
+        // Racing updates of one version: exactly one is added.
+        let mut tasks = Vec::new();
+        for i in 0..10 {
+            let store = store.clone();
+            let scope = scope.clone();
+            tasks.push(tokio::spawn(async move {
+                store
+                    .add_document_version(
+                        &scope,
+                        "a-doc",
+                        Some(1),
+                        &version(&format!("race-{i}"), None),
+                        100,
+                        7.0,
+                    )
+                    .await
+                    .unwrap()
+            }));
+        }
+        let mut won = 0;
+        for t in tasks {
+            match t.await.unwrap() {
+                Ok(r) => {
+                    assert_eq!(r.version.version, 2);
+                    won += 1;
+                }
+                Err(e) => assert_eq!(e, DocumentConflict::NotLatest(2)),
+            }
+        }
+        assert_eq!(won, 1);
+    }
+}
