@@ -39,6 +39,10 @@ struct Args {
     concurrency: usize,
     #[arg(long, default_value_t = 10.0)]
     seconds: f64,
+    /// Stop after this many requests in all (whichever of this and `--seconds` comes first):
+    /// a fixed amount of work, for counting instructions per request.
+    #[arg(long)]
+    requests: Option<u64>,
     #[arg(long, default_value = "test")]
     access_key: String,
     #[arg(long, default_value = "test")]
@@ -160,6 +164,9 @@ async fn main() {
             let mut conn = Conn::open(&args.endpoint).await.expect("connect");
             while Instant::now() < deadline {
                 let i = counter.fetch_add(1, Ordering::Relaxed);
+                if args.requests.is_some_and(|n| i >= n) {
+                    break;
+                }
                 let request = build_request(&args, &args.body.replace("{i}", &i.to_string()));
                 let t = Instant::now();
                 let outcome = conn.round_trip(&request).await;

@@ -5,13 +5,16 @@
 //! the canonical request with the very same code the verifier uses; the independent check that
 //! this code is right is the AWS test suite in `tests/aws4_testsuite`.
 
+use std::sync::Mutex;
 use std::time::SystemTime;
 
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
 
 use crate::canonical::{self, uri_encode, ALGORITHM};
 use crate::time::format_amz_date;
+use crate::SecretKey;
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -34,6 +37,50 @@ pub(crate) fn signing_key(secret: &str, date: &str, region: &str, service: &str)
     hmac_sha256(&k_service, b"aws4_request")
 }
 
+/// A derived signing key, ready to sign: the HMAC state after its key block.
+struct CachedKey {
+    secret: SecretKey,
+    date: String,
+    region: String,
+    service: String,
+    mac: HmacSha256,
+}
+
+/// Signing keys derived recently. A key depends only on the secret, the day, the region and the
+/// service, so a client's requests of one day all share it; deriving it is four HMACs, most of
+/// a verification's hashing (issue 7's profile). AWS SDKs cache it the same way. Small and
+/// scanned linearly: a server sees few distinct credentials in a day.
+static KEY_CACHE: Mutex<Vec<CachedKey>> = Mutex::new(Vec::new());
+const KEY_CACHE_ENTRIES: usize = 16;
+
+fn signing_mac(secret: &str, date: &str, region: &str, service: &str) -> HmacSha256 {
+    if let Ok(cache) = KEY_CACHE.lock() {
+        if let Some(hit) = cache.iter().find(|k| {
+            k.date == date
+                && k.region == region
+                && k.service == service
+                && bool::from(k.secret.expose().as_bytes().ct_eq(secret.as_bytes()))
+        }) {
+            return hit.mac.clone();
+        }
+    }
+    let key = signing_key(secret, date, region, service);
+    let mac = HmacSha256::new_from_slice(&key).expect("HMAC accepts keys of any length");
+    if let Ok(mut cache) = KEY_CACHE.lock() {
+        if cache.len() >= KEY_CACHE_ENTRIES {
+            cache.remove(0);
+        }
+        cache.push(CachedKey {
+            secret: SecretKey::new(secret),
+            date: date.to_string(),
+            region: region.to_string(),
+            service: service.to_string(),
+            mac: mac.clone(),
+        });
+    }
+    mac
+}
+
 /// The hex signature of a string to sign.
 pub fn compute_signature(
     secret: &str,
@@ -42,8 +89,9 @@ pub fn compute_signature(
     service: &str,
     string_to_sign: &str,
 ) -> String {
-    let key = signing_key(secret, scope_date, region, service);
-    hex::encode(hmac_sha256(&key, string_to_sign.as_bytes()))
+    let mut mac = signing_mac(secret, scope_date, region, service);
+    mac.update(string_to_sign.as_bytes());
+    hex::encode(mac.finalize().into_bytes())
 }
 
 fn split_target(uri: &str) -> (&str, &str) {
@@ -187,5 +235,34 @@ mod tests {
             hex::encode(key),
             "f4780e2d9f65fa895f9c67b32ce1baf0b0d8a43505a000a1a9e090d414db404d"
         );
+    }
+
+    #[test]
+    fn cached_keys_sign_as_freshly_derived_ones_and_never_across_secrets() {
+        let fresh = |secret: &str, date: &str| {
+            hex::encode(hmac_sha256(
+                &signing_key(secret, date, "us-east-1", "config"),
+                b"string to sign",
+            ))
+        };
+        let cases = [
+            ("secret-a", "20260101"),
+            ("secret-b", "20260101"),
+            ("secret-a", "20260102"),
+        ];
+        // Twice round, so the second round is answered from the cache; more distinct keys than
+        // the cache holds, so eviction is exercised too.
+        for _ in 0..2 {
+            for (secret, date) in cases {
+                let got = compute_signature(secret, date, "us-east-1", "config", "string to sign");
+                assert_eq!(got, fresh(secret, date));
+            }
+            for i in 0..KEY_CACHE_ENTRIES + 2 {
+                let secret = format!("other-{i}");
+                let got =
+                    compute_signature(&secret, "20260101", "us-east-1", "config", "string to sign");
+                assert_eq!(got, fresh(&secret, "20260101"));
+            }
+        }
     }
 }
