@@ -46,7 +46,8 @@ pub struct StorageArgs {
     #[arg(long, env = "REMEDY_DATA_DIR", default_value = "./remedy-data")]
     pub data_dir: PathBuf,
 
-    /// Database URL: `sqlite://PATH` for an explicit SQLite file. Overrides --data-dir.
+    /// Database URL: `postgres://USER@HOST:PORT/DB` for PostgreSQL (several nodes may share
+    /// it), or `sqlite://PATH` for an explicit SQLite file. Overrides --data-dir.
     #[arg(long, env = "REMEDY_DATABASE_URL")]
     pub database_url: Option<String>,
 }
@@ -147,18 +148,54 @@ pub struct ImportArgs {
     pub region: String,
 }
 
+/// The database a [`StorageArgs`] names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Database {
+    /// The embedded SQLite file.
+    Sqlite(PathBuf),
+    /// A PostgreSQL server (`postgres://…`), shared by every node pointed at it.
+    Postgres(String),
+}
+
+impl std::fmt::Display for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Database::Sqlite(path) => write!(f, "sqlite {}", path.display()),
+            // The URL may carry a password: name the backend only.
+            Database::Postgres(_) => f.write_str("postgres"),
+        }
+    }
+}
+
 impl StorageArgs {
-    /// The SQLite file to open.
-    pub fn sqlite_path(&self) -> Result<PathBuf, String> {
+    /// The database to open: `--database-url` when given, else `remedy.db` in `--data-dir`.
+    pub fn database(&self) -> Result<Database, String> {
         match &self.database_url {
-            None => Ok(self.data_dir.join("remedy.db")),
+            None => Ok(Database::Sqlite(self.data_dir.join("remedy.db"))),
+            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+                Ok(Database::Postgres(url.clone()))
+            }
             Some(url) => match url.strip_prefix("sqlite://") {
-                Some(path) if !path.is_empty() => Ok(PathBuf::from(path)),
-                _ if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
-                    Err("PostgreSQL is not supported by this build yet; use sqlite://PATH or --data-dir".into())
-                }
-                _ => Err(format!("unsupported --database-url {url:?}: expected sqlite://PATH")),
+                Some(path) if !path.is_empty() => Ok(Database::Sqlite(PathBuf::from(path))),
+                _ => Err(format!(
+                    "unsupported --database-url {url:?}: expected sqlite://PATH or postgres://..."
+                )),
             },
         }
+    }
+
+    /// Opens the store (applying migrations) on the current Tokio runtime.
+    pub async fn open_store(&self) -> Result<std::sync::Arc<dyn crate::store::Store>, String> {
+        Ok(match self.database()? {
+            Database::Sqlite(path) => std::sync::Arc::new(
+                crate::store::sqlite::SqliteStore::open(&path)
+                    .map_err(|e| format!("cannot open {}: {e}", path.display()))?,
+            ),
+            Database::Postgres(url) => std::sync::Arc::new(
+                crate::store::postgres::PgStore::connect(&url)
+                    .await
+                    .map_err(|e| format!("cannot open the PostgreSQL database: {e}"))?,
+            ),
+        })
     }
 }

@@ -12,8 +12,6 @@ use serde_json::Value;
 use crate::ci_input::parse_item;
 use crate::cli::ImportArgs;
 use crate::domain::Scope;
-use crate::store::sqlite::SqliteStore;
-use crate::store::Store;
 
 /// Splits the input into item values.
 pub fn items_of(text: &str) -> Result<Vec<Value>, String> {
@@ -65,16 +63,17 @@ pub fn run(args: &ImportArgs) -> Result<usize, String> {
         let at = |t: Option<f64>| t.unwrap_or(f64::INFINITY);
         at(a.capture_time).total_cmp(&at(b.capture_time))
     });
-    let path = args.storage.sqlite_path()?;
-    let store =
-        SqliteStore::open(&path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| e.to_string())?;
-    runtime
-        .block_on(store.import_configuration_items(batch))
-        .map_err(|e| format!("import failed, nothing was written: {e}"))
+    runtime.block_on(async {
+        let store = args.storage.open_store().await?;
+        store
+            .import_configuration_items(batch)
+            .await
+            .map_err(|e| format!("import failed, nothing was written: {e}"))
+    })
 }
 
 #[cfg(test)]

@@ -8,7 +8,6 @@ use clap::Parser;
 use remedy::app::{App, Settings};
 use remedy::auth::StaticCredentials;
 use remedy::cli::{Cli, Command, LogFormat, ServeArgs};
-use remedy::store::sqlite::SqliteStore;
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
@@ -63,9 +62,7 @@ fn serve(args: ServeArgs) -> Result<(), String> {
         Some(path) => StaticCredentials::from_file(path)?,
         None => StaticCredentials::local_default(),
     };
-    let path = args.storage.sqlite_path()?;
-    let store =
-        SqliteStore::open(&path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+    let database = args.storage.database()?;
     let lambda_handlers = match &args.lambda_handlers {
         Some(path) => remedy::evaluation::lambda::LambdaHandlers::from_file(path)?,
         None => Default::default(),
@@ -85,13 +82,14 @@ fn serve(args: ServeArgs) -> Result<(), String> {
         .build()
         .map_err(|e| format!("cannot start the runtime: {e}"))?;
     runtime.block_on(async move {
+        let store = args.storage.open_store().await?;
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
             .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
         settings.handler_endpoint = Some(remedy::evaluation::lambda::endpoint_of(addr));
-        let app = Arc::new(App::new(Arc::new(store), Arc::new(credentials), settings));
-        tracing::info!(%addr, store = %path.display(), "remedy listening");
+        let app = Arc::new(App::new(store, Arc::new(credentials), settings));
+        tracing::info!(%addr, store = %database, "remedy listening");
         let engine = remedy::evaluation::engine::start(app.clone());
         let remediation = remedy::remediation::engine::start(app.clone());
         let served = remedy::server::run(listener, app, remedy::server::shutdown_signal()).await;

@@ -162,16 +162,14 @@ pub fn new_secret() -> Vec<u8> {
 /// `remedy result-token`: prints a token for a rule, read from (and, on first use, creating) the
 /// store's secret. Lets tests and users push evaluations for custom rules without a handler.
 pub fn run_cli(args: &ResultTokenArgs) -> Result<String, String> {
-    use crate::store::{EvaluationStore, RuleSelector, Store};
-    let path = args.storage.sqlite_path()?;
-    let store = crate::store::sqlite::SqliteStore::open(&path)
-        .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+    use crate::store::RuleSelector;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| e.to_string())?;
     let scope = Scope::new(args.account.clone(), args.region.clone());
     runtime.block_on(async {
+        let store = args.storage.open_store().await?;
         let rule = store
             .get_rule(&scope, &RuleSelector::Name(args.rule.clone()))
             .await
