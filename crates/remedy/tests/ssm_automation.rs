@@ -628,6 +628,13 @@ async fn errors_and_constraints_at_the_boundary_and_one_past_it() {
         "DocumentName": format!("arn:aws:ssm:us-east-1:000000000000:document/{VERSIONING}"),
         "Parameters": bucket}));
     assert_eq!(status, 200, "a document ARN names the document");
+    let (_, code, _) = start(json!({
+        "DocumentName": format!("arn:aws:ssm:us-east-1:111122223333:document/{VERSIONING}"),
+        "Parameters": bucket}));
+    assert_eq!(
+        code, "AutomationDefinitionNotFoundException",
+        "another account's document"
+    );
     let (_, code, _) =
         start(json!({"DocumentName": VERSIONING, "DocumentVersion": "0", "Parameters": bucket}));
     assert_eq!(code, "ValidationException");

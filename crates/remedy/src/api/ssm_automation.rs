@@ -363,14 +363,23 @@ async fn execution_in_scope(app: &App, scope: &Scope, id: &str) -> ApiResult<Exe
 // ---- StartAutomationExecution ---------------------------------------------------------------
 
 /// The document name of `DocumentName`, which may be a document ARN
-/// (`arn:aws:ssm:<region>:<account>:document/<name>`).
-fn document_name(given: &str) -> &str {
-    if given.starts_with("arn:") {
-        if let Some((_, name)) = given.split_once(":document/") {
-            return name;
-        }
+/// (`arn:aws:ssm:<region>:<account>:document/<name>`). `None` for an ARN of another account or
+/// Region (shared documents are not served).
+fn document_name<'a>(given: &'a str, scope: &Scope) -> Option<&'a str> {
+    if !given.starts_with("arn:") {
+        return Some(given);
     }
-    given
+    let (head, name) = given.split_once(":document/")?;
+    let parts: Vec<&str> = head.split(':').collect();
+    match parts.as_slice() {
+        ["arn", _, "ssm", region, account]
+            if (region.is_empty() || *region == scope.region)
+                && (account.is_empty() || *account == scope.account) =>
+        {
+            Some(name)
+        }
+        _ => None,
+    }
 }
 
 #[derive(Serialize)]
@@ -431,7 +440,14 @@ pub async fn start(
         )));
     }
     let given_name = required(req.document_name, "DocumentName")?;
-    let name = document_name(&given_name).to_string();
+    let Some(name) = document_name(&given_name, scope).map(str::to_string) else {
+        return Err(ApiError::client(
+            "AutomationDefinitionNotFoundException",
+            format!(
+                "An Automation runbook {given_name} couldn't be found: documents of other accounts or Regions are not served."
+            ),
+        ));
+    };
     let version = req.document_version;
     let resolved = app
         .runbooks
@@ -890,13 +906,31 @@ mod tests {
 
     #[test]
     fn document_arns_name_the_document() {
-        assert_eq!(
-            document_name("arn:aws:ssm:us-east-1:000000000000:document/MyRunbook"),
-            "MyRunbook"
-        );
-        assert_eq!(
-            document_name("AWS-ConfigureS3BucketVersioning"),
-            "AWS-ConfigureS3BucketVersioning"
-        );
+        let scope = Scope::new("000000000000", "us-east-1");
+        for (given, want) in [
+            (
+                "arn:aws:ssm:us-east-1:000000000000:document/MyRunbook",
+                Some("MyRunbook"),
+            ),
+            (
+                "arn:aws:ssm:us-east-1::document/MyRunbook",
+                Some("MyRunbook"),
+            ),
+            (
+                "AWS-ConfigureS3BucketVersioning",
+                Some("AWS-ConfigureS3BucketVersioning"),
+            ),
+            (
+                "arn:aws:ssm:us-east-1:111111111111:document/MyRunbook",
+                None,
+            ),
+            (
+                "arn:aws:ssm:eu-west-1:000000000000:document/MyRunbook",
+                None,
+            ),
+            ("arn:aws:s3:us-east-1:000000000000:document/MyRunbook", None),
+        ] {
+            assert_eq!(document_name(given, &scope), want, "{given}");
+        }
     }
 }
