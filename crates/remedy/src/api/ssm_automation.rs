@@ -14,7 +14,16 @@
 //! | SUCCEEDED | `Success` | `SUCCEEDED` |
 //! | FAILED | `Failed`, `TimedOut` or `Cancelled` | `FAILED` |
 //!
-//! Step executions are the interpreter's step records, the same list Config's StepDetails shows.
+//! Step executions are the interpreter's step records, the same list Config's StepDetails shows
+//! (steps not reached are not listed). One difference is Config's own: an execution that ended
+//! before its first step (stopped while queued, or its batch exceeded the ErrorPercentage) has no
+//! step executions here, and Config's StepDetails shows the reason as one FAILED step.
+//!
+//! StopAutomationExecution (Cancel) on an execution no worker holds (queued, or waiting in
+//! `aws:sleep` / between `aws:waitForAwsResourceProperty` polls) cancels it at once; on one a
+//! worker holds, it is `Cancelling` until that worker's next fenced commit ends it `Cancelled`
+//! (`ExecutionStore::stop_execution`, `commit_step`). A user's stop is not an automatic
+//! remediation failure: it does not count towards MaximumAutomaticAttempts.
 //!
 //! Served: `Mode` `Auto`. Refused with `InvalidAutomationExecutionParametersException`:
 //! `Interactive` (it is driven step by step with SendAutomationSignal, which remedy does not
