@@ -1,13 +1,22 @@
-//! The store's side of the remediation engine: remediation executions, their leases, and the
-//! failure history of automatic runs. Like [`super::Store`], each method is one atomic unit of work.
+//! The store's side of the remediation engine: executions, their leases, and the failure history
+//! of automatic runs. Like [`super::Store`], each method is one atomic unit of work.
 //!
-//! - **One in-flight execution per key** is a database constraint: a unique index over (account,
-//!   region, rule, resource type, resource id) for rows in `QUEUED`/`IN_PROGRESS`, so racing
-//!   starts can never both start a key ([`ExecutionStore::insert_executions`]).
+//! - **A remediation execution is an automation execution**: one table holds both those Config
+//!   starts for a rule's resource and those StartAutomationExecution starts directly (no rule, no
+//!   resource key; [`ExecutionStore::insert_automation_execution`]), and one engine runs them.
+//! - **One in-flight remediation execution per key** is a database constraint: a unique index over
+//!   (account, region, rule, resource type, resource id) for remediation rows in
+//!   `QUEUED`/`IN_PROGRESS`, so racing starts can never both start a key
+//!   ([`ExecutionStore::insert_executions`]).
 //! - **Claiming**: a worker claims due executions (lease free or expired, `wake_at` ≤ now); each
 //!   claim sets the lease and bumps the execution's fencing token. Every later write by that worker
-//!   names the token, and a write with a stale token is refused (`Ok(false)`), so a worker whose
-//!   lease expired (and whose execution another worker now owns) cannot overwrite newer state.
+//!   names the token, and a write with a stale token is refused ([`CommitOutcome::Stale`]), so a
+//!   worker whose lease expired (and whose execution another worker now owns, or a stop ended)
+//!   cannot overwrite newer state.
+//! - **Stopping** ([`ExecutionStore::stop_execution`]): an execution no worker holds is cancelled
+//!   at once; one a worker holds is marked, and that worker's next commit ends it Cancelled
+//!   ([`CommitOutcome::Cancelled`]), or the next claim does if the worker died. A stop is never
+//!   lost and never overwritten.
 //! - **Durable steps**: the engine commits the serialized `ExecutionState` after every step.
 
 use async_trait::async_trait;
