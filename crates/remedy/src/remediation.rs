@@ -43,19 +43,19 @@ pub async fn runbook_of(
 ) -> ApiResult<runbooks::ResolvedRunbook> {
     let name = config.target_id.as_deref().unwrap_or_default();
     let version = config.target_version.as_deref();
-    source
-        .resolve(scope, name, version)
-        .await?
-        .ok_or_else(|| match version {
-            Some(v) if v != runbooks::DEFAULT_VERSION && v != runbooks::LATEST_VERSION => {
-                ApiError::invalid_parameter(format!(
-                    "The remediation document '{name}' (TargetId) has no version {v} (TargetVersion)."
-                ))
-            }
-            _ => ApiError::invalid_parameter(format!(
-                "The remediation document '{name}' (TargetId) does not exist."
-            )),
-        })
+    if let Some(resolved) = source.resolve(scope, name, version).await? {
+        return Ok(resolved);
+    }
+    // A version the document lacks, or no such document at all.
+    let exists = version.is_some() && source.resolve(scope, name, None).await?.is_some();
+    Err(match version {
+        Some(v) if exists => ApiError::invalid_parameter(format!(
+            "The remediation document '{name}' (TargetId) has no version {v} (TargetVersion)."
+        )),
+        _ => ApiError::invalid_parameter(format!(
+            "The remediation document '{name}' (TargetId) does not exist."
+        )),
+    })
 }
 
 /// StartAutomationExecution's parameters for one resource (spec §3.3).

@@ -1622,6 +1622,14 @@ async fn remediation_runs_a_custom_document_at_its_target_version() {
         message.contains("Team-Versioning") && message.contains("does not exist"),
         "{message}"
     );
+    let out = c
+        .put_remediation_configurations()
+        .remediation_configurations(remediation("floating", doc, Some("3")))
+        .send()
+        .await
+        .unwrap();
+    let message = refused(&out);
+    assert!(message.contains("does not exist"), "{message}");
     create_yaml(&s, doc, &runbook_yaml("EnableV1", "one")).await;
     for (rule, version) in [
         ("pinned", Some("1")),
