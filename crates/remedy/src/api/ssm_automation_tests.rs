@@ -369,3 +369,67 @@ async fn stopping_a_remediations_automation_ends_the_remediation_failed() {
     .await;
     assert!(out.get("FailedItems").is_none(), "{out}");
 }
+
+/// DescribeAutomationExecutions reads the store in batches: filters and pages hold across them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn describing_reads_past_many_batches() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = app(&dir.path().join("remedy.db"));
+    const N: usize = 2 * super::SCAN_BATCH + 50;
+    let mut ids = Vec::with_capacity(N);
+    for _ in 0..N {
+        ids.push(start(&app, "batch-bucket").await);
+    }
+    // The oldest, found past two full batches; and one from each batch.
+    let wanted = [&ids[0], &ids[super::SCAN_BATCH + 1], &ids[N - 1]];
+    let out = ssm(
+        &app,
+        Op::DescribeAutomationExecutions,
+        json!({"Filters": [{"Key": "ExecutionId", "Values": wanted}]}),
+    )
+    .await
+    .unwrap();
+    let got: Vec<&str> = out["AutomationExecutionMetadataList"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["AutomationExecutionId"].as_str().unwrap())
+        .collect();
+    assert_eq!(got, [wanted[2], wanted[1], wanted[0]]);
+    assert!(out.get("NextToken").is_none());
+    // Every execution once, newest first, in pages of 50.
+    let mut seen: Vec<String> = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let mut body = json!({"MaxResults": 50});
+        if let Some(t) = &token {
+            body["NextToken"] = json!(t);
+        }
+        let page = ssm(&app, Op::DescribeAutomationExecutions, body)
+            .await
+            .unwrap();
+        let list = page["AutomationExecutionMetadataList"].as_array().unwrap();
+        assert!(list.len() <= 50);
+        seen.extend(
+            list.iter()
+                .map(|m| m["AutomationExecutionId"].as_str().unwrap().to_string()),
+        );
+        match page["NextToken"].as_str() {
+            Some(t) => token = Some(t.to_string()),
+            None => break,
+        }
+    }
+    let mut newest_first = ids.clone();
+    newest_first.reverse();
+    assert_eq!(seen, newest_first);
+    // Not one matches: the scan ends at the oldest without a token.
+    let none = ssm(
+        &app,
+        Op::DescribeAutomationExecutions,
+        json!({"Filters": [{"Key": "ExecutionStatus", "Values": ["Success"]}], "MaxResults": 1}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(none["AutomationExecutionMetadataList"], json!([]));
+    assert!(none.get("NextToken").is_none());
+}
