@@ -70,11 +70,7 @@ fn backend(e: impl std::fmt::Display) -> StoreError {
 /// "db error").
 fn pg(e: tokio_postgres::Error) -> StoreError {
     match e.as_db_error() {
-        Some(db) => StoreError::Backend(format!(
-            "postgres {}: {}",
-            db.code().code(),
-            db.message()
-        )),
+        Some(db) => StoreError::Backend(format!("postgres {}: {}", db.code().code(), db.message())),
         None => StoreError::Backend(format!("postgres: {e}")),
     }
 }
@@ -105,9 +101,12 @@ async fn lock_scopes<'s>(
     keys.sort();
     keys.dedup();
     for k in keys {
-        c.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", &[&k])
-            .await
-            .map_err(pg)?;
+        c.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+            &[&k],
+        )
+        .await
+        .map_err(pg)?;
     }
     Ok(())
 }
@@ -152,9 +151,9 @@ async fn migrate(pool: &Pool) -> StoreResult<()> {
 impl PgStore {
     /// Connects to `url` (`postgres://…`), applies migrations and returns the store.
     pub async fn connect(url: &str) -> StoreResult<Self> {
-        let mut config: tokio_postgres::Config = url.parse().map_err(|e| {
-            StoreError::Backend(format!("invalid PostgreSQL URL: {e}"))
-        })?;
+        let mut config: tokio_postgres::Config = url
+            .parse()
+            .map_err(|e| StoreError::Backend(format!("invalid PostgreSQL URL: {e}")))?;
         let options = match config.get_options() {
             Some(given) if !given.is_empty() => format!("{given} {SESSION_OPTIONS}"),
             _ => SESSION_OPTIONS.to_string(),
@@ -243,26 +242,24 @@ fn map_rows<T>(rows: &[Row], f: impl Fn(&Row) -> StoreResult<T>) -> StoreResult<
 }
 
 async fn rule_exists(c: &impl GenericClient, scope: &Scope, name: &str) -> StoreResult<bool> {
-    Ok(c
-        .query_opt(
-            "SELECT 1 FROM config_rules WHERE account=$1 AND region=$2 AND name=$3",
-            &[&scope.account, &scope.region, &name],
-        )
-        .await
-        .map_err(pg)?
-        .is_some())
+    Ok(c.query_opt(
+        "SELECT 1 FROM config_rules WHERE account=$1 AND region=$2 AND name=$3",
+        &[&scope.account, &scope.region, &name],
+    )
+    .await
+    .map_err(pg)?
+    .is_some())
 }
 
 /// Only rules are taggable so far; a tag target must be one of them.
 async fn taggable_exists(c: &impl GenericClient, scope: &Scope, arn: &str) -> StoreResult<bool> {
-    Ok(c
-        .query_opt(
-            "SELECT 1 FROM config_rules WHERE account=$1 AND region=$2 AND arn=$3",
-            &[&scope.account, &scope.region, &arn],
-        )
-        .await
-        .map_err(pg)?
-        .is_some())
+    Ok(c.query_opt(
+        "SELECT 1 FROM config_rules WHERE account=$1 AND region=$2 AND arn=$3",
+        &[&scope.account, &scope.region, &arn],
+    )
+    .await
+    .map_err(pg)?
+    .is_some())
 }
 
 /// Sets each tag on `arn`, replacing the value of keys it already has.
@@ -947,7 +944,11 @@ impl Store for PgStore {
         scope: &Scope,
         q: &HistoryQuery,
     ) -> StoreResult<Vec<ConfigurationItem>> {
-        let (cmp, order) = if q.forward { (">", "ASC") } else { ("<", "DESC") };
+        let (cmp, order) = if q.forward {
+            (">", "ASC")
+        } else {
+            ("<", "DESC")
+        };
         let rows = self
             .rows(
                 &format!(

@@ -78,7 +78,14 @@ async fn select_document(
                 AND ($6::text IS NULL OR v.version_name = $6)
               ORDER BY v.version LIMIT 1"
         ),
-        &[&scope.account, &scope.region, &name, &mode, &number, &version_name],
+        &[
+            &scope.account,
+            &scope.region,
+            &name,
+            &mode,
+            &number,
+            &version_name,
+        ],
     )
     .await
     .map_err(pg)?
@@ -253,15 +260,9 @@ impl DocumentStore for PgStore {
             0,
         )?;
         insert_version(&t, scope, name, next, v, now).await?;
-        let record = select_document(
-            &t,
-            scope,
-            name,
-            &VersionSelector::Number(next as u32),
-            None,
-        )
-        .await?
-        .ok_or_else(|| backend("new version not readable"))?;
+        let record = select_document(&t, scope, name, &VersionSelector::Number(next as u32), None)
+            .await?
+            .ok_or_else(|| backend("new version not readable"))?;
         t.commit().await.map_err(pg)?;
         Ok(Ok(record))
     }
@@ -367,10 +368,12 @@ impl DocumentStore for PgStore {
     }
 
     async fn list_documents(&self, scope: &Scope) -> StoreResult<Vec<DocumentRecord>> {
+        // Everything but the content, which a listing never shows.
+        let cols = VERSION_COLS.replace("v.content", "'' AS content");
         let rows = self
             .rows(
                 &format!(
-                    "SELECT {HEADER_COLS}, {VERSION_COLS}
+                    "SELECT {HEADER_COLS}, {cols}
                        FROM documents d JOIN document_versions v
                          ON v.account = d.account AND v.region = d.region AND v.name = d.name
                         AND v.version = d.default_version

@@ -106,15 +106,14 @@ fn result_key(row: &Row) -> StoreResult<ResultKey> {
 }
 
 async fn on_demand_queued(c: &impl GenericClient, scope: &Scope, rule: &str) -> StoreResult<bool> {
-    Ok(c
-        .query_opt(
-            "SELECT 1 FROM evaluation_queue WHERE account=$1 AND region=$2 AND rule_name=$3
+    Ok(c.query_opt(
+        "SELECT 1 FROM evaluation_queue WHERE account=$1 AND region=$2 AND rule_name=$3
                AND kind='rule' AND origin='on_demand' LIMIT 1",
-            &[&scope.account, &scope.region, &rule],
-        )
-        .await
-        .map_err(pg)?
-        .is_some())
+        &[&scope.account, &scope.region, &rule],
+    )
+    .await
+    .map_err(pg)?
+    .is_some())
 }
 
 #[async_trait]

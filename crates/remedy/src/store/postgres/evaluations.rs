@@ -83,15 +83,19 @@ async fn rule_names(
     limit: usize,
 ) -> StoreResult<Vec<String>> {
     let rows = match names {
-        Some(names) => {
-            store
-                .rows(
-                    "SELECT name FROM config_rules WHERE account=$1 AND region=$2 AND name = ANY($3)
+        Some(names) => store
+            .rows(
+                "SELECT name FROM config_rules WHERE account=$1 AND region=$2 AND name = ANY($3)
                        AND name > $4 ORDER BY name LIMIT $5",
-                    &[&scope.account, &scope.region, &names, &after, &(limit as i64)],
-                )
-                .await?
-        }
+                &[
+                    &scope.account,
+                    &scope.region,
+                    &names,
+                    &after,
+                    &(limit as i64),
+                ],
+            )
+            .await?,
         None => {
             store
                 .rows(
@@ -338,7 +342,7 @@ impl EvaluationStore for PgStore {
                 let counts = found
                     .iter()
                     .find(|(n, _)| *n == name)
-                    .map(|(_, c)| c.clone())
+                    .map(|(_, c)| *c)
                     .unwrap_or_default();
                 RuleCompliance {
                     rule_name: name,

@@ -16,7 +16,8 @@ use std::collections::HashMap;
 use super::*;
 use crate::store::executions::*;
 
-const COLS: &str = "id, account, region, rule_name, resource_type, resource_id, state, document_name,
+const COLS: &str =
+    "id, account, region, rule_name, resource_type, resource_id, state, document_name,
     document_version, parameters, execution_state, automatic, invocation_time, last_updated, fence,
     wake_at, batch_id, seq, kind, mode, executed_by, tags, parent_id, cancel_requested";
 
@@ -103,15 +104,14 @@ pub(super) async fn rule_has_active_executions(
     scope: &Scope,
     rule_name: &str,
 ) -> StoreResult<bool> {
-    Ok(c
-        .query_opt(
-            "SELECT 1 FROM remediation_executions WHERE account=$1 AND region=$2 AND rule_name=$3
+    Ok(c.query_opt(
+        "SELECT 1 FROM remediation_executions WHERE account=$1 AND region=$2 AND rule_name=$3
                AND state IN ('QUEUED','IN_PROGRESS') LIMIT 1",
-            &[&scope.account, &scope.region, &rule_name],
-        )
-        .await
-        .map_err(pg)?
-        .is_some())
+        &[&scope.account, &scope.region, &rule_name],
+    )
+    .await
+    .map_err(pg)?
+    .is_some())
 }
 
 /// `max(1, ceil(n·pct/100))`.
@@ -307,8 +307,7 @@ impl ExecutionStore for PgStore {
             .await
             .map_err(pg)?;
         // Per rule: None when another claimer is counting it; else (non-terminal, IN_PROGRESS).
-        let mut rule_counts: HashMap<(String, String, String), Option<(i64, i64)>> =
-            HashMap::new();
+        let mut rule_counts: HashMap<(String, String, String), Option<(i64, i64)>> = HashMap::new();
         let mut out = Vec::new();
         for cand in &candidates {
             if out.len() >= limit {
