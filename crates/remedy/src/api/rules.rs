@@ -409,9 +409,18 @@ pub async fn describe_config_rules(
     let mut after: Option<String> = pagination::decode(OP, req.next_token.as_deref())?;
     let mut matched = Vec::new();
     // Filters apply after the keyset read, so read on until one row more than a page matched.
+    // Without a filter every row matches: one page and one row are all there is to read.
+    let batch_size = if mode.is_none() {
+        DESCRIBE_PAGE + 1
+    } else {
+        BATCH
+    };
     loop {
-        let batch = app.store.list_rules(scope, after.as_deref(), BATCH).await?;
-        let exhausted = batch.len() < BATCH;
+        let batch = app
+            .store
+            .list_rules(scope, after.as_deref(), batch_size)
+            .await?;
+        let exhausted = batch.len() < batch_size;
         for r in batch {
             after = Some(r.name.clone());
             if matches_filter(&r) {
