@@ -21,6 +21,37 @@ pub struct Server {
     pub data_dir: PathBuf,
     _tmp: Option<tempfile::TempDir>,
     extra_args: Vec<String>,
+    /// (admin URL, database) of the PostgreSQL database this server created, dropped with it.
+    pg_database: Option<(String, String)>,
+}
+
+/// With `REMEDY_TEST_SERVER_DATABASE_URL` (a PostgreSQL server, e.g.
+/// `postgres://postgres@127.0.0.1:5432/postgres`), servers keep their state in a PostgreSQL
+/// database of their own instead of SQLite: one per data directory (so a restart finds its state),
+/// created on first start (with `psql`) and dropped with the server that created it. `.ci/run`
+/// runs some API test files this way.
+fn server_database(data_dir: &Path) -> Option<(String, String, String)> {
+    use std::hash::{Hash, Hasher};
+    let admin = std::env::var("REMEDY_TEST_SERVER_DATABASE_URL").ok()?;
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    data_dir.hash(&mut h);
+    let name = format!("remedy_srv_{}_{:016x}", std::process::id(), h.finish());
+    // Already there after a restart: the error is expected then.
+    let _ = Command::new("psql")
+        .arg(&admin)
+        .args(["-Atqc", &format!("CREATE DATABASE \"{name}\"")])
+        .stderr(Stdio::null())
+        .status();
+    let (base, query) = match admin.split_once('?') {
+        Some((b, q)) => (b.to_string(), format!("?{q}")),
+        None => (admin.clone(), String::new()),
+    };
+    let scheme_end = base.find("://").map_or(0, |i| i + 3);
+    let host_end = base[scheme_end..]
+        .find('/')
+        .map_or(base.len(), |i| scheme_end + i);
+    let url = format!("{}/{name}{query}", &base[..host_end]);
+    Some((admin, name, url))
 }
 
 fn free_port() -> u16 {
@@ -43,18 +74,23 @@ impl Server {
         let dir = tmp.path().to_path_buf();
         let mut s = Self::spawn(&dir, args);
         s._tmp = Some(tmp);
+        s.pg_database = server_database(&dir).map(|(admin, name, _)| (admin, name));
         s
     }
 
     /// A server on an existing data directory (used to restart after a kill).
     pub fn spawn(data_dir: &Path, args: &[&str]) -> Server {
         let port = free_port();
+        let database_url: Vec<String> = server_database(data_dir)
+            .map(|(_, _, url)| vec!["--database-url".to_string(), url])
+            .unwrap_or_default();
         let child = Command::new(env!("CARGO_BIN_EXE_remedy"))
             .arg("serve")
             .arg("--listen")
             .arg(format!("127.0.0.1:{port}"))
             .arg("--data-dir")
             .arg(data_dir)
+            .args(&database_url)
             .args(args)
             .env("REMEDY_LOG", "warn")
             .stdout(Stdio::null())
@@ -67,6 +103,7 @@ impl Server {
             data_dir: data_dir.to_path_buf(),
             _tmp: None,
             extra_args: args.iter().map(|s| s.to_string()).collect(),
+            pg_database: None,
         };
         server.wait_ready();
         server
@@ -246,6 +283,15 @@ impl Server {
 impl Drop for Server {
     fn drop(&mut self) {
         self.kill();
+        if let Some((admin, name)) = self.pg_database.take() {
+            let _ = Command::new("psql")
+                .arg(&admin)
+                .args([
+                    "-Atqc",
+                    &format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"),
+                ])
+                .status();
+        }
     }
 }
 
