@@ -1012,3 +1012,74 @@ impl Store for PgStore {
         })
     }
 }
+
+/// A throwaway database for the crate's own tests: `REMEDY_TEST_DATABASE_URL` names the server
+/// (the integration suite `tests/store_conformance.rs` has its own copy of this).
+#[cfg(test)]
+pub(crate) mod test_database {
+    use super::*;
+
+    /// Drops the database (and its connections) when dropped.
+    pub(crate) struct Throwaway {
+        admin: String,
+        name: String,
+    }
+
+    impl Drop for Throwaway {
+        fn drop(&mut self) {
+            let (admin, name) = (self.admin.clone(), self.name.clone());
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("a runtime");
+                rt.block_on(async {
+                    if let Ok((c, conn)) = tokio_postgres::connect(&admin, NoTls).await {
+                        tokio::spawn(conn);
+                        let _ = c
+                            .batch_execute(&format!(
+                                "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+                            ))
+                            .await;
+                    }
+                })
+            })
+            .join();
+        }
+    }
+
+    /// A store on a fresh database, or `None` without `REMEDY_TEST_DATABASE_URL`.
+    pub(crate) async fn fresh() -> Option<(PgStore, Throwaway)> {
+        let admin = std::env::var("REMEDY_TEST_DATABASE_URL").ok()?;
+        let name = format!("remedy_test_{}", uuid::Uuid::new_v4().simple());
+        let (c, conn) = tokio_postgres::connect(&admin, NoTls)
+            .await
+            .expect("REMEDY_TEST_DATABASE_URL answers");
+        let conn = tokio::spawn(conn);
+        c.batch_execute(&format!("CREATE DATABASE \"{name}\""))
+            .await
+            .expect("CREATE DATABASE");
+        drop(c);
+        let _ = conn.await;
+        let guard = Throwaway {
+            admin: admin.clone(),
+            name: name.clone(),
+        };
+        let url = url_of(&admin, &name);
+        let store = PgStore::connect(&url).await.expect("connect");
+        Some((store, guard))
+    }
+
+    /// `admin` with its database replaced by `name`.
+    fn url_of(admin: &str, name: &str) -> String {
+        let (base, query) = match admin.split_once('?') {
+            Some((b, q)) => (b, format!("?{q}")),
+            None => (admin, String::new()),
+        };
+        let scheme_end = base.find("://").map_or(0, |i| i + 3);
+        let host_end = base[scheme_end..]
+            .find('/')
+            .map_or(base.len(), |i| scheme_end + i);
+        format!("{}/{name}{query}", &base[..host_end])
+    }
+}
