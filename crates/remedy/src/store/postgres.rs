@@ -53,6 +53,12 @@ const SESSION_OPTIONS: &str = "-c statement_timeout=30000 -c lock_timeout=10000 
 /// Connections per node.
 const POOL_SIZE: usize = 16;
 
+/// How long a caller waits for a pooled connection (or a new one) before failing.
+const POOL_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// How long `/ready`'s ping may take before the database counts as down.
+const PING_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 type Params<'a> = [&'a (dyn ToSql + Sync)];
 
 pub struct PgStore {
@@ -159,6 +165,9 @@ impl PgStore {
             _ => SESSION_OPTIONS.to_string(),
         };
         config.options(&options);
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(POOL_WAIT);
+        }
         if config.get_application_name().is_none() {
             config.application_name("remedy");
         }
@@ -171,6 +180,9 @@ impl PgStore {
         );
         let pool = Pool::builder(manager)
             .max_size(POOL_SIZE)
+            .runtime(deadpool_postgres::Runtime::Tokio1)
+            .wait_timeout(Some(POOL_WAIT))
+            .create_timeout(Some(POOL_WAIT))
             .build()
             .map_err(backend)?;
         migrate(&pool).await?;
@@ -387,9 +399,13 @@ async fn insert_item(
 #[async_trait]
 impl Store for PgStore {
     async fn ping(&self) -> StoreResult<()> {
-        let c = self.client().await?;
-        c.simple_query("SELECT 1").await.map_err(pg)?;
-        Ok(())
+        tokio::time::timeout(PING_TIMEOUT, async {
+            let c = self.client().await?;
+            c.simple_query("SELECT 1").await.map_err(pg)?;
+            Ok(())
+        })
+        .await
+        .map_err(|_| backend("the database did not answer within 5 s"))?
     }
 
     async fn get_rules_by_name(
