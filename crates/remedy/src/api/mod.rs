@@ -50,7 +50,7 @@ pub async fn dispatch_config(
     use Operation as Op;
     match op {
         Op::PutConfigRule => call(body, |r| rules::put_config_rule(app, ctx, r)).await,
-        Op::DescribeConfigRules => call(body, |r| rules::describe_config_rules(app, ctx, r)).await,
+        Op::DescribeConfigRules => rules::describe_config_rules_encoded(app, ctx, body).await,
         Op::DeleteConfigRule => call(body, |r| rules::delete_config_rule(app, ctx, r)).await,
         Op::PutRemediationConfigurations => {
             call(body, |r| remediation_configurations::put(app, ctx, r)).await

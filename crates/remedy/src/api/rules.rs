@@ -375,6 +375,62 @@ fn apply_defaults(app: &App, rule: &mut ConfigRule) {
     }
 }
 
+/// DescribeConfigRules from request body to response body. Without an evaluation-mode filter
+/// the stored rules' JSON is the answer as it stands, so it is copied into the response rather
+/// than decoded into `ConfigRule`s and encoded again (which was most of the operation's cost:
+/// issue 7's profile). With a filter the rules must be read, so it is the typed path.
+pub async fn describe_config_rules_encoded(
+    app: &App,
+    ctx: &RequestContext,
+    body: &[u8],
+) -> ApiResult<Vec<u8>> {
+    let req: DescribeConfigRulesRequest = remedy_wire::decode(body)?;
+    if req
+        .filters
+        .as_ref()
+        .is_some_and(|f| f.evaluation_mode.is_some())
+    {
+        return Ok(remedy_wire::encode(
+            &describe_config_rules(app, ctx, req).await?,
+        ));
+    }
+    let scope = &ctx.scope;
+    let names = req.config_rule_names.unwrap_or_default();
+    let (bodies, next_token) = if !names.is_empty() {
+        let found = app.store.get_rule_bodies_by_name(scope, &names).await?;
+        let bodies = names
+            .iter()
+            .zip(found)
+            .map(|(name, body)| body.ok_or_else(|| ApiError::no_such_config_rule(name)))
+            .collect::<ApiResult<Vec<String>>>()?;
+        (bodies, None)
+    } else {
+        const OP: &str = "DescribeConfigRules";
+        let after: Option<String> = pagination::decode(OP, req.next_token.as_deref())?;
+        let rows = app
+            .store
+            .list_rule_bodies(scope, after.as_deref(), DESCRIBE_PAGE + 1)
+            .await?;
+        let (rows, token) = pagination::page(OP, rows, DESCRIBE_PAGE, |(name, _)| name.clone());
+        (rows.into_iter().map(|(_, body)| body).collect(), token)
+    };
+    let mut out = Vec::with_capacity(32 + bodies.iter().map(|b| b.len() + 1).sum::<usize>());
+    out.extend_from_slice(b"{\"ConfigRules\":[");
+    for (i, b) in bodies.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(b.as_bytes());
+    }
+    out.push(b']');
+    if let Some(token) = next_token {
+        out.extend_from_slice(b",\"NextToken\":");
+        out.extend_from_slice(&remedy_wire::encode(&token));
+    }
+    out.push(b'}');
+    Ok(out)
+}
+
 pub async fn describe_config_rules(
     app: &App,
     ctx: &RequestContext,

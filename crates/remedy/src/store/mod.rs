@@ -88,6 +88,10 @@ pub struct DiscoveredResource {
     pub deletion_time: Option<f64>,
 }
 
+fn rule_json(r: &RuleRecord) -> StoreResult<String> {
+    serde_json::to_string(&r.rule).map_err(|e| StoreError::Backend(e.to_string()))
+}
+
 #[async_trait]
 pub trait Store:
     EvaluationStore + EvaluationQueueStore + ExecutionStore + DocumentStore + Send + Sync + 'static
@@ -114,6 +118,32 @@ pub trait Store:
         after_name: Option<&str>,
         limit: usize,
     ) -> StoreResult<Vec<RuleRecord>>;
+    /// [`Store::get_rules_by_name`], each rule as its wire JSON (a `ConfigRule` object): what
+    /// DescribeConfigRules answers, without decoding every stored rule only to encode it again.
+    async fn get_rule_bodies_by_name(
+        &self,
+        scope: &Scope,
+        names: &[String],
+    ) -> StoreResult<Vec<Option<String>>> {
+        let rules = self.get_rules_by_name(scope, names).await?;
+        rules
+            .into_iter()
+            .map(|r| r.map(|r| rule_json(&r)).transpose())
+            .collect()
+    }
+    /// [`Store::list_rules`], as (name, wire JSON) pairs.
+    async fn list_rule_bodies(
+        &self,
+        scope: &Scope,
+        after_name: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Vec<(String, String)>> {
+        let rules = self.list_rules(scope, after_name, limit).await?;
+        rules
+            .into_iter()
+            .map(|r| Ok((r.name.clone(), rule_json(&r)?)))
+            .collect()
+    }
     /// Inserts a new rule (and its creation tags) unless `max_rules` are already stored.
     async fn insert_rule(
         &self,

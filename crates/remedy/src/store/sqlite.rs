@@ -485,6 +485,51 @@ impl Store for SqliteStore {
         })
     }
 
+    async fn get_rule_bodies_by_name(
+        &self,
+        scope: &Scope,
+        names: &[String],
+    ) -> StoreResult<Vec<Option<String>>> {
+        // `body` is the rule's wire JSON as `to_json` wrote it.
+        self.read_inline(|c| {
+            let mut stmt = c
+                .prepare_cached(
+                    "SELECT body FROM config_rules WHERE account=?1 AND region=?2 AND name=?3",
+                )
+                .map_err(backend)?;
+            names
+                .iter()
+                .map(|n| {
+                    stmt.query_row(params![scope.account, scope.region, n], |r| r.get(0))
+                        .optional()
+                        .map_err(backend)
+                })
+                .collect()
+        })
+    }
+
+    async fn list_rule_bodies(
+        &self,
+        scope: &Scope,
+        after_name: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Vec<(String, String)>> {
+        let after = after_name.unwrap_or("");
+        self.read_inline(|c| {
+            let mut stmt = c
+                .prepare_cached(
+                    "SELECT name, body FROM config_rules WHERE account=?1 AND region=?2 AND name > ?3 ORDER BY name LIMIT ?4",
+                )
+                .map_err(backend)?;
+            let rows = stmt
+                .query_map(params![scope.account, scope.region, after, limit as i64], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
+                .map_err(backend)?;
+            rows.collect::<Result<Vec<_>, _>>().map_err(backend)
+        })
+    }
+
     async fn get_rule(
         &self,
         scope: &Scope,
