@@ -189,6 +189,11 @@ conformance!(
     error_percentage_and_automatic_failures,
     direct_executions_tokens_and_stops,
     documents_versions_defaults_and_limits,
+    limits_hold_under_concurrent_writers,
+    concurrent_records_of_one_resource_keep_a_strict_history,
+    the_concurrency_bound_holds_under_concurrent_claimers,
+    ping_and_evaluation_signal,
+    a_refused_write_writes_nothing,
 );
 
 // ---- fixtures -------------------------------------------------------------------------------
@@ -2200,4 +2205,289 @@ async fn documents_versions_defaults_and_limits(fx: Fx) {
         .unwrap()
         .unwrap();
     assert_eq!(again.version.version, 1);
+}
+
+// ---- concurrency, atomicity, liveness -------------------------------------------------------
+
+/// Runs `n` copies of `f(i)` at once and counts the ones that returned `true`.
+async fn race<F, Fut>(n: usize, f: F) -> usize
+where
+    F: Fn(usize) -> Fut,
+    Fut: std::future::Future<Output = bool> + Send + 'static,
+{
+    let tasks: Vec<_> = (0..n).map(|i| tokio::spawn(f(i))).collect();
+    let mut ok = 0;
+    for t in tasks {
+        ok += t.await.unwrap() as usize;
+    }
+    ok
+}
+
+async fn limits_hold_under_concurrent_writers(fx: Fx) {
+    let s = fx.store.clone();
+    let sc = scope();
+    let rules = race(12, |i| {
+        let (s, sc) = (s.clone(), sc.clone());
+        async move {
+            match s
+                .insert_rule(&sc, &rule(&sc, &format!("r{i:02}")), &[], 5)
+                .await
+            {
+                Ok(()) => true,
+                Err(StoreError::LimitExceeded(5)) => false,
+                Err(e) => panic!("{e}"),
+            }
+        }
+    })
+    .await;
+    assert_eq!(rules, 5);
+    assert_eq!(s.list_rules(&sc, None, 100).await.unwrap().len(), 5);
+
+    let custom = race(10, |i| {
+        let (s, sc) = (s.clone(), sc.clone());
+        async move {
+            let it = NewConfigurationItem {
+                resource_type: "Corp::Thing".into(),
+                ..item(&format!("c{i}"))
+            };
+            match s.record_configuration_item(&sc, it, Some(3)).await {
+                Ok(_) => true,
+                Err(StoreError::LimitExceeded(3)) => false,
+                Err(e) => panic!("{e}"),
+            }
+        }
+    })
+    .await;
+    assert_eq!(custom, 3);
+
+    let docs = race(10, |i| {
+        let (s, sc) = (s.clone(), sc.clone());
+        async move {
+            let doc = NewDocument {
+                name: format!("D{i}"),
+                document_type: "Automation".into(),
+                tags: vec![],
+                first: version(&format!("d{i}"), None),
+            };
+            match s.create_document(&sc, &doc, 4, 1.0).await.unwrap() {
+                Ok(_) => true,
+                Err(DocumentConflict::DocumentLimit(4)) => false,
+                Err(e) => panic!("{e:?}"),
+            }
+        }
+    })
+    .await;
+    assert_eq!(docs, 4);
+
+    let versioned = NewDocument {
+        name: "V".into(),
+        document_type: "Automation".into(),
+        tags: vec![],
+        first: version("v-first", None),
+    };
+    s.create_document(&other_scope(), &versioned, 100, 1.0)
+        .await
+        .unwrap()
+        .unwrap();
+    let versions = race(8, |i| {
+        let (s, sc) = (s.clone(), other_scope());
+        async move {
+            match s
+                .add_document_version(&sc, "V", None, &version(&format!("v{i}"), None), 5, 2.0)
+                .await
+                .unwrap()
+            {
+                Ok(_) => true,
+                Err(DocumentConflict::VersionLimit(5)) => false,
+                Err(e) => panic!("{e:?}"),
+            }
+        }
+    })
+    .await;
+    assert_eq!(versions, 4, "one version existed; the limit is five");
+    let (_, all) = s
+        .list_document_versions(&other_scope(), "V", None, 100)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        all.iter().map(|v| v.version).collect::<Vec<_>>(),
+        [1, 2, 3, 4, 5]
+    );
+
+    let started = race(12, |i| {
+        let (s, sc) = (s.clone(), sc.clone());
+        async move {
+            match s
+                .insert_automation_execution(&sc, &direct(&format!("a{i}"), None, "h"), 1.0, 5)
+                .await
+                .unwrap()
+            {
+                AutomationInsert::Started => true,
+                AutomationInsert::LimitExceeded => false,
+                other => panic!("{other:?}"),
+            }
+        }
+    })
+    .await;
+    assert_eq!(started, 5);
+    // One ClientToken, many racing requests: one execution.
+    let with_token = race(8, |i| {
+        let (s, sc) = (s.clone(), other_scope());
+        async move {
+            matches!(
+                s.insert_automation_execution(
+                    &sc,
+                    &direct(&format!("t{i}"), Some("tok"), "h"),
+                    1.0,
+                    100
+                )
+                .await
+                .unwrap(),
+                AutomationInsert::Started
+            )
+        }
+    })
+    .await;
+    assert_eq!(with_token, 1);
+}
+
+async fn concurrent_records_of_one_resource_keep_a_strict_history(fx: Fx) {
+    let s = fx.store.clone();
+    let sc = scope();
+    let n = race(16, |_| {
+        let (s, sc) = (s.clone(), sc.clone());
+        async move {
+            s.record_configuration_item(&sc, item("hot"), None)
+                .await
+                .is_ok()
+        }
+    })
+    .await;
+    assert_eq!(n, 16);
+    let q = HistoryQuery {
+        resource_type: "AWS::S3::Bucket".into(),
+        resource_id: "hot".into(),
+        earlier_time: None,
+        later_time: None,
+        forward: true,
+        after_state_id: None,
+        limit: 100,
+    };
+    let history = s.configuration_history(&sc, &q).await.unwrap();
+    assert_eq!(history.len(), 16);
+    assert!(history.windows(2).all(|w| w[0].state_id < w[1].state_id));
+    let latest = s
+        .latest_configuration_item(&sc, "AWS::S3::Bucket", "hot")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        latest.state_id, history[15].state_id,
+        "the latest item is the newest history entry"
+    );
+    assert_eq!(
+        history
+            .iter()
+            .filter(|c| c.status == "ResourceDiscovered")
+            .count(),
+        1
+    );
+}
+
+async fn the_concurrency_bound_holds_under_concurrent_claimers(fx: Fx) {
+    let s = fx.store.clone();
+    let sc = scope();
+    remediable(&*s, &sc).await;
+    // 10 % of 20 non-terminal executions: 2 at once.
+    let execs: Vec<_> = (0..20)
+        .map(|i| exec(&format!("e{i:02}"), &format!("b{i:02}"), "batch", 10, 100))
+        .collect();
+    s.insert_executions(&sc, "r", &execs, 1.0).await.unwrap();
+    let claimed = race(8, |w| {
+        let s = s.clone();
+        async move {
+            !s.claim_executions(&format!("w{w}"), 2.0, 600.0, 10)
+                .await
+                .unwrap()
+                .is_empty()
+        }
+    })
+    .await;
+    assert!(claimed <= 2, "{claimed} claimers took executions");
+    // Whatever a racing claimer left, a later claim fills the bound and never passes it.
+    s.claim_executions("late", 3.0, 600.0, 10).await.unwrap();
+    assert!(s
+        .claim_executions("later", 4.0, 600.0, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    let running = s
+        .latest_executions(&sc, "r", None, None, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.state == STATE_IN_PROGRESS)
+        .count();
+    assert_eq!(running, 2);
+}
+
+async fn ping_and_evaluation_signal(fx: Fx) {
+    use futures_util::FutureExt;
+    let s = &*fx.store;
+    s.ping().await.unwrap();
+    let signal = s.evaluation_signal();
+    // Nothing enqueued yet: no wake-up pending.
+    assert!(signal.notified().now_or_never().is_none());
+    s.record_configuration_item(&scope(), item("a"), None)
+        .await
+        .unwrap();
+    assert!(
+        signal.notified().now_or_never().is_some(),
+        "a commit that enqueued wakes the engine"
+    );
+    s.insert_rule(&scope(), &rule(&scope(), "r"), &[], 10)
+        .await
+        .unwrap();
+    assert!(signal.notified().now_or_never().is_some());
+}
+
+async fn a_refused_write_writes_nothing(fx: Fx) {
+    let s = &*fx.store;
+    let sc = scope();
+    s.insert_rule(&sc, &rule(&sc, "r"), &[], 10).await.unwrap();
+    let jobs = s.claim_evaluation_jobs(1.0, 10, 0.0).await.unwrap();
+    let ids: Vec<i64> = jobs.iter().map(|j| j.id).collect();
+    s.finish_evaluation_jobs(&ids, &[], 2.0).await.unwrap();
+    // One unknown name refuses the whole request: the known rule is not marked or enqueued.
+    assert!(matches!(
+        s.start_rule_evaluations(&sc, &["r".into(), "nope".into()], 10.0, 0.0)
+            .await,
+        Err(StoreError::NotFound)
+    ));
+    assert_eq!(rule_state(s, &sc, "r").await, ConfigRuleState::Active);
+    assert_eq!(s.queued_evaluation_jobs().await.unwrap(), 0);
+    assert_eq!(
+        s.list_rule_evaluation_status(&sc, None, None, 10)
+            .await
+            .unwrap()[0]
+            .last_successful_invocation_time,
+        None
+    );
+    // Executions: a rule without configuration refuses the whole batch.
+    assert!(matches!(
+        s.insert_executions(
+            &sc,
+            "r",
+            &[
+                exec("x1", "a", "b", 100, 100),
+                exec("x2", "b", "b", 100, 100)
+            ],
+            1.0
+        )
+        .await,
+        Err(StoreError::NotFound)
+    ));
+    assert_eq!(s.active_executions().await.unwrap(), 0);
+    assert!(s.get_execution("x1").await.unwrap().is_none());
 }
