@@ -16,6 +16,21 @@ fn psql(admin: &str, sql: &str) {
     assert!(status.success(), "psql {sql}");
 }
 
+/// Drops the database however the test ends.
+struct DropDatabase(String, String);
+
+impl Drop for DropDatabase {
+    fn drop(&mut self) {
+        let _ = Command::new("psql")
+            .arg(&self.0)
+            .args([
+                "-Atqc",
+                &format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.1),
+            ])
+            .status();
+    }
+}
+
 #[test]
 fn ready_follows_the_database() {
     let Ok(admin) = std::env::var("REMEDY_TEST_DATABASE_URL") else {
@@ -28,6 +43,7 @@ fn ready_follows_the_database() {
     };
     let name = format!("remedy_test_{}", uuid::Uuid::new_v4().simple());
     psql(&admin, &format!("CREATE DATABASE \"{name}\""));
+    let _cleanup = DropDatabase(admin.clone(), name.clone());
     let (base, query) = match admin.split_once('?') {
         Some((b, q)) => (b.to_string(), format!("?{q}")),
         None => (admin.clone(), String::new()),

@@ -39,6 +39,8 @@ enum Backend {
 struct Fx {
     store: Arc<dyn Store>,
     backend: Backend,
+    /// The PostgreSQL database's URL (a second node may connect to it).
+    url: Option<String>,
     _guard: Guard,
 }
 
@@ -103,6 +105,7 @@ async fn sqlite() -> Fx {
     Fx {
         store: Arc::new(store),
         backend: Backend::Sqlite,
+        url: None,
         _guard: Guard::Dir(dir),
     }
 }
@@ -137,12 +140,14 @@ async fn postgres() -> Option<Fx> {
         admin_url: admin_url.clone(),
         name: name.clone(),
     };
-    let store = remedy::store::postgres::PgStore::connect(&with_database(&admin_url, &name))
+    let url = with_database(&admin_url, &name);
+    let store = remedy::store::postgres::PgStore::connect(&url)
         .await
         .unwrap();
     Some(Fx {
         store: Arc::new(store),
         backend: Backend::Postgres,
+        url: Some(url),
         _guard: Guard::Database(guard),
     })
 }
@@ -1732,52 +1737,90 @@ async fn lease_release_at_start(fx: Fx) {
         &sc,
         "r",
         &[
-            exec("live", "a", "b", 100, 100),
-            exec("dead", "b", "b", 100, 100),
+            exec("e1", "a", "b", 100, 100),
+            exec("e2", "b", "b", 100, 100),
         ],
         1.0,
     )
     .await
     .unwrap();
-    let now = remedy::time::now();
-    let claimed = s.claim_executions("node-1", now, 3600.0, 10).await.unwrap();
-    assert_eq!(claimed.len(), 2);
-    let released = s.release_all_execution_leases().await.unwrap();
-    let reclaimed = s.claim_executions("node-2", now, 3600.0, 10).await.unwrap();
-    match fx.backend {
-        // One process owns the file: leases of the previous process are dead, all released.
-        Backend::Sqlite => {
-            assert_eq!(released, 2);
-            assert_eq!(reclaimed.len(), 2);
-            assert!(reclaimed.iter().all(|r| r.fence == 2));
-        }
-        // Nodes share the database: a live lease is never taken from its holder.
-        Backend::Postgres => {
-            assert_eq!(released, 0);
-            assert!(reclaimed.is_empty());
-            let late = s
-                .claim_executions("node-2", now + 3601.0, 60.0, 10)
-                .await
-                .unwrap();
-            assert_eq!(late.len(), 2, "expired leases are claimable");
-        }
-    }
-    // Evaluation claims likewise.
     s.record_configuration_item(&sc, item("x"), None)
         .await
         .unwrap();
-    let jobs = s.claim_evaluation_jobs(10.0, 10, 0.0).await.unwrap();
-    assert!(!jobs.is_empty());
-    let released = s.release_evaluation_claims().await.unwrap();
-    let again = s.claim_evaluation_jobs(11.0, 10, 0.0).await.unwrap();
-    match fx.backend {
-        Backend::Sqlite => {
-            assert_eq!(released, jobs.len());
-            assert_eq!(again.len(), jobs.len());
+    let now = remedy::time::now();
+    match &fx.url {
+        // One process owns a SQLite file: at start, whatever a previous process held is dead.
+        None => {
+            assert_eq!(fx.backend, Backend::Sqlite);
+            let claimed = s.claim_executions("old/0", now, 3600.0, 10).await.unwrap();
+            assert_eq!(claimed.len(), 2);
+            let jobs = s.claim_evaluation_jobs(10.0, 10, 0.0).await.unwrap();
+            assert_eq!(jobs.len(), 2, "the rule's job and x's");
+            assert_eq!(s.release_all_execution_leases().await.unwrap(), 2);
+            let reclaimed = s.claim_executions("new/0", now, 3600.0, 10).await.unwrap();
+            assert_eq!(reclaimed.len(), 2);
+            assert!(reclaimed.iter().all(|r| r.fence == 2));
+            assert_eq!(s.release_evaluation_claims().await.unwrap(), 2);
+            assert_eq!(
+                s.claim_evaluation_jobs(11.0, 10, 0.0).await.unwrap().len(),
+                2
+            );
         }
-        Backend::Postgres => {
-            assert_eq!(released, 0);
-            assert!(again.is_empty());
+        // Nodes share a PostgreSQL database: a node starting never takes a live node's leases
+        // or claims, and takes a gone node's at once (not after their lease or staleness).
+        Some(url) => {
+            let other = remedy::store::postgres::PgStore::connect(url)
+                .await
+                .unwrap();
+            let claimed = other
+                .claim_executions("node-1/0", now, 3600.0, 10)
+                .await
+                .unwrap();
+            assert_eq!(claimed.len(), 2);
+            let jobs = other.claim_evaluation_jobs(10.0, 10, 0.0).await.unwrap();
+            assert_eq!(jobs.len(), 2, "the rule's job and x's");
+            assert_eq!(s.release_all_execution_leases().await.unwrap(), 0);
+            assert_eq!(s.release_evaluation_claims().await.unwrap(), 0);
+            assert!(s
+                .claim_executions("node-2/0", now, 3600.0, 10)
+                .await
+                .unwrap()
+                .is_empty());
+            assert!(s
+                .claim_evaluation_jobs(11.0, 10, 0.0)
+                .await
+                .unwrap()
+                .is_empty());
+            // The other node goes away; PostgreSQL frees its liveness lock when its connection
+            // closes, which the server notices shortly after.
+            drop(other);
+            let mut released = 0;
+            for _ in 0..200 {
+                released = s.release_all_execution_leases().await.unwrap();
+                if released > 0 {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            assert_eq!(released, 2);
+            assert_eq!(s.release_evaluation_claims().await.unwrap(), 2);
+            let reclaimed = s
+                .claim_executions("node-2/0", now, 3600.0, 10)
+                .await
+                .unwrap();
+            assert_eq!(reclaimed.len(), 2);
+            assert!(reclaimed.iter().all(|r| r.fence == 2));
+            assert_eq!(
+                s.claim_evaluation_jobs(12.0, 10, 0.0).await.unwrap().len(),
+                2
+            );
+            // Were the gone node's worker still writing, its token is stale.
+            assert_eq!(
+                s.commit_step(&step(&claimed[0], STATE_SUCCEEDED, now))
+                    .await
+                    .unwrap(),
+                CommitOutcome::Stale
+            );
         }
     }
 }

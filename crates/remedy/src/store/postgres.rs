@@ -15,6 +15,12 @@
 //!   while a runbook step runs (the engine commits per step).
 //! - **Migrations** (`postgres/000N_*.sql`) run at start in one transaction under an advisory
 //!   lock, so several nodes may start at once; `remedy_schema_migrations` records them.
+//! - **Node liveness**: each store is a node with a fresh id, and holds a session advisory lock on
+//!   it on a connection of its own for as long as it lives. Claims record the node
+//!   (`evaluation_queue.claimed_by`, `remediation_executions.lease_node`). At start, the claims and
+//!   leases of nodes whose lock is free (the process is gone: PostgreSQL released its lock with
+//!   its connection) are released at once; a live node's are never taken. Should a live node lose
+//!   its lock connection, its work may be taken early: fencing refuses its late writes.
 
 use std::sync::Arc;
 
@@ -63,6 +69,10 @@ type Params<'a> = [&'a (dyn ToSql + Sync)];
 
 pub struct PgStore {
     pool: Pool,
+    /// This node's id (recorded on its claims and leases).
+    node: String,
+    /// The connection holding this node's liveness lock; dropped with the store.
+    _liveness: tokio_postgres::Client,
     /// Notified after a commit that enqueued evaluation work (this node's engine wake-up; other
     /// nodes find the work at their next poll).
     queue_signal: Arc<tokio::sync::Notify>,
@@ -115,6 +125,33 @@ async fn lock_scopes<'s>(
         .map_err(pg)?;
     }
     Ok(())
+}
+
+/// The advisory lock key naming a node's liveness lock.
+fn node_key(node: &str) -> String {
+    format!("remedy-node/{node}")
+}
+
+/// Of `nodes`, the ones no process holds the liveness lock of (gone), tested inside `c`'s
+/// transaction: each one found gone stays locked until it ends, so two nodes starting at once do
+/// not both act on it.
+async fn gone_nodes(c: &impl GenericClient, nodes: Vec<String>) -> StoreResult<Vec<String>> {
+    let mut gone = Vec::new();
+    for n in nodes {
+        let free: bool = col(
+            &c.query_one(
+                "SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0))",
+                &[&node_key(&n)],
+            )
+            .await
+            .map_err(pg)?,
+            0,
+        )?;
+        if free {
+            gone.push(n);
+        }
+    }
+    Ok(gone)
 }
 
 async fn migrate(pool: &Pool) -> StoreResult<()> {
@@ -171,6 +208,7 @@ impl PgStore {
         if config.get_application_name().is_none() {
             config.application_name("remedy");
         }
+        let liveness_config = config.clone();
         let manager = Manager::from_config(
             config,
             NoTls,
@@ -186,8 +224,24 @@ impl PgStore {
             .build()
             .map_err(backend)?;
         migrate(&pool).await?;
+        let node = uuid::Uuid::new_v4().to_string();
+        let (liveness, conn) = liveness_config.connect(NoTls).await.map_err(pg)?;
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::warn!(error = %e, "postgres: the node liveness connection ended");
+            }
+        });
+        liveness
+            .execute(
+                "SELECT pg_advisory_lock(hashtextextended($1, 0))",
+                &[&node_key(&node)],
+            )
+            .await
+            .map_err(pg)?;
         Ok(Self {
             pool,
+            node,
+            _liveness: liveness,
             queue_signal: Arc::new(tokio::sync::Notify::new()),
         })
     }

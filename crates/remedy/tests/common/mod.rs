@@ -74,14 +74,20 @@ impl Server {
         let dir = tmp.path().to_path_buf();
         let mut s = Self::spawn(&dir, args);
         s._tmp = Some(tmp);
-        s.pg_database = server_database(&dir).map(|(admin, name, _)| (admin, name));
+        s.pg_database = (!args.contains(&"--database-url"))
+            .then(|| server_database(&dir))
+            .flatten()
+            .map(|(admin, name, _)| (admin, name));
         s
     }
 
     /// A server on an existing data directory (used to restart after a kill).
     pub fn spawn(data_dir: &Path, args: &[&str]) -> Server {
         let port = free_port();
-        let database_url: Vec<String> = server_database(data_dir)
+        // A test that names its own database keeps it.
+        let database_url: Vec<String> = (!args.contains(&"--database-url"))
+            .then(|| server_database(data_dir))
+            .flatten()
             .map(|(_, _, url)| vec!["--database-url".to_string(), url])
             .unwrap_or_default();
         let child = Command::new(env!("CARGO_BIN_EXE_remedy"))

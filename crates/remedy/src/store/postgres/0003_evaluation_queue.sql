@@ -12,7 +12,8 @@ CREATE TABLE evaluation_queue (
     resource_type TEXT COLLATE "C" NOT NULL DEFAULT '',
     resource_id   TEXT COLLATE "C" NOT NULL DEFAULT '',
     enqueued_at   DOUBLE PRECISION NOT NULL,
-    claimed_at    DOUBLE PRECISION             -- NULL while pending
+    claimed_at    DOUBLE PRECISION,            -- NULL while pending
+    claimed_by    TEXT COLLATE "C"             -- the claiming node (PostgreSQL only: see postgres.rs)
 );
 -- At most one *pending* job per target.
 CREATE UNIQUE INDEX evaluation_queue_pending

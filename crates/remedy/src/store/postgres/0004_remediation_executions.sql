@@ -23,7 +23,8 @@ CREATE TABLE remediation_executions (
     lease_owner      TEXT COLLATE "C",
     lease_expires    DOUBLE PRECISION,
     fence            BIGINT NOT NULL DEFAULT 0,
-    wake_at          DOUBLE PRECISION NOT NULL
+    wake_at          DOUBLE PRECISION NOT NULL,
+    lease_node       TEXT COLLATE "C"                   -- the claiming node (PostgreSQL only: see postgres.rs)
 );
 -- Exactly one in-flight execution per resource key, on one node or on ten.
 CREATE UNIQUE INDEX remediation_executions_in_flight

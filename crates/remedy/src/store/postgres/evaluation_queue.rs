@@ -122,11 +122,42 @@ impl EvaluationQueueStore for PgStore {
         self.queue_signal.clone()
     }
 
-    /// On a shared database the claims in the queue may be other nodes' running jobs, so none is
-    /// released at start: a dead node's claims are taken again by `claim_evaluation_jobs` once
-    /// they are older than its `stale_before`. Nothing changes; returns 0.
+    /// On a shared database the claims in the queue may be other nodes' running jobs: only the
+    /// claims of nodes that are gone (their liveness lock is free) are released — merged into a
+    /// pending job of the same target, else made pending again. A live node's claims stay.
     async fn release_evaluation_claims(&self) -> StoreResult<usize> {
-        Ok(0)
+        let mut c = self.client().await?;
+        let t = c.transaction().await.map_err(pg)?;
+        let nodes = t
+            .query(
+                "SELECT DISTINCT claimed_by FROM evaluation_queue
+                 WHERE claimed_at IS NOT NULL AND claimed_by IS NOT NULL AND claimed_by <> $1",
+                &[&self.node],
+            )
+            .await
+            .map_err(pg)?;
+        let nodes = map_rows(&nodes, |r| col::<String>(r, 0))?;
+        let gone = gone_nodes(&t, nodes).await?;
+        t.execute(
+            "DELETE FROM evaluation_queue q WHERE q.claimed_by = ANY($1) AND EXISTS (
+                SELECT 1 FROM evaluation_queue p WHERE p.claimed_at IS NULL
+                  AND p.account=q.account AND p.region=q.region AND p.kind=q.kind
+                  AND p.rule_name=q.rule_name AND p.resource_type=q.resource_type
+                  AND p.resource_id=q.resource_id)",
+            &[&gone],
+        )
+        .await
+        .map_err(pg)?;
+        let n = t
+            .execute(
+                "UPDATE evaluation_queue SET claimed_at = NULL, claimed_by = NULL
+                 WHERE claimed_by = ANY($1)",
+                &[&gone],
+            )
+            .await
+            .map_err(pg)?;
+        t.commit().await.map_err(pg)?;
+        Ok(n as usize)
     }
 
     async fn claim_evaluation_jobs(
@@ -146,10 +177,10 @@ impl EvaluationQueueStore for PgStore {
                      WHERE claimed_at IS NULL OR claimed_at < $2
                      ORDER BY claimed_at IS NOT NULL, id LIMIT $3
                      FOR UPDATE SKIP LOCKED)
-                 UPDATE evaluation_queue q SET claimed_at = $1 FROM c WHERE q.id = c.id
+                 UPDATE evaluation_queue q SET claimed_at = $1, claimed_by = $4 FROM c WHERE q.id = c.id
                  RETURNING q.id, q.account, q.region, q.kind, q.origin, q.rule_name, q.resource_type,
                            q.resource_id, q.enqueued_at, c.pending",
-                &[&now, &stale_before, &(limit as i64)],
+                &[&now, &stale_before, &(limit as i64), &self.node],
             )
             .await
             .map_err(pg)?;

@@ -299,7 +299,7 @@ impl ExecutionStore for PgStore {
         let take = t
             .prepare_cached(&format!(
                 "UPDATE remediation_executions
-                 SET lease_owner=$2, lease_expires=$3, fence=fence+1, state='IN_PROGRESS',
+                 SET lease_owner=$2, lease_expires=$3, lease_node=$5, fence=fence+1, state='IN_PROGRESS',
                      last_updated = CASE WHEN state='QUEUED' THEN $4 ELSE last_updated END
                  WHERE seq=$1
                  RETURNING {COLS}"
@@ -382,7 +382,10 @@ impl ExecutionStore for PgStore {
                 }
             }
             let taken = t
-                .query_one(&take, &[&seq, &owner, &(now + lease_seconds), &now])
+                .query_one(
+                    &take,
+                    &[&seq, &owner, &(now + lease_seconds), &now, &self.node],
+                )
                 .await
                 .map_err(pg)?;
             if state == STATE_QUEUED {
@@ -472,19 +475,31 @@ impl ExecutionStore for PgStore {
         Ok(n == 1)
     }
 
-    /// On a shared database a lease may belong to a live node, so none is taken from its holder:
-    /// only leases that have already expired are cleared (they were claimable anyway). A dead
-    /// node's executions are claimed again when its leases expire.
+    /// On a shared database a lease may belong to a live node, and is never taken from it: only
+    /// the leases of nodes that are gone (their liveness lock is free, see the module docs of
+    /// `postgres`) and leases already expired are released.
     async fn release_all_execution_leases(&self) -> StoreResult<usize> {
-        let c = self.client().await?;
-        let n = c
-            .execute(
-                "UPDATE remediation_executions SET lease_owner=NULL, lease_expires=NULL
-                 WHERE lease_owner IS NOT NULL AND lease_expires < $1",
-                &[&crate::time::now()],
+        let mut c = self.client().await?;
+        let t = c.transaction().await.map_err(pg)?;
+        let nodes = t
+            .query(
+                "SELECT DISTINCT lease_node FROM remediation_executions
+                 WHERE lease_owner IS NOT NULL AND lease_node IS NOT NULL AND lease_node <> $1",
+                &[&self.node],
             )
             .await
             .map_err(pg)?;
+        let nodes = map_rows(&nodes, |r| col::<String>(r, 0))?;
+        let gone = gone_nodes(&t, nodes).await?;
+        let n = t
+            .execute(
+                "UPDATE remediation_executions SET lease_owner=NULL, lease_expires=NULL, lease_node=NULL
+                 WHERE lease_owner IS NOT NULL AND (lease_node = ANY($1) OR lease_expires < $2)",
+                &[&gone, &crate::time::now()],
+            )
+            .await
+            .map_err(pg)?;
+        t.commit().await.map_err(pg)?;
         Ok(n as usize)
     }
 
