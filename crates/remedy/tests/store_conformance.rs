@@ -2290,6 +2290,18 @@ where
 async fn limits_hold_under_concurrent_writers(fx: Fx) {
     let s = fx.store.clone();
     let sc = scope();
+    // The first use of the result-token secret, raced: one secret for everyone.
+    let secrets: Vec<_> = (0..8)
+        .map(|_| {
+            let s = s.clone();
+            tokio::spawn(async move { s.result_token_secret().await.unwrap() })
+        })
+        .collect();
+    let mut seen = HashSet::new();
+    for t in secrets {
+        seen.insert(t.await.unwrap());
+    }
+    assert_eq!(seen.len(), 1);
     let rules = race(12, |i| {
         let (s, sc) = (s.clone(), sc.clone());
         async move {

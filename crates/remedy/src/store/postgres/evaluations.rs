@@ -112,7 +112,16 @@ async fn rule_names(
 #[async_trait]
 impl EvaluationStore for PgStore {
     async fn result_token_secret(&self) -> StoreResult<Vec<u8>> {
-        // The first writer's secret wins, on every node sharing the database.
+        if let Some(row) = self
+            .row(
+                "SELECT value FROM server_secrets WHERE name=$1",
+                &[&TOKEN_SECRET],
+            )
+            .await?
+        {
+            return col(&row, 0);
+        }
+        // First use: the first writer's secret wins, on every node sharing the database.
         let fresh = crate::result_token::new_secret();
         let mut c = self.client().await?;
         let t = c.transaction().await.map_err(pg)?;
