@@ -40,6 +40,9 @@ pub async fn put_config_rule(
 ) -> ApiResult<Empty> {
     let scope = &ctx.scope;
     let mut rule = required(req.config_rule, "ConfigRule")?;
+    if rule.config_rule_arn.is_none() && rule.config_rule_id.is_none() {
+        return put_config_rule_by_name(app, ctx, rule, req.tags).await;
+    }
     let existing = find_existing(app, scope, &rule).await?;
 
     check_output_only_members(&rule)?;
@@ -106,6 +109,48 @@ pub async fn put_config_rule(
                 Err(e) => Err(e.into()),
             }
         }
+    }
+}
+
+/// A put that names its rule (no ARN, no id): a create or an update decided inside the store's
+/// one write, so the durable write is not preceded by a read (issue 7).
+async fn put_config_rule_by_name(
+    app: &App,
+    ctx: &RequestContext,
+    mut rule: ConfigRule,
+    tags: Option<Vec<remedy_wire::config::Tag>>,
+) -> ApiResult<Empty> {
+    let scope = &ctx.scope;
+    let name = rule.config_rule_name.clone().ok_or_else(|| {
+        ApiError::invalid_parameter("ConfigRuleName is required when creating a new ConfigRule.")
+    })?;
+    check_output_only_members(&rule)?;
+    check_source(app, &rule)?;
+    check_scope(&rule)?;
+    apply_defaults(app, &mut rule);
+    let id = new_rule_id();
+    let arn = scope.config_arn(&format!("config-rule/{id}"));
+    let record = finish(rule, name.clone(), id, arn);
+    // Tags are applied only at creation; later puts ignore them (AWS documents this).
+    let tags: Vec<Tag> = tags
+        .unwrap_or_default()
+        .into_iter()
+        .map(|t| Tag {
+            key: t.key.unwrap_or_default(),
+            value: t.value.unwrap_or_default(),
+        })
+        .collect();
+    match app
+        .store
+        .put_rule_by_name(scope, &record, &tags, app.settings.max_rules)
+        .await
+    {
+        Ok(()) => Ok(Empty {}),
+        Err(StoreError::LimitExceeded(max)) => Err(ApiError::client(
+            "MaxNumberOfConfigRulesExceededException",
+            format!("Failed to put config rule '{name}' because the maximum number of config rules: {max} is reached."),
+        )),
+        Err(e) => Err(e.into()),
     }
 }
 

@@ -88,6 +88,16 @@ pub struct DiscoveredResource {
     pub deletion_time: Option<f64>,
 }
 
+/// `rule` with a stored rule's id and ARN (in the record and in its wire body).
+pub fn with_identity(rule: &RuleRecord, id: String, arn: String) -> RuleRecord {
+    let mut r = rule.clone();
+    r.rule.config_rule_id = Some(id.clone());
+    r.rule.config_rule_arn = Some(arn.clone());
+    r.id = id;
+    r.arn = arn;
+    r
+}
+
 fn rule_json(r: &RuleRecord) -> StoreResult<String> {
     serde_json::to_string(&r.rule).map_err(|e| StoreError::Backend(e.to_string()))
 }
@@ -154,6 +164,36 @@ pub trait Store:
     ) -> StoreResult<()>;
     /// Replaces an existing rule's body, keeping its identity.
     async fn update_rule(&self, scope: &Scope, rule: &RuleRecord) -> StoreResult<()>;
+    /// PutConfigRule by name in one write: replaces the body of the rule named `rule.name`,
+    /// keeping its stored id and ARN, or creates it with `rule.id`, `rule.arn` and `tags` (unless
+    /// `max_rules` are stored). No read before the write, and no window between the two in which
+    /// another put could create the rule. The default implementation is the read-then-write
+    /// sequence, for backends that have nothing better.
+    async fn put_rule_by_name(
+        &self,
+        scope: &Scope,
+        rule: &RuleRecord,
+        tags: &[Tag],
+        max_rules: usize,
+    ) -> StoreResult<()> {
+        let by_name = RuleSelector::Name(rule.name.clone());
+        if let Some(current) = self.get_rule(scope, &by_name).await? {
+            return self
+                .update_rule(scope, &with_identity(rule, current.id, current.arn))
+                .await;
+        }
+        match self.insert_rule(scope, rule, tags, max_rules).await {
+            Err(StoreError::AlreadyExists) => {
+                let current = self
+                    .get_rule(scope, &by_name)
+                    .await?
+                    .ok_or(StoreError::NotFound)?;
+                self.update_rule(scope, &with_identity(rule, current.id, current.arn))
+                    .await
+            }
+            other => other,
+        }
+    }
     /// Deletes a rule with its tags and exceptions; refused while it has a remediation configuration.
     async fn delete_rule(&self, scope: &Scope, name: &str) -> StoreResult<()>;
 

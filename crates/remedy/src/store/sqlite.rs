@@ -607,6 +607,76 @@ impl Store for SqliteStore {
         .inspect(|_| self.queue_signal.notify_one())
     }
 
+    async fn put_rule_by_name(
+        &self,
+        scope: &Scope,
+        rule: &RuleRecord,
+        tags: &[Tag],
+        max_rules: usize,
+    ) -> StoreResult<()> {
+        let scope = scope.clone();
+        let rule = rule.clone();
+        let tags = tags.to_vec();
+        self.write(move |c| {
+            let existing: Option<(String, String)> = c
+                .prepare_cached(
+                    "SELECT rule_id, arn FROM config_rules WHERE account=?1 AND region=?2 AND name=?3",
+                )
+                .and_then(|mut s| {
+                    s.query_row(params![scope.account, scope.region, rule.name], |r| {
+                        Ok((r.get(0)?, r.get(1)?))
+                    })
+                    .optional()
+                })
+                .map_err(backend)?;
+            match existing {
+                Some((id, arn)) => {
+                    let rule = super::with_identity(&rule, id, arn);
+                    let body = to_json(&rule.rule)?;
+                    c.prepare_cached(
+                        "UPDATE config_rules SET body=?4 WHERE account=?1 AND region=?2 AND name=?3",
+                    )
+                    .and_then(|mut s| {
+                        s.execute(params![scope.account, scope.region, rule.name, body])
+                    })
+                    .map_err(backend)?;
+                }
+                None => {
+                    let count: i64 = c
+                        .prepare_cached(
+                            "SELECT COUNT(*) FROM config_rules WHERE account=?1 AND region=?2",
+                        )
+                        .and_then(|mut s| {
+                            s.query_row(params![scope.account, scope.region], |r| r.get(0))
+                        })
+                        .map_err(backend)?;
+                    if count as usize >= max_rules {
+                        return Err(StoreError::LimitExceeded(max_rules));
+                    }
+                    let body = to_json(&rule.rule)?;
+                    c.prepare_cached(
+                        "INSERT INTO config_rules (account, region, name, rule_id, arn, body, created_at) VALUES (?1,?2,?3,?4,?5,?6,?7)",
+                    )
+                    .and_then(|mut s| {
+                        s.execute(params![scope.account, scope.region, rule.name, rule.id, rule.arn, body, crate::time::now()])
+                    })
+                    .map_err(backend)?;
+                    merge_tags(c, &scope, &rule.arn, &tags)?;
+                }
+            }
+            evaluation_queue::enqueue_rule(
+                c,
+                &scope,
+                &rule.name,
+                crate::store::evaluation_queue::JobOrigin::RulePut,
+                crate::time::now(),
+            )?;
+            Ok(())
+        })
+        .await
+        .inspect(|_| self.queue_signal.notify_one())
+    }
+
     async fn update_rule(&self, scope: &Scope, rule: &RuleRecord) -> StoreResult<()> {
         let scope = scope.clone();
         let rule = rule.clone();
