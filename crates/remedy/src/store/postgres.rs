@@ -78,6 +78,30 @@ pub struct PgStore {
     queue_signal: Arc<tokio::sync::Notify>,
 }
 
+/// Statements through each connection's statement cache: parsed and planned once per
+/// connection, not once per call (a round trip saved on every statement).
+#[async_trait]
+trait Cached: GenericClient {
+    async fn exec(&self, sql: &str, p: &Params<'_>) -> Result<u64, tokio_postgres::Error> {
+        let st = self.prepare_cached(sql).await?;
+        self.execute(&st, p).await
+    }
+    async fn q_all(&self, sql: &str, p: &Params<'_>) -> Result<Vec<Row>, tokio_postgres::Error> {
+        let st = self.prepare_cached(sql).await?;
+        self.query(&st, p).await
+    }
+    async fn q_opt(&self, sql: &str, p: &Params<'_>) -> Result<Option<Row>, tokio_postgres::Error> {
+        let st = self.prepare_cached(sql).await?;
+        self.query_opt(&st, p).await
+    }
+    async fn q_one(&self, sql: &str, p: &Params<'_>) -> Result<Row, tokio_postgres::Error> {
+        let st = self.prepare_cached(sql).await?;
+        self.query_one(&st, p).await
+    }
+}
+
+impl<T: GenericClient> Cached for T {}
+
 fn backend(e: impl std::fmt::Display) -> StoreError {
     StoreError::Backend(e.to_string())
 }
@@ -117,7 +141,7 @@ async fn lock_scopes<'s>(
     keys.sort();
     keys.dedup();
     for k in keys {
-        c.execute(
+        c.exec(
             "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
             &[&k],
         )
@@ -139,7 +163,7 @@ async fn gone_nodes(c: &impl GenericClient, nodes: Vec<String>) -> StoreResult<V
     let mut gone = Vec::new();
     for n in nodes {
         let free: bool = col(
-            &c.query_one(
+            &c.q_one(
                 "SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0))",
                 &[&node_key(&n)],
             )
@@ -157,7 +181,7 @@ async fn gone_nodes(c: &impl GenericClient, nodes: Vec<String>) -> StoreResult<V
 async fn migrate(pool: &Pool) -> StoreResult<()> {
     let mut c = pool.get().await.map_err(backend)?;
     let t = c.transaction().await.map_err(pg)?;
-    t.execute(
+    t.exec(
         "SELECT pg_advisory_xact_lock($1, $2)",
         &[&MIGRATION_LOCK.0, &MIGRATION_LOCK.1],
     )
@@ -171,7 +195,7 @@ async fn migrate(pool: &Pool) -> StoreResult<()> {
     .map_err(pg)?;
     for (version, sql) in MIGRATIONS {
         let done = t
-            .query_opt(
+            .q_opt(
                 "SELECT 1 FROM remedy_schema_migrations WHERE version = $1",
                 &[version],
             )
@@ -180,7 +204,7 @@ async fn migrate(pool: &Pool) -> StoreResult<()> {
             .is_some();
         if !done {
             t.batch_execute(sql).await.map_err(pg)?;
-            t.execute(
+            t.exec(
                 "INSERT INTO remedy_schema_migrations (version, applied_at) VALUES ($1, $2)",
                 &[version, &crate::time::now()],
             )
@@ -308,7 +332,7 @@ fn map_rows<T>(rows: &[Row], f: impl Fn(&Row) -> StoreResult<T>) -> StoreResult<
 }
 
 async fn rule_exists(c: &impl GenericClient, scope: &Scope, name: &str) -> StoreResult<bool> {
-    Ok(c.query_opt(
+    Ok(c.q_opt(
         "SELECT 1 FROM config_rules WHERE account=$1 AND region=$2 AND name=$3",
         &[&scope.account, &scope.region, &name],
     )
@@ -319,7 +343,7 @@ async fn rule_exists(c: &impl GenericClient, scope: &Scope, name: &str) -> Store
 
 /// Only rules are taggable so far; a tag target must be one of them.
 async fn taggable_exists(c: &impl GenericClient, scope: &Scope, arn: &str) -> StoreResult<bool> {
-    Ok(c.query_opt(
+    Ok(c.q_opt(
         "SELECT 1 FROM config_rules WHERE account=$1 AND region=$2 AND arn=$3",
         &[&scope.account, &scope.region, &arn],
     )
@@ -336,7 +360,7 @@ async fn merge_tags(
     tags: &[Tag],
 ) -> StoreResult<()> {
     for t in tags {
-        c.execute(
+        c.exec(
             "INSERT INTO resource_tags (account, region, arn, key, value) VALUES ($1,$2,$3,$4,$5)
              ON CONFLICT (account, region, arn, key) DO UPDATE SET value=excluded.value",
             &[&scope.account, &scope.region, &arn, &t.key, &t.value],
@@ -355,7 +379,7 @@ async fn insert_item(
     max_custom: Option<usize>,
 ) -> StoreResult<ConfigurationItem> {
     let prev: Option<(i64, String)> = match c
-        .query_opt(
+        .q_opt(
             "SELECT state_id, status FROM resources
              WHERE account=$1 AND region=$2 AND resource_type=$3 AND resource_id=$4",
             &[
@@ -376,7 +400,7 @@ async fn insert_item(
         let was_active = prev.as_ref().is_some_and(|(_, s)| !is_deleted_status(s));
         if !deleting && !was_active && !item.resource_type.starts_with("AWS::") {
             let active: i64 = col(
-                &c.query_one(
+                &c.q_one(
                     "SELECT COUNT(*) FROM resources WHERE account=$1 AND region=$2
                        AND status NOT IN ($3, $4) AND resource_type NOT LIKE 'AWS::%'",
                     &[
@@ -422,14 +446,14 @@ async fn insert_item(
         relationships: item.relationships,
     };
     let body = to_json(&ci)?;
-    c.execute(
+    c.exec(
         "INSERT INTO configuration_items (account, region, resource_type, resource_id, state_id, capture_time, body)
          VALUES ($1,$2,$3,$4,$5,$6,$7)",
         &[&scope.account, &scope.region, &ci.resource_type, &ci.resource_id, &ci.state_id, &ci.capture_time, &body],
     )
     .await
     .map_err(pg)?;
-    c.execute(
+    c.exec(
         "INSERT INTO resources (account, region, resource_type, resource_id, resource_name, state_id, status, capture_time, body)
          VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)
          ON CONFLICT (account, region, resource_type, resource_id) DO UPDATE SET
@@ -541,7 +565,7 @@ impl Store for PgStore {
             return Err(StoreError::AlreadyExists);
         }
         let count: i64 = col(
-            &t.query_one(
+            &t.q_one(
                 "SELECT COUNT(*) FROM config_rules WHERE account=$1 AND region=$2",
                 &[&scope.account, &scope.region],
             )
@@ -553,7 +577,7 @@ impl Store for PgStore {
             return Err(StoreError::LimitExceeded(max_rules));
         }
         let body = to_json(&rule.rule)?;
-        t.execute(
+        t.exec(
             "INSERT INTO config_rules (account, region, name, rule_id, arn, body, created_at)
              VALUES ($1,$2,$3,$4,$5,$6,$7)",
             &[
@@ -587,7 +611,7 @@ impl Store for PgStore {
         let t = c.transaction().await.map_err(pg)?;
         let body = to_json(&rule.rule)?;
         let n = t
-            .execute(
+            .exec(
                 "UPDATE config_rules SET body=$4 WHERE account=$1 AND region=$2 AND name=$3",
                 &[&scope.account, &scope.region, &rule.name, &body],
             )
@@ -614,7 +638,7 @@ impl Store for PgStore {
         let t = c.transaction().await.map_err(pg)?;
         lock_scopes(&t, [scope]).await?;
         let Some(row) = t
-            .query_opt(
+            .q_opt(
                 "SELECT arn FROM config_rules WHERE account=$1 AND region=$2 AND name=$3",
                 &[&scope.account, &scope.region, &name],
             )
@@ -625,7 +649,7 @@ impl Store for PgStore {
         };
         let arn: String = col(&row, 0)?;
         let has_remediation = t
-            .query_opt(
+            .q_opt(
                 "SELECT 1 FROM remediation_configurations WHERE account=$1 AND region=$2 AND rule_name=$3",
                 &[&scope.account, &scope.region, &name],
             )
@@ -644,9 +668,9 @@ impl Store for PgStore {
             "DELETE FROM evaluation_queue WHERE account=$1 AND region=$2 AND kind='rule' AND rule_name=$3",
             "DELETE FROM rule_schedules WHERE account=$1 AND region=$2 AND rule_name=$3",
         ] {
-            t.execute(sql, p).await.map_err(pg)?;
+            t.exec(sql, p).await.map_err(pg)?;
         }
-        t.execute(
+        t.exec(
             "DELETE FROM resource_tags WHERE account=$1 AND region=$2 AND arn=$3",
             &[&scope.account, &scope.region, &arn],
         )
@@ -671,7 +695,7 @@ impl Store for PgStore {
             }
             // An existing configuration keeps its ARN across updates.
             let existing: Option<String> = match t
-                .query_opt(
+                .q_opt(
                     "SELECT arn FROM remediation_configurations WHERE account=$1 AND region=$2 AND rule_name=$3",
                     &[&scope.account, &scope.region, &rc.rule_name],
                 )
@@ -684,7 +708,7 @@ impl Store for PgStore {
             let arn = existing.unwrap_or_else(|| rc.arn.clone());
             let mut config = rc.config.clone();
             config.arn = Some(arn.clone());
-            t.execute(
+            t.exec(
                 "INSERT INTO remediation_configurations (account, region, rule_name, arn, body) VALUES ($1,$2,$3,$4,$5)
                  ON CONFLICT (account, region, rule_name) DO UPDATE SET body=excluded.body",
                 &[&scope.account, &scope.region, &rc.rule_name, &arn, &to_json(&config)?],
@@ -747,7 +771,7 @@ impl Store for PgStore {
             return Err(StoreError::RemediationInProgress);
         }
         let n = t
-            .execute(
+            .exec(
                 "DELETE FROM remediation_configurations WHERE account=$1 AND region=$2 AND rule_name=$3",
                 &[&scope.account, &scope.region, &rule_name],
             )
@@ -767,7 +791,7 @@ impl Store for PgStore {
         let mut c = self.client().await?;
         let t = c.transaction().await.map_err(pg)?;
         for r in records {
-            t.execute(
+            t.exec(
                 "INSERT INTO remediation_exceptions (account, region, rule_name, resource_type, resource_id, message, expiration_time)
                  VALUES ($1,$2,$3,$4,$5,$6,$7)
                  ON CONFLICT (account, region, rule_name, resource_type, resource_id)
@@ -860,7 +884,7 @@ impl Store for PgStore {
         let mut out = Vec::with_capacity(keys.len());
         for k in keys {
             let n = t
-                .execute(
+                .exec(
                     "DELETE FROM remediation_exceptions WHERE account=$1 AND region=$2 AND rule_name=$3
                      AND resource_type=$4 AND resource_id=$5 AND (expiration_time IS NULL OR expiration_time > $6)",
                     &[&scope.account, &scope.region, &rule_name, &k.resource_type, &k.resource_id, &now],
@@ -870,7 +894,7 @@ impl Store for PgStore {
             out.push(n > 0);
         }
         // Expired exceptions are gone: sweep them.
-        t.execute(
+        t.exec(
             "DELETE FROM remediation_exceptions WHERE account=$1 AND region=$2
                AND expiration_time IS NOT NULL AND expiration_time <= $3",
             &[&scope.account, &scope.region, &now],
@@ -896,7 +920,7 @@ impl Store for PgStore {
         }
         merge_tags(&t, scope, arn, tags).await?;
         let count: i64 = col(
-            &t.query_one(
+            &t.q_one(
                 "SELECT COUNT(*) FROM resource_tags WHERE account=$1 AND region=$2 AND arn=$3",
                 &[&scope.account, &scope.region, &arn],
             )
@@ -918,7 +942,7 @@ impl Store for PgStore {
         if !taggable_exists(&t, scope, arn).await? {
             return Err(StoreError::NotFound);
         }
-        t.execute(
+        t.exec(
             "DELETE FROM resource_tags WHERE account=$1 AND region=$2 AND arn=$3 AND key = ANY($4)",
             &[&scope.account, &scope.region, &arn, &keys],
         )
@@ -946,7 +970,7 @@ impl Store for PgStore {
             return Err(StoreError::NotFound);
         }
         let rows = t
-            .query(
+            .q_all(
                 "SELECT key, value FROM resource_tags WHERE account=$1 AND region=$2 AND arn=$3 AND key > $4
                  ORDER BY key LIMIT $5",
                 &[&scope.account, &scope.region, &arn, &after_key.unwrap_or(""), &(limit as i64)],

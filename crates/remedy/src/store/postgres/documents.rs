@@ -65,7 +65,7 @@ async fn select_document(
         VersionSelector::Number(n) => ("number", Some(*n as i64)),
         VersionSelector::Any => ("any", None),
     };
-    c.query_opt(
+    c.q_opt(
         &format!(
             "SELECT {HEADER_COLS}, {VERSION_COLS}
                FROM documents d JOIN document_versions v
@@ -98,7 +98,7 @@ async fn select_header(
     scope: &Scope,
     name: &str,
 ) -> StoreResult<Option<DocumentHeader>> {
-    c.query_opt(
+    c.q_opt(
         &format!(
             "SELECT {HEADER_COLS} FROM documents d
               WHERE d.account = $1 AND d.region = $2 AND d.name = $3"
@@ -119,7 +119,7 @@ async fn insert_version(
     v: &NewDocumentVersion,
     now: f64,
 ) -> StoreResult<()> {
-    c.execute(
+    c.exec(
         "INSERT INTO document_versions (account, region, name, version, version_name,
             display_name, target_type, format, content, hash, created)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
@@ -158,7 +158,7 @@ impl DocumentStore for PgStore {
             return Ok(Err(DocumentConflict::AlreadyExists));
         }
         let count: i64 = col(
-            &t.query_one(
+            &t.q_one(
                 "SELECT COUNT(*) FROM documents WHERE account = $1 AND region = $2",
                 &[&scope.account, &scope.region],
             )
@@ -169,7 +169,7 @@ impl DocumentStore for PgStore {
         if count as usize >= max_documents {
             return Ok(Err(DocumentConflict::DocumentLimit(max_documents)));
         }
-        t.execute(
+        t.exec(
             "INSERT INTO documents (account, region, name, document_type, default_version,
                 latest_version, next_version, tags, created)
              VALUES ($1, $2, $3, $4, 1, 1, 2, $5, $6)",
@@ -211,7 +211,7 @@ impl DocumentStore for PgStore {
             return Ok(Err(DocumentConflict::NotLatest(head.latest_version)));
         }
         if let Some(dup) = t
-            .query_opt(
+            .q_opt(
                 "SELECT version FROM document_versions
                   WHERE account = $1 AND region = $2 AND name = $3 AND hash = $4
                   ORDER BY version LIMIT 1",
@@ -223,7 +223,7 @@ impl DocumentStore for PgStore {
             return Ok(Err(DocumentConflict::DuplicateContent(number(&dup, 0)?)));
         }
         if let Some(vn) = &v.version_name {
-            if t.query_opt(
+            if t.q_opt(
                 "SELECT 1 FROM document_versions
                   WHERE account = $1 AND region = $2 AND name = $3 AND version_name = $4",
                 &[&scope.account, &scope.region, &name, vn],
@@ -236,7 +236,7 @@ impl DocumentStore for PgStore {
             }
         }
         let count: i64 = col(
-            &t.query_one(
+            &t.q_one(
                 "SELECT COUNT(*) FROM document_versions
                   WHERE account = $1 AND region = $2 AND name = $3",
                 &[&scope.account, &scope.region, &name],
@@ -249,7 +249,7 @@ impl DocumentStore for PgStore {
             return Ok(Err(DocumentConflict::VersionLimit(max_versions)));
         }
         let next: i64 = col(
-            &t.query_one(
+            &t.q_one(
                 "UPDATE documents SET latest_version = next_version, next_version = next_version + 1
                   WHERE account = $1 AND region = $2 AND name = $3
                   RETURNING latest_version",
@@ -286,7 +286,7 @@ impl DocumentStore for PgStore {
         {
             return Ok(Err(DocumentConflict::NoVersion));
         }
-        t.execute(
+        t.exec(
             "UPDATE documents SET default_version = $4
               WHERE account = $1 AND region = $2 AND name = $3",
             &[&scope.account, &scope.region, &name, &(version as i64)],
@@ -314,13 +314,13 @@ impl DocumentStore for PgStore {
         };
         let key: &Params = &[&scope.account, &scope.region, &name];
         let Some(number) = version else {
-            t.execute(
+            t.exec(
                 "DELETE FROM document_versions WHERE account = $1 AND region = $2 AND name = $3",
                 key,
             )
             .await
             .map_err(pg)?;
-            t.execute(
+            t.exec(
                 "DELETE FROM documents WHERE account = $1 AND region = $2 AND name = $3",
                 key,
             )
@@ -333,7 +333,7 @@ impl DocumentStore for PgStore {
             return Ok(Err(DocumentConflict::DefaultVersion));
         }
         let deleted = t
-            .execute(
+            .exec(
                 "DELETE FROM document_versions
                   WHERE account = $1 AND region = $2 AND name = $3 AND version = $4",
                 &[&scope.account, &scope.region, &name, &(number as i64)],
@@ -343,7 +343,7 @@ impl DocumentStore for PgStore {
         if deleted == 0 {
             return Ok(Err(DocumentConflict::NoVersion));
         }
-        t.execute(
+        t.exec(
             "UPDATE documents SET latest_version = (
                 SELECT MAX(version) FROM document_versions
                  WHERE account = $1 AND region = $2 AND name = $3)
@@ -406,7 +406,7 @@ impl DocumentStore for PgStore {
             return Ok(None);
         };
         let rows = t
-            .query(
+            .q_all(
                 &format!(
                     "SELECT {VERSION_COLS} FROM document_versions v
                       WHERE v.account = $1 AND v.region = $2 AND v.name = $3 AND v.version > $4

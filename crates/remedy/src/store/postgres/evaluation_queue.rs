@@ -21,7 +21,7 @@ pub(super) async fn enqueue_resource(
     resource_id: &str,
     now: f64,
 ) -> StoreResult<()> {
-    c.execute(
+    c.exec(
         "INSERT INTO evaluation_queue (account, region, kind, origin, resource_type, resource_id, enqueued_at)
          VALUES ($1, $2, 'resource', 'change', $3, $4, $5)
          ON CONFLICT (account, region, kind, rule_name, resource_type, resource_id) WHERE claimed_at IS NULL
@@ -42,7 +42,7 @@ pub(super) async fn enqueue_rule(
     origin: JobOrigin,
     now: f64,
 ) -> StoreResult<()> {
-    c.execute(
+    c.exec(
         "INSERT INTO evaluation_queue (account, region, kind, origin, rule_name, enqueued_at)
          VALUES ($1, $2, 'rule', $3, $4, $5)
          ON CONFLICT (account, region, kind, rule_name, resource_type, resource_id) WHERE claimed_at IS NULL
@@ -63,7 +63,7 @@ async fn set_rule_state(
     from: Option<&str>,
     to: &str,
 ) -> StoreResult<()> {
-    c.execute(
+    c.exec(
         "UPDATE config_rules SET body = jsonb_set(body::jsonb, '{ConfigRuleState}', to_jsonb($4::text))::text
          WHERE account=$1 AND region=$2 AND name=$3
            AND ($5::text IS NULL OR body::jsonb ->> 'ConfigRuleState' = $5)",
@@ -106,7 +106,7 @@ fn result_key(row: &Row) -> StoreResult<ResultKey> {
 }
 
 async fn on_demand_queued(c: &impl GenericClient, scope: &Scope, rule: &str) -> StoreResult<bool> {
-    Ok(c.query_opt(
+    Ok(c.q_opt(
         "SELECT 1 FROM evaluation_queue WHERE account=$1 AND region=$2 AND rule_name=$3
                AND kind='rule' AND origin='on_demand' LIMIT 1",
         &[&scope.account, &scope.region, &rule],
@@ -129,7 +129,7 @@ impl EvaluationQueueStore for PgStore {
         let mut c = self.client().await?;
         let t = c.transaction().await.map_err(pg)?;
         let nodes = t
-            .query(
+            .q_all(
                 "SELECT DISTINCT claimed_by FROM evaluation_queue
                  WHERE claimed_at IS NOT NULL AND claimed_by IS NOT NULL AND claimed_by <> $1",
                 &[&self.node],
@@ -138,7 +138,7 @@ impl EvaluationQueueStore for PgStore {
             .map_err(pg)?;
         let nodes = map_rows(&nodes, |r| col::<String>(r, 0))?;
         let gone = gone_nodes(&t, nodes).await?;
-        t.execute(
+        t.exec(
             "DELETE FROM evaluation_queue q WHERE q.claimed_by = ANY($1) AND EXISTS (
                 SELECT 1 FROM evaluation_queue p WHERE p.claimed_at IS NULL
                   AND p.account=q.account AND p.region=q.region AND p.kind=q.kind
@@ -149,7 +149,7 @@ impl EvaluationQueueStore for PgStore {
         .await
         .map_err(pg)?;
         let n = t
-            .execute(
+            .exec(
                 "UPDATE evaluation_queue SET claimed_at = NULL, claimed_by = NULL
                  WHERE claimed_by = ANY($1)",
                 &[&gone],
@@ -171,7 +171,7 @@ impl EvaluationQueueStore for PgStore {
         // Pending jobs first, then stale claims, each oldest first; rows another node is
         // claiming right now are skipped, not waited for.
         let rows = t
-            .query(
+            .q_all(
                 "WITH c AS MATERIALIZED (
                     SELECT id, claimed_at IS NULL AS pending FROM evaluation_queue
                      WHERE claimed_at IS NULL OR claimed_at < $2
@@ -203,7 +203,7 @@ impl EvaluationQueueStore for PgStore {
         let t = c.transaction().await.map_err(pg)?;
         // A rule being deleted meanwhile must not keep (or regain) a schedule.
         lock_scopes(&t, outcomes.iter().map(|o| &o.scope)).await?;
-        t.execute("DELETE FROM evaluation_queue WHERE id = ANY($1)", &[&ids])
+        t.exec("DELETE FROM evaluation_queue WHERE id = ANY($1)", &[&ids])
             .await
             .map_err(pg)?;
         for o in outcomes {
@@ -213,7 +213,7 @@ impl EvaluationQueueStore for PgStore {
             }
             match o.period_seconds {
                 Some(period) => {
-                    t.execute(
+                    t.exec(
                         "INSERT INTO rule_schedules (account, region, rule_name, period_seconds, next_at)
                          VALUES ($1,$2,$3,$4,$5)
                          ON CONFLICT (account, region, rule_name) DO UPDATE SET
@@ -226,7 +226,7 @@ impl EvaluationQueueStore for PgStore {
                     .map_err(pg)?;
                 }
                 None => {
-                    t.execute(
+                    t.exec(
                         "DELETE FROM rule_schedules WHERE account=$1 AND region=$2 AND rule_name=$3",
                         &[&scope.account, &scope.region, &o.rule_name],
                     )
@@ -259,7 +259,7 @@ impl EvaluationQueueStore for PgStore {
                 return Err(StoreError::AlreadyExists);
             }
             let last: Option<f64> = match t
-                .query_opt(
+                .q_opt(
                     "SELECT last_requested_time FROM rule_evaluation_status
                      WHERE account=$1 AND region=$2 AND rule_name=$3",
                     &[&scope.account, &scope.region, n],
@@ -275,7 +275,7 @@ impl EvaluationQueueStore for PgStore {
             }
         }
         for n in names {
-            t.execute(
+            t.exec(
                 "INSERT INTO rule_evaluation_status (account, region, rule_name, last_requested_time, last_successful_invocation_time)
                  VALUES ($1,$2,$3,$4,$4)
                  ON CONFLICT (account, region, rule_name) DO UPDATE SET
@@ -298,7 +298,7 @@ impl EvaluationQueueStore for PgStore {
         let t = c.transaction().await.map_err(pg)?;
         // Another node enqueueing the same period holds its rows: skip them, it enqueues them.
         let due = t
-            .query(
+            .q_all(
                 "SELECT account, region, rule_name, period_seconds, next_at FROM rule_schedules
                  WHERE next_at <= $1 FOR UPDATE SKIP LOCKED",
                 &[&now],
@@ -315,7 +315,7 @@ impl EvaluationQueueStore for PgStore {
             // once, not once per missed period.
             let period = period.max(1.0);
             let missed = ((now - next_at) / period).floor().max(0.0) + 1.0;
-            t.execute(
+            t.exec(
                 "UPDATE rule_schedules SET next_at=$4 WHERE account=$1 AND region=$2 AND rule_name=$3",
                 &[&scope.account, &scope.region, &rule, &(next_at + missed * period)],
             )
@@ -416,7 +416,7 @@ impl EvaluationQueueStore for PgStore {
         let mut out = Vec::new();
         for (rt, ri) in keys {
             let rows = t
-                .query(
+                .q_all(
                     "DELETE FROM evaluation_results
                      WHERE account=$1 AND region=$2 AND resource_type=$3 AND resource_id=$4
                      RETURNING rule_name, resource_type, resource_id, compliance_type",
@@ -446,7 +446,7 @@ impl EvaluationQueueStore for PgStore {
             return Ok(());
         }
         match failure {
-            None => t.execute(
+            None => t.exec(
                 "INSERT INTO rule_evaluation_status (account, region, rule_name, last_successful_invocation_time, first_evaluation_started)
                  VALUES ($1,$2,$3,$4,TRUE)
                  ON CONFLICT (account, region, rule_name) DO UPDATE SET
@@ -454,7 +454,7 @@ impl EvaluationQueueStore for PgStore {
                 &[&scope.account, &scope.region, &rule_name, &now],
             )
             .await,
-            Some((code, message)) => t.execute(
+            Some((code, message)) => t.exec(
                 "INSERT INTO rule_evaluation_status (account, region, rule_name, last_failed_invocation_time,
                     last_failed_evaluation_time, last_error_code, last_error_message, first_evaluation_started)
                  VALUES ($1,$2,$3,$4,$4,$5,$6,TRUE)

@@ -125,14 +125,14 @@ impl EvaluationStore for PgStore {
         let fresh = crate::result_token::new_secret();
         let mut c = self.client().await?;
         let t = c.transaction().await.map_err(pg)?;
-        t.execute(
+        t.exec(
             "INSERT INTO server_secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
             &[&TOKEN_SECRET, &fresh],
         )
         .await
         .map_err(pg)?;
         let row = t
-            .query_one(
+            .q_one(
                 "SELECT value FROM server_secrets WHERE name=$1",
                 &[&TOKEN_SECRET],
             )
@@ -226,7 +226,7 @@ impl EvaluationStore for PgStore {
                 });
             }
         }
-        t.execute(
+        t.exec(
             "INSERT INTO rule_evaluation_status (account, region, rule_name, last_successful_evaluation_time, first_evaluation_started)
              VALUES ($1,$2,$3,$4,TRUE)
              ON CONFLICT (account, region, rule_name) DO UPDATE SET
@@ -487,7 +487,7 @@ impl EvaluationStore for PgStore {
             return Err(StoreError::NotFound);
         }
         let n = t
-            .execute(
+            .exec(
                 "DELETE FROM evaluation_results WHERE account=$1 AND region=$2 AND rule_name=$3",
                 &[&scope.account, &scope.region, &rule_name],
             )

@@ -87,7 +87,7 @@ async fn finish_cancelled(
     state_json: &str,
     now: f64,
 ) -> StoreResult<()> {
-    c.execute(
+    c.exec(
         "UPDATE remediation_executions SET state='FAILED', execution_state=$2, last_updated=$3,
             lease_owner=NULL, lease_expires=NULL, fence=fence+1, cancel_requested=TRUE
          WHERE seq=$1",
@@ -104,7 +104,7 @@ pub(super) async fn rule_has_active_executions(
     scope: &Scope,
     rule_name: &str,
 ) -> StoreResult<bool> {
-    Ok(c.query_opt(
+    Ok(c.q_opt(
         "SELECT 1 FROM remediation_executions WHERE account=$1 AND region=$2 AND rule_name=$3
                AND state IN ('QUEUED','IN_PROGRESS') LIMIT 1",
         &[&scope.account, &scope.region, &rule_name],
@@ -132,7 +132,7 @@ impl ExecutionStore for PgStore {
         let t = c.transaction().await.map_err(pg)?;
         lock_scopes(&t, [scope]).await?;
         let configured = t
-            .query_opt(
+            .q_opt(
                 "SELECT 1 FROM remediation_configurations WHERE account=$1 AND region=$2 AND rule_name=$3",
                 &[&scope.account, &scope.region, &rule_name],
             )
@@ -269,7 +269,7 @@ impl ExecutionStore for PgStore {
         // Stops asked while a worker held the execution, whose worker is gone (lease released or
         // expired) before its next commit: they end Cancelled instead of being claimed.
         let stopped = t
-            .query(
+            .q_all(
                 "SELECT seq, execution_state FROM remediation_executions
                  WHERE cancel_requested AND state IN ('QUEUED','IN_PROGRESS')
                    AND (lease_expires IS NULL OR lease_expires < $1)
@@ -284,7 +284,7 @@ impl ExecutionStore for PgStore {
         // Candidates: due, lease free or expired, not being claimed by another node right now.
         // IN_PROGRESS first (resuming never waits for the concurrency bound), then oldest first.
         let candidates = t
-            .query(
+            .q_all(
                 "SELECT seq, account, region, rule_name, state, concurrency_pct, error_pct, batch_id,
                         execution_state
                  FROM remediation_executions
@@ -324,7 +324,7 @@ impl ExecutionStore for PgStore {
                 if !rule_counts.contains_key(&key) {
                     let lock_key = format!("rule/{account}/{region}/{rule}");
                     let locked: bool = col(
-                        &t.query_one(
+                        &t.q_one(
                             "SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0))",
                             &[&lock_key],
                         )
@@ -334,7 +334,7 @@ impl ExecutionStore for PgStore {
                     )?;
                     let counts = if locked {
                         let r = t
-                            .query_one(
+                            .q_one(
                                 "SELECT count(*), count(*) FILTER (WHERE state='IN_PROGRESS')
                                  FROM remediation_executions
                                  WHERE account=$1 AND region=$2 AND rule_name=$3
@@ -354,7 +354,7 @@ impl ExecutionStore for PgStore {
                 };
                 // ErrorPercentage: the batch stops starting executions once exceeded.
                 let r = t
-                    .query_one(
+                    .q_one(
                         "SELECT count(*), count(*) FILTER (WHERE state='FAILED')
                          FROM remediation_executions WHERE batch_id=$1",
                         &[&batch],
@@ -367,7 +367,7 @@ impl ExecutionStore for PgStore {
                         "The remediation was not started: {errors} of the {size} executions started together failed, more than the configuration's ErrorPercentage ({err}%) allows."
                     );
                     let failed = mark_not_started(col::<&str>(cand, 8)?, &message, now);
-                    t.execute(
+                    t.exec(
                         "UPDATE remediation_executions SET state='FAILED', execution_state=$2, last_updated=$3,
                            lease_owner=NULL, lease_expires=NULL WHERE seq=$1",
                         &[&seq, &failed, &now],
@@ -402,7 +402,7 @@ impl ExecutionStore for PgStore {
     async fn renew_execution_lease(&self, id: &str, fence: i64, until: f64) -> StoreResult<bool> {
         let c = self.client().await?;
         let n = c
-            .execute(
+            .exec(
                 "UPDATE remediation_executions SET lease_expires=$3
                  WHERE id=$1 AND fence=$2 AND state IN ('QUEUED','IN_PROGRESS')",
                 &[&id, &fence, &until],
@@ -418,7 +418,7 @@ impl ExecutionStore for PgStore {
         let terminal = commit.state == STATE_SUCCEEDED || commit.state == STATE_FAILED;
         // The row lock orders this commit against a concurrent stop or claim.
         let held = t
-            .query_opt(
+            .q_opt(
                 "SELECT seq, cancel_requested FROM remediation_executions
                  WHERE id=$1 AND fence=$2 AND state IN ('QUEUED','IN_PROGRESS') FOR UPDATE",
                 &[&commit.id, &commit.fence],
@@ -436,7 +436,7 @@ impl ExecutionStore for PgStore {
         }
         let release = terminal || commit.wake_at.is_some();
         let n = t
-            .execute(
+            .exec(
                 "UPDATE remediation_executions SET state=$3, execution_state=$4, last_updated=$5,
                     wake_at = coalesce($6, wake_at),
                     lease_owner = CASE WHEN $7 THEN NULL ELSE lease_owner END,
@@ -465,7 +465,7 @@ impl ExecutionStore for PgStore {
     async fn release_execution(&self, id: &str, fence: i64) -> StoreResult<bool> {
         let c = self.client().await?;
         let n = c
-            .execute(
+            .exec(
                 "UPDATE remediation_executions SET lease_owner=NULL, lease_expires=NULL
                  WHERE id=$1 AND fence=$2",
                 &[&id, &fence],
@@ -482,7 +482,7 @@ impl ExecutionStore for PgStore {
         let mut c = self.client().await?;
         let t = c.transaction().await.map_err(pg)?;
         let nodes = t
-            .query(
+            .q_all(
                 "SELECT DISTINCT lease_node FROM remediation_executions
                  WHERE lease_owner IS NOT NULL AND lease_node IS NOT NULL AND lease_node <> $1",
                 &[&self.node],
@@ -492,7 +492,7 @@ impl ExecutionStore for PgStore {
         let nodes = map_rows(&nodes, |r| col::<String>(r, 0))?;
         let gone = gone_nodes(&t, nodes).await?;
         let n = t
-            .execute(
+            .exec(
                 "UPDATE remediation_executions SET lease_owner=NULL, lease_expires=NULL, lease_node=NULL
                  WHERE lease_owner IS NOT NULL AND (lease_node = ANY($1) OR lease_expires < $2)",
                 &[&gone, &crate::time::now()],
@@ -524,14 +524,14 @@ impl ExecutionStore for PgStore {
             &resource_type,
             &resource_id,
         ];
-        t.execute(
+        t.exec(
             "INSERT INTO remediation_failures (account, region, rule_name, resource_type, resource_id, failed_at)
              VALUES ($1,$2,$3,$4,$5,$6)",
             &[&scope.account, &scope.region, &rule_name, &resource_type, &resource_id, &now],
         )
         .await
         .map_err(pg)?;
-        t.execute(
+        t.exec(
             "DELETE FROM remediation_failures WHERE account=$1 AND region=$2 AND rule_name=$3
                AND resource_type=$4 AND resource_id=$5 AND failed_at < $6",
             &[
@@ -546,7 +546,7 @@ impl ExecutionStore for PgStore {
         .await
         .map_err(pg)?;
         let failures: i64 = col(
-            &t.query_one(
+            &t.q_one(
                 "SELECT count(*) FROM remediation_failures WHERE account=$1 AND region=$2 AND rule_name=$3
                    AND resource_type=$4 AND resource_id=$5",
                 key,
@@ -565,7 +565,7 @@ impl ExecutionStore for PgStore {
             "Auto-remediation failed {failures} times within {} seconds.",
             window_seconds as i64
         );
-        t.execute(
+        t.exec(
             "INSERT INTO remediation_exceptions (account, region, rule_name, resource_type, resource_id, message, expiration_time)
              VALUES ($1,$2,$3,$4,$5,$6,NULL)
              ON CONFLICT (account, region, rule_name, resource_type, resource_id)
@@ -574,7 +574,7 @@ impl ExecutionStore for PgStore {
         )
         .await
         .map_err(pg)?;
-        t.execute(
+        t.exec(
             "DELETE FROM remediation_failures WHERE account=$1 AND region=$2 AND rule_name=$3
                AND resource_type=$4 AND resource_id=$5",
             key,
@@ -616,7 +616,7 @@ impl ExecutionStore for PgStore {
         lock_scopes(&t, [scope]).await?;
         if let Some(token) = &e.client_token {
             if let Some(used) = t
-                .query_opt(
+                .q_opt(
                     "SELECT id, request_hash FROM remediation_executions
                      WHERE account=$1 AND region=$2 AND client_token=$3",
                     &[&scope.account, &scope.region, token],
@@ -634,7 +634,7 @@ impl ExecutionStore for PgStore {
             }
         }
         let active: i64 = col(
-            &t.query_one(
+            &t.q_one(
                 "SELECT count(*) FROM remediation_executions
                  WHERE account=$1 AND region=$2 AND state IN ('QUEUED','IN_PROGRESS')",
                 &[&scope.account, &scope.region],
@@ -648,7 +648,7 @@ impl ExecutionStore for PgStore {
         }
         let tags = (!e.tags.is_empty())
             .then(|| serde_json::to_string(&e.tags).unwrap_or_else(|_| "[]".into()));
-        t.execute(
+        t.exec(
             "INSERT INTO remediation_executions (id, account, region, rule_name, resource_type, resource_id,
                 state, document_name, document_version, parameters, execution_state, automatic,
                 concurrency_pct, error_pct, batch_id, invocation_time, last_updated, wake_at,
@@ -705,7 +705,7 @@ impl ExecutionStore for PgStore {
         let mut c = self.client().await?;
         let t = c.transaction().await.map_err(pg)?;
         let row = t
-            .query_opt(
+            .q_opt(
                 "SELECT seq, state, lease_expires, execution_state FROM remediation_executions
                  WHERE id=$1 AND account=$2 AND region=$3 FOR UPDATE",
                 &[&id, &scope.account, &scope.region],
@@ -722,7 +722,7 @@ impl ExecutionStore for PgStore {
             return Ok(StopOutcome::Terminal);
         }
         let outcome = if lease_expires.is_some_and(|t| t >= now) {
-            t.execute(
+            t.exec(
                 "UPDATE remediation_executions SET cancel_requested=TRUE, last_updated=$2 WHERE seq=$1",
                 &[&seq, &now],
             )
