@@ -1,10 +1,17 @@
-//! `/ready` follows the PostgreSQL database (issue 6): 200 while it answers, 503 once it is gone,
-//! while `/health` (liveness) stays 200. Runs when `REMEDY_TEST_DATABASE_URL` names a server.
+//! The server on PostgreSQL (issue 6), when `REMEDY_TEST_DATABASE_URL` names a server: `/ready`
+//! follows the database (200 while it answers, 503 once it is gone, `/health` staying 200); two
+//! nodes on one database share state and the one-in-flight-execution-per-key rule.
 
 mod common;
 
 use std::process::Command;
+use std::time::{Duration, Instant};
 
+use common::config::types::{
+    ConfigRule, ExecutionControls, Owner, RemediationConfiguration, RemediationExecutionState,
+    RemediationParameterValue, RemediationTargetType, ResourceKey, ResourceType, ResourceValue,
+    ResourceValueType, Source, SsmControls, StaticValue,
+};
 use common::*;
 
 fn psql(admin: &str, sql: &str) {
@@ -31,19 +38,20 @@ impl Drop for DropDatabase {
     }
 }
 
-#[test]
-fn ready_follows_the_database() {
+/// A fresh database on the test server: (its URL, what drops it), or `None` (said) without
+/// `REMEDY_TEST_DATABASE_URL`.
+fn database() -> Option<(String, DropDatabase)> {
     let Ok(admin) = std::env::var("REMEDY_TEST_DATABASE_URL") else {
         use std::io::Write;
         let _ = writeln!(
             std::io::stderr(),
-            "postgres_ready: REMEDY_TEST_DATABASE_URL is not set; skipped"
+            "postgres: REMEDY_TEST_DATABASE_URL is not set; skipped"
         );
-        return;
+        return None;
     };
     let name = format!("remedy_test_{}", uuid::Uuid::new_v4().simple());
     psql(&admin, &format!("CREATE DATABASE \"{name}\""));
-    let _cleanup = DropDatabase(admin.clone(), name.clone());
+    let cleanup = DropDatabase(admin.clone(), name.clone());
     let (base, query) = match admin.split_once('?') {
         Some((b, q)) => (b.to_string(), format!("?{q}")),
         None => (admin.clone(), String::new()),
@@ -52,8 +60,14 @@ fn ready_follows_the_database() {
     let host_end = base[scheme_end..]
         .find('/')
         .map_or(base.len(), |i| scheme_end + i);
-    let url = format!("{}/{name}{query}", &base[..host_end]);
+    Some((format!("{}/{name}{query}", &base[..host_end]), cleanup))
+}
 
+#[test]
+fn ready_follows_the_database() {
+    let Some((url, db)) = database() else {
+        return;
+    };
     let server = Server::start_with(&["--database-url", &url]);
     assert_eq!(server.get("/ready").unwrap().0, 200);
     // Migrations ran: the schema is there.
@@ -70,7 +84,193 @@ fn ready_follows_the_database() {
             >= 6
     );
 
-    psql(&admin, &format!("DROP DATABASE \"{name}\" WITH (FORCE)"));
+    psql(&db.0, &format!("DROP DATABASE \"{}\" WITH (FORCE)", db.1));
     assert_eq!(server.get("/ready").unwrap().0, 503);
     assert_eq!(server.get("/health").unwrap().0, 200);
+}
+
+const BUCKET: &str = "AWS::S3::Bucket";
+
+fn key(id: &str) -> ResourceKey {
+    ResourceKey::builder()
+        .resource_type(ResourceType::from(BUCKET))
+        .resource_id(id)
+        .build()
+        .unwrap()
+}
+
+async fn start(c: &config::Client, keys: Vec<ResourceKey>) -> (Vec<ResourceKey>, Option<String>) {
+    let out = c
+        .start_remediation_execution()
+        .config_rule_name("versioning")
+        .set_resource_keys(Some(keys))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{}", config::error::DisplayErrorContext(e)));
+    (
+        out.failed_items().to_vec(),
+        out.failure_message().map(str::to_string),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_nodes_share_state_and_start_one_execution_per_key() {
+    let Some((url, _db)) = database() else {
+        return;
+    };
+    let a = Server::start_with(&["--database-url", &url]);
+    let b = Server::start_with(&["--database-url", &url]);
+    let (ca, cb) = (a.client(), b.client());
+    ca.put_config_rule()
+        .config_rule(
+            ConfigRule::builder()
+                .config_rule_name("versioning")
+                .source(
+                    Source::builder()
+                        .owner(Owner::Aws)
+                        .source_identifier("S3_BUCKET_VERSIONING_ENABLED")
+                        .build()
+                        .unwrap(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    // Written on one node, read on the other.
+    let rules = cb
+        .describe_config_rules()
+        .config_rule_names("versioning")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(rules.config_rules().len(), 1);
+    // One execution of the rule at a time across the nodes; 100 executions of buckets that are
+    // not recorded (each fails NoSuchBucket) keep the rule busy.
+    let config = RemediationConfiguration::builder()
+        .config_rule_name("versioning")
+        .target_type(RemediationTargetType::SsmDocument)
+        .target_id("AWS-ConfigureS3BucketVersioning")
+        .parameters(
+            "AutomationAssumeRole",
+            RemediationParameterValue::builder()
+                .static_value(
+                    StaticValue::builder()
+                        .values("arn:aws:iam::000000000000:role/remediation")
+                        .build()
+                        .unwrap(),
+                )
+                .build(),
+        )
+        .parameters(
+            "BucketName",
+            RemediationParameterValue::builder()
+                .resource_value(
+                    ResourceValue::builder()
+                        .value(ResourceValueType::ResourceId)
+                        .build()
+                        .unwrap(),
+                )
+                .build(),
+        )
+        .execution_controls(
+            ExecutionControls::builder()
+                .ssm_controls(
+                    SsmControls::builder()
+                        .concurrent_execution_rate_percentage(1)
+                        .error_percentage(100)
+                        .build(),
+                )
+                .build(),
+        )
+        .build()
+        .unwrap();
+    cb.put_remediation_configurations()
+        .remediation_configurations(config)
+        .send()
+        .await
+        .unwrap();
+    let busy: Vec<_> = (0..100).map(|i| key(&format!("missing-{i:03}"))).collect();
+    assert!(start(&ca, busy).await.0.is_empty());
+
+    // 20 concurrent starts of one key, sent to both nodes: exactly one starts.
+    let mut tasks = Vec::new();
+    for i in 0..20 {
+        let c = if i % 2 == 0 { ca.clone() } else { cb.clone() };
+        tasks.push(tokio::spawn(
+            async move { start(&c, vec![key("raced")]).await },
+        ));
+    }
+    let mut started = 0;
+    for t in tasks {
+        let (failed, message) = t.await.unwrap();
+        if failed.is_empty() {
+            started += 1;
+        } else {
+            assert_eq!(
+                message.as_deref(),
+                Some("A remediation execution is already in progress for this resource.")
+            );
+        }
+    }
+    assert_eq!(started, 1);
+
+    // Both nodes' engines work the queue; every execution ends, seen alike from either node.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let mut states = Vec::new();
+        for c in [&ca, &cb] {
+            let mut all = Vec::new();
+            let mut pages = c
+                .describe_remediation_execution_status()
+                .config_rule_name("versioning")
+                .into_paginator()
+                .send();
+            while let Some(p) = pages.next().await {
+                all.extend(p.unwrap().remediation_execution_statuses().to_vec());
+            }
+            states.push(all.iter().map(|s| s.state().cloned()).collect::<Vec<_>>());
+        }
+        assert_eq!(states[0].len(), 101);
+        if states.iter().all(|s| {
+            s.iter()
+                .all(|s| s == &Some(RemediationExecutionState::Failed))
+        }) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "not all terminal: {states:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn nodes_starting_at_once_migrate_once() {
+    let Some((url, _db)) = database() else {
+        return;
+    };
+    let starts: Vec<_> = (0..4)
+        .map(|_| {
+            let url = url.clone();
+            tokio::spawn(async move { remedy::store::postgres::PgStore::connect(&url).await })
+        })
+        .collect();
+    let mut stores = Vec::new();
+    for s in starts {
+        stores.push(s.await.unwrap().expect("every node starts"));
+    }
+    let out = Command::new("psql")
+        .arg(&url)
+        .args([
+            "-Atqc",
+            "SELECT count(*), max(version) FROM remedy_schema_migrations",
+        ])
+        .output()
+        .unwrap();
+    let counts = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let (applied, latest) = counts.split_once('|').unwrap();
+    assert_eq!(
+        applied, latest,
+        "migrations 1..=N, each applied once: {counts}"
+    );
+    assert!(latest.parse::<i64>().unwrap() >= 6);
 }

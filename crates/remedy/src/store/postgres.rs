@@ -181,6 +181,11 @@ async fn gone_nodes(c: &impl GenericClient, nodes: Vec<String>) -> StoreResult<V
 async fn migrate(pool: &Pool) -> StoreResult<()> {
     let mut c = pool.get().await.map_err(backend)?;
     let t = c.transaction().await.map_err(pg)?;
+    // Another node may be migrating (wait for it however long it takes), and a migration may
+    // rewrite large tables: the session's timeouts do not apply here.
+    t.batch_execute("SET LOCAL lock_timeout = 0; SET LOCAL statement_timeout = 0")
+        .await
+        .map_err(pg)?;
     t.exec(
         "SELECT pg_advisory_xact_lock($1, $2)",
         &[&MIGRATION_LOCK.0, &MIGRATION_LOCK.1],
