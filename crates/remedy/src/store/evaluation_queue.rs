@@ -100,7 +100,8 @@ pub trait EvaluationQueueStore: Send + Sync + 'static {
 
     /// Makes every claimed job pending again (a claimed job whose target already has a pending
     /// job is dropped). Called once when the engine starts: claims of a previous process that
-    /// died are its unfinished work.
+    /// died are its unfinished work. On PostgreSQL, where nodes share the queue, only the claims
+    /// of nodes that are gone are released; a live node's never.
     async fn release_evaluation_claims(&self) -> StoreResult<usize>;
 
     /// Claims up to `limit` jobs, oldest first, at `now`: pending ones, and ones claimed before

@@ -231,8 +231,10 @@ pub trait ExecutionStore: Send + Sync + 'static {
     /// Gives the lease back (fenced) so the execution is claimable again at once.
     async fn release_execution(&self, id: &str, fence: i64) -> StoreResult<bool>;
 
-    /// Releases every lease (a single process owns a SQLite file: at start, leases held by a
-    /// previous process are dead). Returns how many were released.
+    /// Releases the leases of processes that are gone, at start. SQLite: every lease (a single
+    /// process owns the file, so leases held by a previous process are dead). PostgreSQL: only
+    /// the leases of nodes that are gone, and expired ones; a live node's never. Returns how many
+    /// were released.
     async fn release_all_execution_leases(&self) -> StoreResult<usize>;
 
     /// Records a failed automatic run of a key at `now`, forgets failures older than
