@@ -274,3 +274,42 @@ async fn nodes_starting_at_once_migrate_once() {
     );
     assert!(latest.parse::<i64>().unwrap() >= 6);
 }
+
+/// A change committed through one node wakes every node's evaluation engine (LISTEN/NOTIFY),
+/// not only the writer's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_enqueue_on_one_node_wakes_the_others() {
+    use remedy::store::{EvaluationQueueStore, Store};
+    let Some((url, _db)) = database() else {
+        return;
+    };
+    let a = remedy::store::postgres::PgStore::connect(&url)
+        .await
+        .unwrap();
+    let b = remedy::store::postgres::PgStore::connect(&url)
+        .await
+        .unwrap();
+    let woken = b.evaluation_signal();
+    let scope = remedy::domain::Scope::new("000000000000", "us-east-1");
+    let item = remedy::domain::NewConfigurationItem {
+        resource_type: BUCKET.into(),
+        resource_id: "b".into(),
+        resource_name: None,
+        arn: None,
+        availability_zone: None,
+        resource_creation_time: None,
+        capture_time: None,
+        status: None,
+        configuration: serde_json::json!({}),
+        supplementary_configuration: Default::default(),
+        tags: Default::default(),
+        relationships: vec![],
+    };
+    a.record_configuration_item(&scope, item, None)
+        .await
+        .unwrap();
+    // Delivered asynchronously; bounded so a lost notification fails instead of hanging.
+    tokio::time::timeout(Duration::from_secs(30), woken.notified())
+        .await
+        .expect("node b was woken");
+}

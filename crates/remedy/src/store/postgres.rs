@@ -21,6 +21,8 @@
 //!   leases of nodes whose lock is free (the process is gone: PostgreSQL released its lock with
 //!   its connection) are released at once; a live node's are never taken. Should a live node lose
 //!   its lock connection, its work may be taken early: fencing refuses its late writes.
+//! - **Wake-ups**: a commit that enqueues evaluation work sends `NOTIFY remedy_evaluation`; every
+//!   node LISTENs on its liveness connection and wakes its engine (which still polls).
 
 use std::sync::Arc;
 
@@ -73,8 +75,7 @@ pub struct PgStore {
     node: String,
     /// The connection holding this node's liveness lock; dropped with the store.
     _liveness: tokio_postgres::Client,
-    /// Notified after a commit that enqueued evaluation work (this node's engine wake-up; other
-    /// nodes find the work at their next poll).
+    /// Notified after a commit that enqueued evaluation work, on any node (LISTEN/NOTIFY).
     queue_signal: Arc<tokio::sync::Notify>,
 }
 
@@ -148,6 +149,18 @@ async fn lock_scopes<'s>(
         .await
         .map_err(pg)?;
     }
+    Ok(())
+}
+
+/// The channel a commit that enqueued evaluation work notifies (every node's engine wakes).
+const EVALUATION_CHANNEL: &str = "remedy_evaluation";
+
+/// Wakes every node's evaluation engine when `t` commits (PostgreSQL folds repeats in one
+/// transaction into one notification).
+async fn notify_nodes(t: &impl GenericClient) -> StoreResult<()> {
+    t.exec("SELECT pg_notify($1, '')", &[&EVALUATION_CHANNEL])
+        .await
+        .map_err(pg)?;
     Ok(())
 }
 
@@ -254,12 +267,28 @@ impl PgStore {
             .map_err(backend)?;
         migrate(&pool).await?;
         let node = uuid::Uuid::new_v4().to_string();
-        let (liveness, conn) = liveness_config.connect(NoTls).await.map_err(pg)?;
+        let (liveness, mut conn) = liveness_config.connect(NoTls).await.map_err(pg)?;
+        let queue_signal = Arc::new(tokio::sync::Notify::new());
+        // The liveness connection also listens: another node's enqueue wakes this node's engine.
+        let wake = queue_signal.clone();
         tokio::spawn(async move {
-            if let Err(e) = conn.await {
-                tracing::warn!(error = %e, "postgres: the node liveness connection ended");
+            use futures_util::StreamExt;
+            let mut messages = futures_util::stream::poll_fn(move |cx| conn.poll_message(cx));
+            while let Some(message) = messages.next().await {
+                match message {
+                    Ok(tokio_postgres::AsyncMessage::Notification(_)) => wake.notify_one(),
+                    Ok(_) => {}
+                    Err(e) => {
+                        tracing::warn!(error = %e, "postgres: the node liveness connection ended");
+                        break;
+                    }
+                }
             }
         });
+        liveness
+            .batch_execute(&format!("LISTEN {EVALUATION_CHANNEL}"))
+            .await
+            .map_err(pg)?;
         liveness
             .execute(
                 "SELECT pg_advisory_lock(hashtextextended($1, 0))",
@@ -271,7 +300,7 @@ impl PgStore {
             pool,
             node,
             _liveness: liveness,
-            queue_signal: Arc::new(tokio::sync::Notify::new()),
+            queue_signal,
         })
     }
 
@@ -606,6 +635,7 @@ impl Store for PgStore {
             crate::time::now(),
         )
         .await?;
+        notify_nodes(&t).await?;
         t.commit().await.map_err(pg)?;
         self.queue_signal.notify_one();
         Ok(())
@@ -633,6 +663,7 @@ impl Store for PgStore {
             crate::time::now(),
         )
         .await?;
+        notify_nodes(&t).await?;
         t.commit().await.map_err(pg)?;
         self.queue_signal.notify_one();
         Ok(())
@@ -1001,6 +1032,7 @@ impl Store for PgStore {
         let t = c.transaction().await.map_err(pg)?;
         lock_scopes(&t, [scope]).await?;
         let ci = insert_item(&t, scope, item, max_custom_resources).await?;
+        notify_nodes(&t).await?;
         t.commit().await.map_err(pg)?;
         self.queue_signal.notify_one();
         Ok(ci)
@@ -1018,6 +1050,7 @@ impl Store for PgStore {
         for (scope, item) in scope_items {
             insert_item(&t, &scope, item, None).await?;
         }
+        notify_nodes(&t).await?;
         t.commit().await.map_err(pg)?;
         self.queue_signal.notify_one();
         Ok(n)
