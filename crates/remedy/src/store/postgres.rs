@@ -9,6 +9,8 @@
 //!   (account, region) first ([`lock_scopes`]), so check-then-write units of one scope run one at
 //!   a time across every node — what the SQLite store's single writer gives. The lock is always
 //!   the first lock a transaction takes, so it cannot join a deadlock cycle with row locks.
+//!   Recording a configuration item locks only its resource (and the scope first, when the
+//!   custom-resource limit may apply), so writes of different resources commit side by side.
 //! - **Claims** (`claim_executions`, `claim_evaluation_jobs`, `enqueue_due_periodic`) take rows
 //!   `FOR UPDATE SKIP LOCKED`: concurrent claimers on any node never take the same row, and never
 //!   wait for each other. Leases and fencing tokens work as on SQLite; no transaction is held
@@ -405,13 +407,25 @@ async fn merge_tags(
     Ok(())
 }
 
-/// Records one item; the caller holds the scope's lock (state ids of a resource grow).
+/// Records one item under its resource's lock (a resource's state ids grow, its latest item is
+/// its newest). With `max_custom`, the caller holds the scope's lock (taken first: scope locks
+/// always come before resource locks).
 async fn insert_item(
     c: &impl GenericClient,
     scope: &Scope,
     item: NewConfigurationItem,
     max_custom: Option<usize>,
 ) -> StoreResult<ConfigurationItem> {
+    let resource = format!(
+        "resource/{}/{}/{}/{}",
+        scope.account, scope.region, item.resource_type, item.resource_id
+    );
+    c.exec(
+        "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+        &[&resource],
+    )
+    .await
+    .map_err(pg)?;
     let prev: Option<(i64, String)> = match c
         .q_opt(
             "SELECT state_id, status FROM resources
@@ -1030,7 +1044,15 @@ impl Store for PgStore {
     ) -> StoreResult<ConfigurationItem> {
         let mut c = self.client().await?;
         let t = c.transaction().await.map_err(pg)?;
-        lock_scopes(&t, [scope]).await?;
+        // The custom-resource limit counts the scope's resources: only a write it may apply to
+        // takes the scope's lock. Every other one locks just its resource, so writes of
+        // different resources commit side by side (and share their fsyncs).
+        let limited = max_custom_resources.is_some()
+            && !item.resource_type.starts_with("AWS::")
+            && !item.status.as_deref().is_some_and(is_deleted_status);
+        if limited {
+            lock_scopes(&t, [scope]).await?;
+        }
         let ci = insert_item(&t, scope, item, max_custom_resources).await?;
         notify_nodes(&t).await?;
         t.commit().await.map_err(pg)?;
