@@ -409,28 +409,30 @@ def render(facts, servers, startup, results, rss_after, concs, remedy_bin, a):
                 else:
                     row.append("—")
             lines.append("| " + " | ".join(row) + " |")
-    lines += ["", "| measure | remedy | " + " | ".join(p for p in peers if p != "hello") + " |",
-              "|---|---:|" + "---:|" * len([p for p in peers if p != "hello"])]
+    others = [p for p in peers if p != "hello"]
 
-    def peer_vals(key, fmt):
-        return [fmt.format(startup[p][key]) if p in startup and key in startup[p] else "—"
-                for p in peers if p != "hello"]
+    def row(label, remedy_value, peer_values):
+        return "| " + " | ".join([label, remedy_value] + peer_values) + " |"
 
+    def startup_of(key, scale, fmt):
+        return [fmt.format(startup[p][key] * scale) if key in startup.get(p, {}) else "—" for p in others]
+
+    lines += ["", "| " + " | ".join(["measure", "remedy"] + others) + " |",
+              "|---|" + "---:|" * (1 + len(others))]
     rem = startup.get("remedy", {})
-    lines.append("| start to first 200, fresh data dir (ms) | {:.0f} | ".format(rem["first_200_s"] * 1000)
-                 + " | ".join(v for v in [("{:.0f}".format(startup[p]["first_200_s"] * 1000) if p in startup else "—")
-                                          for p in peers if p != "hello"]) + " |")
+    lines.append(row("start to first 200, fresh data dir (ms)", "{:.0f}".format(rem["first_200_s"] * 1000),
+                     startup_of("first_200_s", 1000, "{:.0f}")))
     if "existing_first_200_s" in rem:
-        lines.append("| start to first 200, existing data dir (ms) | {:.0f} | ".format(rem["existing_first_200_s"] * 1000)
-                     + " | ".join("—" for p in peers if p != "hello") + " |")
-    lines.append("| idle RSS 2 s after first 200 (MiB) | {:.1f} | ".format(rem["idle_rss_mib"])
-                 + " | ".join(peer_vals("idle_rss_mib", "{:.1f}")) + " |")
+        lines.append(row("start to first 200, existing data dir (ms)",
+                         "{:.0f}".format(rem["existing_first_200_s"] * 1000), ["—"] * len(others)))
+    lines.append(row("idle RSS 2 s after first 200 (MiB)", "{:.1f}".format(rem["idle_rss_mib"]),
+                     startup_of("idle_rss_mib", 1, "{:.1f}")))
     if "existing_idle_rss_mib" in rem:
-        lines.append("| idle RSS, restarted on the run's data (MiB) | {:.1f} | ".format(rem["existing_idle_rss_mib"])
-                     + " | ".join("—" for p in peers if p != "hello") + " |")
-    lines.append("| RSS after all load cells (MiB) | {:.1f} | ".format(rss_after.get("remedy", 0))
-                 + " | ".join("{:.1f}".format(rss_after[p]) if p in rss_after else "—"
-                              for p in peers if p != "hello") + " |")
+        lines.append(row("RSS 2 s after a restart on the run's data (MiB; the engine is still running the "
+                         "executions the Start cells queued)", "{:.1f}".format(rem["existing_idle_rss_mib"]),
+                         ["—"] * len(others)))
+    lines.append(row("RSS after all load cells (MiB)", "{:.1f}".format(rss_after.get("remedy", 0)),
+                     ["{:.1f}".format(rss_after[p]) if p in rss_after else "—" for p in others]))
     return "\n".join(lines) + "\n"
 
 
