@@ -51,8 +51,6 @@ pub struct SqliteStore {
     path: std::path::PathBuf,
     /// Notified after a commit that enqueued evaluation work (see `evaluation_queue`).
     queue_signal: Arc<tokio::sync::Notify>,
-    /// Keeps the checkpointer thread running; it stops once the store is dropped.
-    _checkpointer: Arc<()>,
 }
 
 fn backend(e: impl std::fmt::Display) -> StoreError {
@@ -121,21 +119,10 @@ impl SqliteStore {
         }
         let mut conn = open(path, false).map_err(backend)?;
         migrate(&mut conn).map_err(backend)?;
-        // The checkpointer copies the WAL into the database file; the writer's commits only
-        // append to the WAL and fsync it.
-        conn.pragma_update(None, "wal_autocheckpoint", 0)
-            .map_err(backend)?;
-        let checkpoint_conn = open(path, false).map_err(backend)?;
         let (tx, rx) = mpsc::channel::<WriteJob>();
         std::thread::Builder::new()
             .name("remedy-sqlite-writer".into())
             .spawn(move || writer_loop(conn, rx))
-            .map_err(backend)?;
-        let alive = Arc::new(());
-        let token = Arc::downgrade(&alive);
-        std::thread::Builder::new()
-            .name("remedy-sqlite-checkpoint".into())
-            .spawn(move || checkpointer_loop(checkpoint_conn, token))
             .map_err(backend)?;
         Ok(Self {
             writer: tx,
@@ -143,7 +130,6 @@ impl SqliteStore {
             read_permits: Arc::new(tokio::sync::Semaphore::new(MAX_READERS)),
             path: path.to_path_buf(),
             queue_signal: Arc::new(tokio::sync::Notify::new()),
-            _checkpointer: alive,
         })
     }
 
@@ -238,24 +224,6 @@ impl SqliteStore {
         })
         .await
         .map_err(backend)?
-    }
-}
-
-/// How often the checkpointer copies committed WAL frames into the database file.
-const CHECKPOINT_INTERVAL: std::time::Duration = std::time::Duration::from_millis(100);
-
-/// Checkpoints the WAL beside the writer rather than inside one of its commits. With SQLite's
-/// automatic checkpoint, the commit that crossed 1,000 WAL pages copied them into the database
-/// and fsynced it before answering its whole group, a stall of milliseconds for every write
-/// queued behind it (the p99 of durable writes; issue 7). A PASSIVE checkpoint never waits for
-/// the writer or a reader and never blocks them; the WAL is reused from its start once a
-/// checkpoint has caught up. Durability is the WAL's, fsynced by every commit, as before.
-fn checkpointer_loop(conn: Connection, alive: std::sync::Weak<()>) {
-    while alive.strong_count() > 0 {
-        std::thread::sleep(CHECKPOINT_INTERVAL);
-        if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
-            tracing::warn!(error = %e, "sqlite: WAL checkpoint failed; retrying");
-        }
     }
 }
 
