@@ -51,6 +51,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (4, include_str!("postgres/0004_remediation_executions.sql")),
     (5, include_str!("postgres/0005_documents.sql")),
     (6, include_str!("postgres/0006_automation_executions.sql")),
+    (7, include_str!("postgres/0007_claim_indexes.sql")),
 ];
 
 /// The advisory lock (two-key form, apart from the one-key scope locks) migrations run under.

@@ -33,6 +33,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (4, include_str!("sqlite/0004_remediation_executions.sql")),
     (5, include_str!("sqlite/0005_documents.sql")),
     (6, include_str!("sqlite/0006_automation_executions.sql")),
+    (7, include_str!("sqlite/0007_claim_indexes.sql")),
 ];
 
 mod documents;

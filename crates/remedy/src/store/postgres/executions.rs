@@ -1,5 +1,5 @@
 //! [`ExecutionStore`] on PostgreSQL: tables `remediation_executions` and `remediation_failures`
-//! (migrations 0004, 0006).
+//! (migrations 0004, 0006, 0007).
 //!
 //! - The one-in-flight-per-key rule is the partial unique index: racing inserts on any nodes
 //!   block on each other's index entry and the loser's `ON CONFLICT DO NOTHING` reports
@@ -9,7 +9,9 @@
 //! - The per-rule concurrency bound is counted under a transaction-scoped advisory lock on the
 //!   rule, taken with `pg_try_advisory_xact_lock`: a claimer that finds another node counting the
 //!   same rule leaves that rule's queued executions for its next poll rather than overshoot the
-//!   bound (and never waits while holding row locks).
+//!   bound (and never waits while holding row locks). The bound and the batch's error
+//!   percentage are checked against the current rows over short index ranges (migration 0007),
+//!   never by counting the whole queue.
 
 use std::collections::HashMap;
 
@@ -114,9 +116,76 @@ pub(super) async fn rule_has_active_executions(
     .is_some())
 }
 
-/// `max(1, ceil(n·pct/100))`.
-fn concurrency_bound(n: i64, pct: i64) -> i64 {
-    ((n * pct + 99) / 100).max(1)
+/// Whether a rule has room for one more IN_PROGRESS execution: its running ones are fewer than
+/// `max(1, ceil(N·pct/100))` of its N non-terminal ones. Counts only what the answer needs, over
+/// short ranges of `remediation_executions_rule_state` (migration 0007): the IN_PROGRESS ones,
+/// then whether N exceeds `floor(100·running/pct)` (for running ≥ 1, `running < ceil(N·pct/100)`
+/// exactly when `N·pct > 100·running`), stopping past that threshold.
+async fn rule_has_room(
+    c: &impl GenericClient,
+    account: &str,
+    region: &str,
+    rule: &str,
+    pct: i64,
+) -> StoreResult<bool> {
+    let running: i64 = col(
+        &c.q_one(
+            "SELECT count(*) FROM remediation_executions
+             WHERE account=$1 AND region=$2 AND rule_name=$3
+               AND state IN ('QUEUED','IN_PROGRESS') AND state='IN_PROGRESS'",
+            &[&account, &region, &rule],
+        )
+        .await
+        .map_err(pg)?,
+        0,
+    )?;
+    if running == 0 {
+        return Ok(true);
+    }
+    if pct <= 0 {
+        return Ok(false);
+    }
+    let threshold = running.saturating_mul(100) / pct;
+    let counted: i64 = col(
+        &c.q_one(
+            "SELECT count(*) FROM (SELECT 1 FROM remediation_executions
+               WHERE account=$1 AND region=$2 AND rule_name=$3
+                 AND state IN ('QUEUED','IN_PROGRESS')
+               LIMIT $4) AS n",
+            &[&account, &region, &rule, &threshold.saturating_add(1)],
+        )
+        .await
+        .map_err(pg)?,
+        0,
+    )?;
+    Ok(counted > threshold)
+}
+
+/// A batch's (size, FAILED executions) over `remediation_executions_batch`; the size is counted
+/// only when some failed (it is 0 otherwise: the error percentage cannot be exceeded).
+async fn batch_failures(c: &impl GenericClient, batch: &str) -> StoreResult<(i64, i64)> {
+    let errors: i64 = col(
+        &c.q_one(
+            "SELECT count(*) FROM remediation_executions WHERE batch_id=$1 AND state='FAILED'",
+            &[&batch],
+        )
+        .await
+        .map_err(pg)?,
+        0,
+    )?;
+    if errors == 0 {
+        return Ok((0, 0));
+    }
+    let size: i64 = col(
+        &c.q_one(
+            "SELECT count(*) FROM remediation_executions WHERE batch_id=$1",
+            &[&batch],
+        )
+        .await
+        .map_err(pg)?,
+        0,
+    )?;
+    Ok((size, errors))
 }
 
 #[async_trait]
@@ -282,20 +351,31 @@ impl ExecutionStore for PgStore {
             finish_cancelled(&t, col(r, 0)?, col::<&str>(r, 1)?, now).await?;
         }
         // Candidates: due, lease free or expired, not being claimed by another node right now.
-        // IN_PROGRESS first (resuming never waits for the concurrency bound), then oldest first.
-        let candidates = t
-            .q_all(
-                "SELECT seq, account, region, rule_name, state, concurrency_pct, error_pct, batch_id,
-                        execution_state
-                 FROM remediation_executions
-                 WHERE state IN ('QUEUED','IN_PROGRESS') AND wake_at <= $1
-                   AND (lease_expires IS NULL OR lease_expires < $1)
-                 ORDER BY state = 'QUEUED', wake_at, seq LIMIT $2
-                 FOR UPDATE SKIP LOCKED",
-                &[&now, &((limit * 4 + 16) as i64)],
-            )
-            .await
-            .map_err(pg)?;
+        // IN_PROGRESS first (resuming never waits for the concurrency bound), then QUEUED; oldest
+        // first within each. One index-ordered range per state (remediation_executions_due_state),
+        // so nothing is sorted.
+        let wanted = (limit * 4 + 16) as i64;
+        let mut candidates = Vec::new();
+        for st in [STATE_IN_PROGRESS, STATE_QUEUED] {
+            let left = wanted - candidates.len() as i64;
+            if left <= 0 {
+                break;
+            }
+            candidates.extend(
+                t.q_all(
+                    "SELECT seq, account, region, rule_name, state, concurrency_pct, error_pct,
+                            batch_id, execution_state
+                     FROM remediation_executions
+                     WHERE state IN ('QUEUED','IN_PROGRESS') AND state = $3 AND wake_at <= $1
+                       AND (lease_expires IS NULL OR lease_expires < $1)
+                     ORDER BY wake_at, seq LIMIT $2
+                     FOR UPDATE SKIP LOCKED",
+                    &[&now, &left, &st],
+                )
+                .await
+                .map_err(pg)?,
+            );
+        }
         let take = t
             .prepare_cached(&format!(
                 "UPDATE remediation_executions
@@ -306,8 +386,8 @@ impl ExecutionStore for PgStore {
             ))
             .await
             .map_err(pg)?;
-        // Per rule: None when another claimer is counting it; else (non-terminal, IN_PROGRESS).
-        let mut rule_counts: HashMap<(String, String, String), Option<(i64, i64)>> = HashMap::new();
+        // Per rule: whether this claimer holds the rule's counting lock (None: another does).
+        let mut rule_locked: HashMap<(String, String, String), bool> = HashMap::new();
         let mut out = Vec::new();
         for cand in &candidates {
             if out.len() >= limit {
@@ -321,7 +401,7 @@ impl ExecutionStore for PgStore {
             let batch: &str = col(cand, 7)?;
             let key = (account.clone(), region.clone(), rule.clone());
             if state == STATE_QUEUED {
-                if !rule_counts.contains_key(&key) {
+                if !rule_locked.contains_key(&key) {
                     let lock_key = format!("rule/{account}/{region}/{rule}");
                     let locked: bool = col(
                         &t.q_one(
@@ -332,36 +412,13 @@ impl ExecutionStore for PgStore {
                         .map_err(pg)?,
                         0,
                     )?;
-                    let counts = if locked {
-                        let r = t
-                            .q_one(
-                                "SELECT count(*), count(*) FILTER (WHERE state='IN_PROGRESS')
-                                 FROM remediation_executions
-                                 WHERE account=$1 AND region=$2 AND rule_name=$3
-                                   AND state IN ('QUEUED','IN_PROGRESS')",
-                                &[&account, &region, &rule],
-                            )
-                            .await
-                            .map_err(pg)?;
-                        Some((col::<i64>(&r, 0)?, col::<i64>(&r, 1)?))
-                    } else {
-                        None
-                    };
-                    rule_counts.insert(key.clone(), counts);
+                    rule_locked.insert(key.clone(), locked);
                 }
-                let Some((n, running)) = rule_counts[&key] else {
+                if !rule_locked[&key] {
                     continue;
-                };
+                }
                 // ErrorPercentage: the batch stops starting executions once exceeded.
-                let r = t
-                    .q_one(
-                        "SELECT count(*), count(*) FILTER (WHERE state='FAILED')
-                         FROM remediation_executions WHERE batch_id=$1",
-                        &[&batch],
-                    )
-                    .await
-                    .map_err(pg)?;
-                let (size, errors): (i64, i64) = (col(&r, 0)?, col(&r, 1)?);
+                let (size, errors) = batch_failures(&t, batch).await?;
                 if errors > 0 && errors > size * err / 100 {
                     let message = format!(
                         "The remediation was not started: {errors} of the {size} executions started together failed, more than the configuration's ErrorPercentage ({err}%) allows."
@@ -374,10 +431,9 @@ impl ExecutionStore for PgStore {
                     )
                     .await
                     .map_err(pg)?;
-                    rule_counts.insert(key, Some((n - 1, running)));
                     continue;
                 }
-                if running >= concurrency_bound(n, conc) {
+                if !rule_has_room(&t, &account, &region, &rule, conc).await? {
                     continue;
                 }
             }
@@ -388,11 +444,6 @@ impl ExecutionStore for PgStore {
                 )
                 .await
                 .map_err(pg)?;
-            if state == STATE_QUEUED {
-                if let Some(Some((_, running))) = rule_counts.get_mut(&key) {
-                    *running += 1;
-                }
-            }
             out.push(record(&taken)?);
         }
         t.commit().await.map_err(pg)?;

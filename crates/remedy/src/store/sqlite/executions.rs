@@ -1,11 +1,10 @@
 //! [`ExecutionStore`] on SQLite: tables `remediation_executions` and `remediation_failures`
-//! (migration 0004).
+//! (migrations 0004, 0006, 0007).
 //!
 //! Claiming runs on the single writer, so selecting candidates and taking their leases is one
 //! transaction: each candidate is taken with a guarded `UPDATE … RETURNING` (lease still free),
-//! and the per-rule concurrency bound is counted as rows are taken.
-
-use std::collections::HashMap;
+//! and the per-rule concurrency bound and the batch's error percentage are checked against the
+//! current rows, over short index-only ranges (migration 0007), never by scanning the queue.
 
 use super::*;
 use crate::store::executions::*;
@@ -93,8 +92,68 @@ pub(super) fn rule_has_active_executions(
 }
 
 /// `max(1, ceil(n·pct/100))`.
-fn concurrency_bound(n: i64, pct: i64) -> i64 {
-    ((n * pct + 99) / 100).max(1)
+/// Whether a rule has room for one more IN_PROGRESS execution: its running ones are fewer than
+/// `max(1, ceil(N·pct/100))` of its N non-terminal ones. Counts only what the answer needs, over
+/// index-only ranges of `remediation_executions_rule_state`: the IN_PROGRESS ones, then whether
+/// N exceeds `floor(100·running/pct)` (for running ≥ 1, `running < ceil(N·pct/100)` exactly
+/// when `N·pct > 100·running`), stopping at the first entry past that threshold, so a claim never
+/// walks a long queue.
+fn rule_has_room(
+    c: &Connection,
+    account: &str,
+    region: &str,
+    rule: &str,
+    pct: i64,
+) -> StoreResult<bool> {
+    let running: i64 = c
+        .prepare_cached(
+            "SELECT count(*) FROM remediation_executions INDEXED BY remediation_executions_rule_state
+             WHERE account=?1 AND region=?2 AND rule_name=?3
+               AND state IN ('QUEUED','IN_PROGRESS') AND state='IN_PROGRESS'",
+        )
+        .and_then(|mut s| s.query_row(params![account, region, rule], |r| r.get(0)))
+        .map_err(backend)?;
+    if running == 0 {
+        return Ok(true);
+    }
+    if pct <= 0 {
+        return Ok(false);
+    }
+    let threshold = running.saturating_mul(100) / pct;
+    let counted: i64 = c
+        .prepare_cached(
+            "SELECT count(*) FROM (SELECT 1 FROM remediation_executions
+               INDEXED BY remediation_executions_rule_state
+             WHERE account=?1 AND region=?2 AND rule_name=?3 AND state IN ('QUEUED','IN_PROGRESS')
+             LIMIT ?4)",
+        )
+        .and_then(|mut s| {
+            s.query_row(
+                params![account, region, rule, threshold.saturating_add(1)],
+                |r| r.get(0),
+            )
+        })
+        .map_err(backend)?;
+    Ok(counted > threshold)
+}
+
+/// A batch's (size, FAILED executions), index-only over `remediation_executions_batch`; the size
+/// is counted only when some failed (it is 0 otherwise: the error percentage cannot be exceeded).
+fn batch_failures(c: &Connection, batch: &str) -> StoreResult<(i64, i64)> {
+    let errors: i64 = c
+        .prepare_cached(
+            "SELECT count(*) FROM remediation_executions WHERE batch_id=?1 AND state='FAILED'",
+        )
+        .and_then(|mut s| s.query_row([batch], |r| r.get(0)))
+        .map_err(backend)?;
+    if errors == 0 {
+        return Ok((0, 0));
+    }
+    let size: i64 = c
+        .prepare_cached("SELECT count(*) FROM remediation_executions WHERE batch_id=?1")
+        .and_then(|mut s| s.query_row([batch], |r| r.get(0)))
+        .map_err(backend)?;
+    Ok((size, errors))
 }
 
 #[async_trait]
@@ -258,6 +317,7 @@ impl ExecutionStore for SqliteStore {
                 let mut s = c
                     .prepare_cached(
                         "SELECT seq, execution_state FROM remediation_executions
+                           INDEXED BY remediation_executions_cancel
                          WHERE cancel_requested = 1 AND state IN ('QUEUED','IN_PROGRESS')
                            AND (lease_expires IS NULL OR lease_expires < ?1)",
                     )
@@ -271,35 +331,45 @@ impl ExecutionStore for SqliteStore {
                 finish_cancelled(c, seq, &state_json, now)?;
             }
             // Candidates: due, lease free or expired. IN_PROGRESS first (resuming never waits for
-            // the concurrency bound), then oldest first.
-            let candidates: Vec<(i64, String, String, String, String, i64, i64, String)> = {
+            // the concurrency bound), then QUEUED; oldest first within each. One index-ordered
+            // range per state (remediation_executions_due_state), so nothing is sorted.
+            let wanted = limit * 4 + 16;
+            let mut candidates: Vec<(i64, String, String, String, String, i64, i64, String)> =
+                Vec::new();
+            for st in [STATE_IN_PROGRESS, STATE_QUEUED] {
+                if candidates.len() >= wanted {
+                    break;
+                }
                 let mut s = c
                     .prepare_cached(
                         "SELECT seq, account, region, rule_name, state, concurrency_pct, error_pct, batch_id
-                         FROM remediation_executions
-                         WHERE state IN ('QUEUED','IN_PROGRESS') AND wake_at <= ?1
+                         FROM remediation_executions INDEXED BY remediation_executions_due_state
+                         WHERE state IN ('QUEUED','IN_PROGRESS') AND state = ?3 AND wake_at <= ?1
                            AND (lease_expires IS NULL OR lease_expires < ?1)
-                         ORDER BY state = 'QUEUED', wake_at, seq LIMIT ?2",
+                         ORDER BY wake_at, seq LIMIT ?2",
                     )
                     .map_err(backend)?;
                 let rows = s
-                    .query_map(params![now, (limit * 4 + 16) as i64], |r| {
-                        Ok((
-                            r.get(0)?,
-                            r.get(1)?,
-                            r.get(2)?,
-                            r.get(3)?,
-                            r.get(4)?,
-                            r.get(5)?,
-                            r.get(6)?,
-                            r.get(7)?,
-                        ))
-                    })
+                    .query_map(
+                        params![now, (wanted - candidates.len()) as i64, st],
+                        |r| {
+                            Ok((
+                                r.get(0)?,
+                                r.get(1)?,
+                                r.get(2)?,
+                                r.get(3)?,
+                                r.get(4)?,
+                                r.get(5)?,
+                                r.get(6)?,
+                                r.get(7)?,
+                            ))
+                        },
+                    )
                     .map_err(backend)?;
-                rows.collect::<rusqlite::Result<_>>().map_err(backend)?
-            };
-            // Per rule: (non-terminal executions, IN_PROGRESS executions), counted once.
-            let mut rule_counts: HashMap<(String, String, String), (i64, i64)> = HashMap::new();
+                for row in rows {
+                    candidates.push(row.map_err(backend)?);
+                }
+            }
             let mut take = c
                 .prepare_cached(&format!(
                     "UPDATE remediation_executions
@@ -314,27 +384,9 @@ impl ExecutionStore for SqliteStore {
                 if out.len() >= limit {
                     break;
                 }
-                let key = (account.clone(), region.clone(), rule.clone());
-                if !rule_counts.contains_key(&key) {
-                    let counts = c
-                        .query_row(
-                            "SELECT count(*), coalesce(sum(state='IN_PROGRESS'), 0) FROM remediation_executions
-                             WHERE account=?1 AND region=?2 AND rule_name=?3 AND state IN ('QUEUED','IN_PROGRESS')",
-                            params![account, region, rule],
-                            |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)),
-                        )
-                        .map_err(backend)?;
-                    rule_counts.insert(key.clone(), counts);
-                }
                 if state == STATE_QUEUED {
                     // ErrorPercentage: the batch stops starting executions once exceeded.
-                    let (size, errors): (i64, i64) = c
-                        .query_row(
-                            "SELECT count(*), coalesce(sum(state='FAILED'), 0) FROM remediation_executions WHERE batch_id=?1",
-                            [&batch],
-                            |r| Ok((r.get(0)?, r.get(1)?)),
-                        )
-                        .map_err(backend)?;
+                    let (size, errors) = batch_failures(c, &batch)?;
                     if errors > 0 && errors > size * err / 100 {
                         let message = format!(
                             "The remediation was not started: {errors} of the {size} executions started together failed, more than the configuration's ErrorPercentage ({err}%) allows."
@@ -353,13 +405,9 @@ impl ExecutionStore for SqliteStore {
                             params![seq, failed, now],
                         )
                         .map_err(backend)?;
-                        if let Some(counts) = rule_counts.get_mut(&key) {
-                            counts.0 -= 1;
-                        }
                         continue;
                     }
-                    let (n, running) = rule_counts[&key];
-                    if running >= concurrency_bound(n, conc) {
+                    if !rule_has_room(c, &account, &region, &rule, conc)? {
                         continue;
                     }
                 }
@@ -368,11 +416,6 @@ impl ExecutionStore for SqliteStore {
                     .optional()
                     .map_err(backend)?;
                 if let Some(r) = taken {
-                    if state == STATE_QUEUED {
-                        if let Some(counts) = rule_counts.get_mut(&key) {
-                            counts.1 += 1;
-                        }
-                    }
                     out.push(r);
                 }
             }
