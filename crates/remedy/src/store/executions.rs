@@ -281,3 +281,34 @@ pub trait ExecutionStore: Send + Sync + 'static {
     /// a worker holds is marked, and ends at that worker's next commit.
     async fn stop_execution(&self, scope: &Scope, id: &str, now: f64) -> StoreResult<StopOutcome>;
 }
+
+/// The stored execution-state JSON after StopAutomationExecution (Cancel): the waiting step and
+/// the execution Cancelled. Both backends write it when a stop lands. Unreadable JSON is kept.
+pub(crate) fn cancelled_state(state_json: &str, now: f64) -> String {
+    edit_state(state_json, |s| s.cancel((now * 1000.0).round() as i64))
+}
+
+/// The stored execution-state JSON of an execution ended before it started (its batch exceeded
+/// the error percentage): Failed with `message`.
+pub(crate) fn not_started_state(state_json: &str, message: &str, now: f64) -> String {
+    edit_state(state_json, |s| {
+        s.status = remedy_automation::AutomationExecutionStatus::Failed;
+        s.failure_message = Some(message.to_string());
+        s.next_step = None;
+        s.current = None;
+        s.end_time_ms = Some((now * 1000.0) as i64);
+    })
+}
+
+fn edit_state(
+    state_json: &str,
+    edit: impl FnOnce(&mut remedy_automation::ExecutionState),
+) -> String {
+    match serde_json::from_str::<remedy_automation::ExecutionState>(state_json) {
+        Ok(mut s) => {
+            edit(&mut s);
+            serde_json::to_string(&s).unwrap_or_else(|_| state_json.to_string())
+        }
+        Err(_) => state_json.to_string(),
+    }
+}

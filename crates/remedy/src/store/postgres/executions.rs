@@ -56,32 +56,6 @@ fn record(row: &Row) -> StoreResult<ExecutionRecord> {
     })
 }
 
-/// The execution state JSON after StopAutomationExecution (Cancel).
-fn cancelled(state_json: &str, now: f64) -> String {
-    match serde_json::from_str::<remedy_automation::ExecutionState>(state_json) {
-        Ok(mut s) => {
-            s.cancel((now * 1000.0).round() as i64);
-            serde_json::to_string(&s).unwrap_or_else(|_| state_json.to_string())
-        }
-        Err(_) => state_json.to_string(),
-    }
-}
-
-/// An execution ended before it started: its state JSON marked Failed with `message`.
-fn mark_not_started(state_json: &str, message: &str, now: f64) -> String {
-    match serde_json::from_str::<remedy_automation::ExecutionState>(state_json) {
-        Ok(mut s) => {
-            s.status = remedy_automation::AutomationExecutionStatus::Failed;
-            s.failure_message = Some(message.to_string());
-            s.next_step = None;
-            s.current = None;
-            s.end_time_ms = Some((now * 1000.0) as i64);
-            serde_json::to_string(&s).unwrap_or_else(|_| state_json.to_string())
-        }
-        Err(_) => state_json.to_string(),
-    }
-}
-
 /// Ends an execution Cancelled (remediation state FAILED): lease released, fencing token bumped.
 async fn finish_cancelled(
     c: &impl GenericClient,
@@ -93,7 +67,7 @@ async fn finish_cancelled(
         "UPDATE remediation_executions SET state='FAILED', execution_state=$2, last_updated=$3,
             lease_owner=NULL, lease_expires=NULL, fence=fence+1, cancel_requested=TRUE
          WHERE seq=$1",
-        &[&seq, &cancelled(state_json, now), &now],
+        &[&seq, &cancelled_state(state_json, now), &now],
     )
     .await
     .map_err(pg)?;
@@ -423,7 +397,7 @@ impl ExecutionStore for PgStore {
                     let message = format!(
                         "The remediation was not started: {errors} of the {size} executions started together failed, more than the configuration's ErrorPercentage ({err}%) allows."
                     );
-                    let failed = mark_not_started(col::<&str>(cand, 8)?, &message, now);
+                    let failed = not_started_state(col::<&str>(cand, 8)?, &message, now);
                     t.exec(
                         "UPDATE remediation_executions SET state='FAILED', execution_state=$2, last_updated=$3,
                            lease_owner=NULL, lease_expires=NULL WHERE seq=$1",

@@ -48,18 +48,6 @@ fn record(row: &Row) -> rusqlite::Result<ExecutionRecord> {
 const KIND_REMEDIATION: &str = "remediation";
 const KIND_AUTOMATION: &str = "automation";
 
-/// The execution state JSON after StopAutomationExecution (Cancel): the waiting step and the
-/// execution Cancelled.
-fn cancelled(state_json: &str, now: f64) -> String {
-    match serde_json::from_str::<remedy_automation::ExecutionState>(state_json) {
-        Ok(mut s) => {
-            s.cancel((now * 1000.0).round() as i64);
-            serde_json::to_string(&s).unwrap_or_else(|_| state_json.to_string())
-        }
-        Err(_) => state_json.to_string(),
-    }
-}
-
 /// Ends an execution Cancelled (remediation state FAILED): lease released, fencing token bumped
 /// so no worker's later commit lands.
 fn finish_cancelled(c: &Connection, seq: i64, state_json: &str, now: f64) -> StoreResult<()> {
@@ -67,7 +55,7 @@ fn finish_cancelled(c: &Connection, seq: i64, state_json: &str, now: f64) -> Sto
         "UPDATE remediation_executions SET state='FAILED', execution_state=?2, last_updated=?3,
             lease_owner=NULL, lease_expires=NULL, fence=fence+1, cancel_requested=1
          WHERE seq=?1",
-        params![seq, cancelled(state_json, now), now],
+        params![seq, cancelled_state(state_json, now), now],
     )
     .map_err(backend)?;
     Ok(())
@@ -398,7 +386,7 @@ impl ExecutionStore for SqliteStore {
                                 |r| r.get::<_, String>(0),
                             )
                             .map_err(backend)?;
-                        let failed = mark_not_started(&state_json, &message, now);
+                        let failed = not_started_state(&state_json, &message, now);
                         c.execute(
                             "UPDATE remediation_executions SET state='FAILED', execution_state=?2, last_updated=?3,
                                lease_owner=NULL, lease_expires=NULL WHERE seq=?1",
@@ -741,21 +729,6 @@ impl ExecutionStore for SqliteStore {
             Ok(StopOutcome::Cancelled)
         })
         .await
-    }
-}
-
-/// An execution ended before it started: its state JSON marked Failed with `message`.
-fn mark_not_started(state_json: &str, message: &str, now: f64) -> String {
-    match serde_json::from_str::<remedy_automation::ExecutionState>(state_json) {
-        Ok(mut s) => {
-            s.status = remedy_automation::AutomationExecutionStatus::Failed;
-            s.failure_message = Some(message.to_string());
-            s.next_step = None;
-            s.current = None;
-            s.end_time_ms = Some((now * 1000.0) as i64);
-            serde_json::to_string(&s).unwrap_or_else(|_| state_json.to_string())
-        }
-        Err(_) => state_json.to_string(),
     }
 }
 
