@@ -427,18 +427,3 @@ impl DocumentStore for PgStore {
         Ok(Some((head, versions)))
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use std::sync::Arc;
-
-    /// The DocumentStore conformance suite (`store::documents::conformance`) on PostgreSQL, when
-    /// `REMEDY_TEST_DATABASE_URL` is set (the SQLite run lives beside the SQLite store).
-    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-    async fn conformance() {
-        let Some((store, _db)) = crate::store::postgres::test_database::fresh().await else {
-            return;
-        };
-        crate::store::documents::conformance::run(Arc::new(store)).await;
-    }
-}

@@ -429,17 +429,3 @@ impl DocumentStore for SqliteStore {
         .await
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use std::sync::Arc;
-
-    use super::*;
-
-    #[tokio::test]
-    async fn conformance() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(&dir.path().join("remedy.db")).unwrap();
-        crate::store::documents::conformance::run(Arc::new(store)).await;
-    }
-}
