@@ -148,6 +148,45 @@ pub struct NewConfigurationItem {
     pub relationships: Vec<Relationship>,
 }
 
+impl NewConfigurationItem {
+    /// The item as a store records it in `scope`, after the resource's previous item
+    /// (`previous`: its state id and status), at `now_ms`. The state id strictly increases per
+    /// resource; a resource is (re)discovered when it was never seen or its last item recorded a
+    /// deletion. Both store backends build the stored item here.
+    pub fn into_recorded(
+        self,
+        scope: &Scope,
+        previous: Option<(i64, &str)>,
+        now_ms: i64,
+    ) -> ConfigurationItem {
+        let state_id = match previous {
+            Some((last, _)) => now_ms.max(last + 1),
+            None => now_ms,
+        };
+        let status = self.status.unwrap_or_else(|| match previous {
+            Some((_, s)) if !is_deleted_status(s) => STATUS_OK.to_string(),
+            _ => STATUS_DISCOVERED.to_string(),
+        });
+        ConfigurationItem {
+            account_id: scope.account.clone(),
+            region: scope.region.clone(),
+            resource_type: self.resource_type,
+            resource_id: self.resource_id,
+            resource_name: self.resource_name,
+            arn: self.arn,
+            availability_zone: self.availability_zone,
+            resource_creation_time: self.resource_creation_time,
+            capture_time: self.capture_time.unwrap_or(state_id as f64 / 1000.0),
+            status,
+            state_id,
+            configuration: self.configuration,
+            supplementary_configuration: self.supplementary_configuration,
+            tags: self.tags,
+            relationships: self.relationships,
+        }
+    }
+}
+
 /// The schema version remedy reports for configuration items (`version` / `configurationItemVersion`).
 pub const CI_VERSION: &str = "1.3";
 

@@ -34,9 +34,7 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::{NoTls, Row};
 
 use super::*;
-use crate::domain::{
-    is_deleted_status, STATUS_DELETED, STATUS_DELETED_NOT_RECORDED, STATUS_DISCOVERED,
-};
+use crate::domain::{is_deleted_status, STATUS_DELETED, STATUS_DELETED_NOT_RECORDED};
 
 mod documents;
 mod evaluation_queue;
@@ -468,32 +466,8 @@ async fn insert_item(
             }
         }
     }
-    let now_ms = crate::time::now_millis();
-    let state_id = match &prev {
-        Some((last, _)) => now_ms.max(last + 1),
-        None => now_ms,
-    };
-    let status = item.status.unwrap_or_else(|| match &prev {
-        Some((_, s)) if !is_deleted_status(s) => crate::domain::STATUS_OK.to_string(),
-        _ => STATUS_DISCOVERED.to_string(),
-    });
-    let ci = ConfigurationItem {
-        account_id: scope.account.clone(),
-        region: scope.region.clone(),
-        resource_type: item.resource_type,
-        resource_id: item.resource_id,
-        resource_name: item.resource_name,
-        arn: item.arn,
-        availability_zone: item.availability_zone,
-        resource_creation_time: item.resource_creation_time,
-        capture_time: item.capture_time.unwrap_or(state_id as f64 / 1000.0),
-        status,
-        state_id,
-        configuration: item.configuration,
-        supplementary_configuration: item.supplementary_configuration,
-        tags: item.tags,
-        relationships: item.relationships,
-    };
+    let previous = prev.as_ref().map(|(id, s)| (*id, s.as_str()));
+    let ci = item.into_recorded(scope, previous, crate::time::now_millis());
     let body = to_json(&ci)?;
     c.exec(
         "INSERT INTO configuration_items (account, region, resource_type, resource_id, state_id, capture_time, body)

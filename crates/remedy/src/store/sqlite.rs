@@ -15,9 +15,7 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row};
 use tokio::sync::oneshot;
 
 use super::*;
-use crate::domain::{
-    is_deleted_status, STATUS_DELETED, STATUS_DELETED_NOT_RECORDED, STATUS_DISCOVERED,
-};
+use crate::domain::{is_deleted_status, STATUS_DELETED, STATUS_DELETED_NOT_RECORDED};
 
 /// How many writes one transaction may carry.
 const MAX_GROUP: usize = 256;
@@ -406,33 +404,8 @@ fn insert_item(
             }
         }
     }
-    let now_ms = crate::time::now_millis();
-    let state_id = match &prev {
-        Some((last, _)) => now_ms.max(last + 1),
-        None => now_ms,
-    };
-    // A resource is (re)discovered when it was never seen or its last item recorded a deletion.
-    let status = item.status.unwrap_or_else(|| match &prev {
-        Some((_, s)) if !is_deleted_status(s) => crate::domain::STATUS_OK.to_string(),
-        _ => STATUS_DISCOVERED.to_string(),
-    });
-    let ci = ConfigurationItem {
-        account_id: scope.account.clone(),
-        region: scope.region.clone(),
-        resource_type: item.resource_type,
-        resource_id: item.resource_id,
-        resource_name: item.resource_name,
-        arn: item.arn,
-        availability_zone: item.availability_zone,
-        resource_creation_time: item.resource_creation_time,
-        capture_time: item.capture_time.unwrap_or(state_id as f64 / 1000.0),
-        status,
-        state_id,
-        configuration: item.configuration,
-        supplementary_configuration: item.supplementary_configuration,
-        tags: item.tags,
-        relationships: item.relationships,
-    };
+    let previous = prev.as_ref().map(|(id, s)| (*id, s.as_str()));
+    let ci = item.into_recorded(scope, previous, crate::time::now_millis());
     let body = to_json(&ci)?;
     conn.prepare_cached(
         "INSERT INTO configuration_items (account, region, resource_type, resource_id, state_id, capture_time, body) VALUES (?1,?2,?3,?4,?5,?6,?7)",
