@@ -193,6 +193,7 @@ conformance!(
     lease_release_at_start,
     error_percentage_and_automatic_failures,
     direct_executions_tokens_and_stops,
+    execution_statuses_show_the_committed_steps,
     documents_versions_defaults_and_limits,
     limits_hold_under_concurrent_writers,
     concurrent_records_of_one_resource_keep_a_strict_history,
@@ -1576,6 +1577,14 @@ async fn executions_are_unique_per_key_claimed_fenced_and_bounded(fx: Fx) {
         ["a", "b", "c", "d"]
     );
     assert_eq!(
+        latest
+            .iter()
+            .find(|r| r.id == first.id)
+            .map(|r| r.state.as_str()),
+        Some(STATE_SUCCEEDED),
+        "the committed state"
+    );
+    assert_eq!(
         s.latest_executions(&sc, "r", None, Some(&key("AWS::S3::Bucket", "b")), 1)
             .await
             .unwrap()[0]
@@ -2065,6 +2074,142 @@ async fn direct_executions_tokens_and_stops(fx: Fx) {
         AutomationInsert::LimitExceeded
     );
     assert!(s.get_execution("o3").await.unwrap().is_none());
+    // Per scope: the other scope's two do not count, nor this scope's finished ones.
+    assert_eq!(
+        s.insert_automation_execution(&sc, &direct("d6", None, "h"), 9.0, 2)
+            .await
+            .unwrap(),
+        AutomationInsert::Started
+    );
+}
+
+/// A fresh interpreter state, as StartRemediationExecution queues it.
+fn fresh_state() -> String {
+    direct("x", None, "h").execution_state
+}
+
+/// A state after one failed step whose inputs and outputs a status does not show.
+const RAN_STATE: &str = r#"{"status":"Failed","parameters":{"BucketName":["b"]},"nextStep":null,
+  "current":null,"outputs":{"s1":{"Big":"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"}},"steps":[{"stepName":"s1",
+  "action":"aws:executeAwsApi","status":"Failed","inputs":{"Bucket":"b"},"outputs":{"Big":"x"},
+  "failureMessage":"Access denied","startTimeMs":2000,"endTimeMs":2500,"attempt":1,"maxAttempts":1,
+  "timeoutSeconds":null,"onFailure":"Abort","isCritical":true,"isEnd":false,"nextStep":null}],
+  "stepsExecuted":1,"failureMessage":"Step fails when it is executing.","startTimeMs":2000,
+  "endTimeMs":2500}"#;
+
+async fn execution_statuses_show_the_committed_steps(fx: Fx) {
+    let s = &*fx.store;
+    let sc = scope();
+    remediable(s, &sc).await;
+    let queued = |id: &str, resource: &str| NewExecution {
+        execution_state: fresh_state(),
+        ..exec(id, resource, "b", 100, 100)
+    };
+    s.insert_executions(&sc, "r", &[queued("1", "a"), queued("2", "b")], 1.0)
+        .await
+        .unwrap();
+    // Queued: no step yet.
+    let statuses = s
+        .latest_execution_statuses(&sc, "r", None, None, 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        statuses
+            .iter()
+            .map(|r| (r.resource_id.as_str(), r.state.as_str()))
+            .collect::<Vec<_>>(),
+        [("a", STATE_QUEUED), ("b", STATE_QUEUED)]
+    );
+    assert_eq!(statuses[0].summary, Some(ExecutionSummary::default()));
+    assert_eq!(
+        (statuses[0].invocation_time, statuses[0].last_updated),
+        (1.0, 1.0)
+    );
+    assert_eq!(statuses[0].document_name, "AWS-ConfigureS3BucketVersioning");
+
+    let claimed = s.claim_executions("w", 2.0, 30.0, 10).await.unwrap();
+    let held = |id: &str| claimed.iter().find(|r| r.id == id).unwrap().clone();
+    let a = held("1");
+    assert_eq!(
+        s.commit_step(&StepCommit {
+            execution_state: RAN_STATE.into(),
+            ..step(&a, STATE_FAILED, 3.0)
+        })
+        .await
+        .unwrap(),
+        CommitOutcome::Committed
+    );
+    let shown = s
+        .latest_execution_statuses(&sc, "r", Some(&[key("AWS::S3::Bucket", "a")]), None, 10)
+        .await
+        .unwrap();
+    assert_eq!(shown.len(), 1);
+    assert_eq!(
+        (shown[0].state.as_str(), shown[0].last_updated),
+        (STATE_FAILED, 3.0)
+    );
+    let summary = shown[0].summary.clone().unwrap();
+    assert_eq!(
+        summary.steps,
+        vec![StepSummary {
+            step_name: "s1".into(),
+            status: remedy_automation::AutomationExecutionStatus::Failed,
+            failure_message: Some("Access denied".into()),
+            start_time_ms: 2000,
+            end_time_ms: Some(2500),
+        }]
+    );
+    assert_eq!(
+        summary.failure_message.as_deref(),
+        Some("Step fails when it is executing.")
+    );
+    // The same as reading the whole state.
+    let whole = s.get_execution("1").await.unwrap().unwrap();
+    assert_eq!(whole.execution_state, RAN_STATE);
+    assert_eq!(
+        ExecutionSummary::from_json(&whole.execution_state),
+        Some(summary)
+    );
+
+    // A stop lands at the worker's next commit: the status shows it Cancelled.
+    let b = held("2");
+    assert_eq!(
+        s.stop_execution(&sc, "2", 4.0).await.unwrap(),
+        StopOutcome::CancelRequested
+    );
+    assert_eq!(
+        s.commit_step(&StepCommit {
+            execution_state: fresh_state(),
+            ..step(&b, STATE_IN_PROGRESS, 5.0)
+        })
+        .await
+        .unwrap(),
+        CommitOutcome::Cancelled
+    );
+    let shown = s
+        .latest_execution_statuses(&sc, "r", None, Some(&key("AWS::S3::Bucket", "a")), 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        shown
+            .iter()
+            .map(|r| (r.resource_id.as_str(), r.state.as_str()))
+            .collect::<Vec<_>>(),
+        [("b", STATE_FAILED)]
+    );
+    assert_eq!(
+        shown[0]
+            .summary
+            .as_ref()
+            .and_then(|s| s.failure_message.as_deref()),
+        Some("The automation execution was cancelled.")
+    );
+    // Another rule's, or another scope's: none.
+    assert!(s
+        .latest_execution_statuses(&other_scope(), "r", None, None, 10)
+        .await
+        .unwrap()
+        .is_empty());
 }
 
 // ---- documents -------------------------------------------------------------------------------

@@ -7,7 +7,8 @@
 //! when keys failed for both reasons it names both. Manual runs ignore remediation exceptions.
 //!
 //! Describe shows, per key, the latest execution with one StepDetails entry per step run (a step
-//! run twice by a loop shows twice). An execution that ended FAILED before any step ran (its
+//! run twice by a loop shows twice), read from the execution's stored summary
+//! ([`crate::store::executions::ExecutionSummary`]), not its interpreter state. An execution that ended FAILED before any step ran (its
 //! batch exceeded the ErrorPercentage) shows its first step FAILED with the reason.
 
 use remedy_wire::config::{
@@ -22,7 +23,7 @@ use crate::app::App;
 use crate::domain::{RemediationConfigRecord, Scope};
 use crate::error::{ApiError, ApiResult};
 use crate::protocol::RequestContext;
-use crate::store::executions::{ExecutionRecord, InsertOutcome, STATE_FAILED};
+use crate::store::executions::{ExecutionStatusRecord, InsertOutcome, STATE_FAILED};
 use crate::store::StoreError;
 
 pub const ALREADY_COMPLIANT: &str = "Resource is already compliant.";
@@ -150,49 +151,45 @@ fn seconds(ms: i64) -> f64 {
     ms as f64 / 1000.0
 }
 
-/// The wire status of one execution (spec §4.7).
-pub async fn status_of(
+/// The wire status of one execution (spec §4.7), from its stored summary: the interpreter state
+/// itself is not read.
+async fn status_of(
     runbooks: &dyn crate::remediation::runbooks::RunbookSource,
-    r: &ExecutionRecord,
+    scope: &Scope,
+    r: &ExecutionStatusRecord,
 ) -> RemediationExecutionStatus {
-    let state = serde_json::from_str::<remedy_automation::ExecutionState>(&r.execution_state).ok();
-    let mut steps: Vec<RemediationExecutionStep> = state
-        .as_ref()
-        .map(|s| {
-            s.steps
-                .iter()
-                .map(|st| RemediationExecutionStep {
-                    name: Some(st.step_name.clone()),
-                    state: Some(RemediationExecutionStepState::from_wire(
-                        st.status.remediation_step_state(),
-                    )),
-                    error_message: st.failure_message.clone(),
-                    start_time: Some(seconds(st.start_time_ms)),
-                    stop_time: st.end_time_ms.map(seconds),
-                })
-                .collect()
+    let mut steps: Vec<RemediationExecutionStep> = r
+        .summary
+        .iter()
+        .flat_map(|s| &s.steps)
+        .map(|st| RemediationExecutionStep {
+            name: Some(st.step_name.clone()),
+            state: Some(RemediationExecutionStepState::from_wire(
+                st.status.remediation_step_state(),
+            )),
+            error_message: st.failure_message.clone(),
+            start_time: Some(seconds(st.start_time_ms)),
+            stop_time: st.end_time_ms.map(seconds),
         })
-        .unwrap_or_default();
+        .collect();
     // An execution that ended without running a step (its batch exceeded the ErrorPercentage,
     // or its document is gone) shows why as one FAILED step: the step it never started.
-    if let Some(s) = state.as_ref() {
+    if let Some(message) = r.summary.as_ref().and_then(|s| s.failure_message.as_ref()) {
         if steps.is_empty() && r.state == STATE_FAILED {
-            if let Some(message) = &s.failure_message {
-                let name = runbooks
-                    .resolve(&r.scope, &r.document_name, r.document_version.as_deref())
-                    .await
-                    .ok()
-                    .flatten()
-                    .map(|b| b.runbook.first_step().name.clone())
-                    .unwrap_or_else(|| r.document_name.clone());
-                steps.push(RemediationExecutionStep {
-                    name: Some(name),
-                    state: Some(RemediationExecutionStepState::Failed),
-                    error_message: Some(message.clone()),
-                    start_time: None,
-                    stop_time: Some(r.last_updated),
-                });
-            }
+            let name = runbooks
+                .resolve(scope, &r.document_name, r.document_version.as_deref())
+                .await
+                .ok()
+                .flatten()
+                .map(|b| b.runbook.first_step().name.clone())
+                .unwrap_or_else(|| r.document_name.clone());
+            steps.push(RemediationExecutionStep {
+                name: Some(name),
+                state: Some(RemediationExecutionStepState::Failed),
+                error_message: Some(message.clone()),
+                start_time: None,
+                stop_time: Some(r.last_updated),
+            });
         }
     }
     RemediationExecutionStatus {
@@ -222,14 +219,14 @@ pub async fn describe_status(
         req.resource_keys.map(|k| k.iter().map(key_of).collect());
     let rows = app
         .store
-        .latest_executions(scope, &rule, keys.as_deref(), after.as_ref(), limit + 1)
+        .latest_execution_statuses(scope, &rule, keys.as_deref(), after.as_ref(), limit + 1)
         .await?;
     let (rows, next) = crate::pagination::page(DESCRIBE_OP, rows, limit, |r| {
         (r.resource_type.clone(), r.resource_id.clone())
     });
     let mut statuses = Vec::with_capacity(rows.len());
     for r in &rows {
-        statuses.push(status_of(app.runbooks.as_ref(), r).await);
+        statuses.push(status_of(app.runbooks.as_ref(), scope, r).await);
     }
     Ok(DescribeRemediationExecutionStatusResponse {
         remediation_execution_statuses: Some(statuses),

@@ -1,8 +1,12 @@
 //! The remediation engine: a pool of workers that claim queued executions and run their runbooks
 //! one step at a time.
 //!
-//! - **Claiming.** A worker claims one due execution at a time under a lease
-//!   ([`LEASE_SECONDS`]), renewed by a heartbeat while a step runs. Each claim bumps the
+//! - **Claiming.** A worker claims due executions under a lease ([`LEASE_SECONDS`]), renewed by
+//!   a heartbeat while a step runs, and runs up to [`IN_FLIGHT`] of them at once, claiming more
+//!   in one round trip whenever a quarter of its slots are free. Executions run side by side so
+//!   their step commits reach the store together and share its group commit (one fsync for
+//!   many acknowledged steps; issue 7: one execution at a time per worker meant one fsync per
+//!   step and ~260 executions/s). Each claim bumps the
 //!   execution's fencing token and every commit names it, so a worker that lost its lease (it
 //!   stalled past expiry and another worker took over) cannot overwrite newer state: its commit
 //!   is refused and it drops the execution.
@@ -17,8 +21,8 @@
 //! - **StopAutomationExecution** on an execution a worker holds marks it; the worker's next
 //!   fenced commit ends it Cancelled (the claim does, if the worker died first). Executions no
 //!   worker holds are cancelled by the stop itself ([`crate::store::ExecutionStore::stop_execution`]).
-//! - **Stopping** (SIGTERM): workers stop claiming; a worker inside a step finishes and commits
-//!   it, then releases its lease.
+//! - **Stopping** (SIGTERM): workers stop claiming; each of a worker's executions inside a step
+//!   finishes and commits it, then releases its lease, and the worker waits for all of them.
 //! - **ExecutionControls** are enforced by the claim (see
 //!   [`crate::store::ExecutionStore::claim_executions`]).
 //! - **Automatic failures** feed the retry window ([`super::automatic::on_automatic_failure`]).
@@ -42,6 +46,12 @@ use crate::world::ConfigWorld;
 
 /// Workers per process.
 pub const WORKERS: usize = 4;
+/// Executions one worker runs at once. The SQLite writer commits up to 256 writes per
+/// transaction, so `WORKERS × IN_FLIGHT` concurrent step commits still share few fsyncs.
+pub const IN_FLIGHT: usize = 32;
+/// A worker claims again once this many of its slots are free (or it has none running): fewer,
+/// larger claims instead of a claim round trip per finished execution.
+const CLAIM_AT: usize = IN_FLIGHT / 4;
 /// How long a claim holds an execution without a heartbeat.
 pub const LEASE_SECONDS: f64 = 30.0;
 /// Heartbeat interval while a step runs.
@@ -103,30 +113,57 @@ async fn run(app: Arc<App>, stop: watch::Receiver<bool>) {
 }
 
 async fn worker(app: Arc<App>, owner: String, mut stop: watch::Receiver<bool>) {
+    let mut running = tokio::task::JoinSet::new();
     loop {
+        while let Some(done) = running.try_join_next() {
+            log_panic(done);
+        }
         if *stop.borrow() {
             break;
         }
-        let now = crate::time::now();
-        match app
-            .store
-            .claim_executions(&owner, now, LEASE_SECONDS, 1)
-            .await
-        {
-            Ok(claimed) if !claimed.is_empty() => {
-                for rec in claimed {
-                    run_execution(&app, rec, &stop).await;
+        let free = IN_FLIGHT - running.len();
+        if free >= CLAIM_AT || running.is_empty() {
+            let now = crate::time::now();
+            match app
+                .store
+                .claim_executions(&owner, now, LEASE_SECONDS, free)
+                .await
+            {
+                Ok(claimed) => {
+                    let full = claimed.len() == free;
+                    for rec in claimed {
+                        running.spawn(run_execution(app.clone(), rec, stop.clone()));
+                    }
+                    if full {
+                        // Every slot taken: wait for one to free up.
+                        if let Some(done) = running.join_next().await {
+                            log_panic(done);
+                        }
+                        continue;
+                    }
                 }
-                continue;
+                Err(e) => tracing::warn!(error = %e, "remediation: cannot claim executions"),
             }
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "remediation: cannot claim executions"),
         }
+        // Nothing more is due (or the slots are mostly busy): wait for an execution to finish,
+        // a new one to be queued, or a waiting one to come due.
         tokio::select! {
             _ = stop.changed() => {}
+            Some(done) = running.join_next(), if !running.is_empty() => log_panic(done),
             _ = app.remediation_wakeup.notified() => {}
             _ = tokio::time::sleep(POLL) => {}
         }
+    }
+    // Stopping: each running execution commits its current step and releases its lease.
+    while let Some(done) = running.join_next().await {
+        log_panic(done);
+    }
+}
+
+fn log_panic(done: Result<(), tokio::task::JoinError>) {
+    if let Err(e) = done {
+        // The execution's lease expires and another claim resumes it from its last commit.
+        tracing::error!(error = %e, "remediation: an execution task failed");
     }
 }
 
@@ -155,7 +192,8 @@ async fn fail_unrunnable(app: &App, rec: &ExecutionRecord, message: String) {
     }
 }
 
-async fn run_execution(app: &Arc<App>, rec: ExecutionRecord, stop: &watch::Receiver<bool>) {
+async fn run_execution(app: Arc<App>, rec: ExecutionRecord, stop: watch::Receiver<bool>) {
+    let app = &app;
     let resolved = match app
         .runbooks
         .resolve(

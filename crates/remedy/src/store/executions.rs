@@ -18,8 +18,14 @@
 //!   ([`CommitOutcome::Cancelled`]), or the next claim does if the worker died. A stop is never
 //!   lost and never overwritten.
 //! - **Durable steps**: the engine commits the serialized `ExecutionState` after every step.
+//! - **Status without the interpreter state**: every write of an execution's state also stores
+//!   its [`ExecutionSummary`] (steps' names, states, times and messages; migration 0009), so
+//!   DescribeRemediationExecutionStatus reads a few hundred bytes per execution instead of
+//!   decoding the whole state with its parameters, inputs and outputs
+//!   ([`ExecutionStore::latest_execution_statuses`]).
 
 use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
 
 use super::StoreResult;
 use crate::domain::{RemediationExceptionRecord, Scope};
@@ -99,6 +105,62 @@ pub struct ExecutionRecord {
     /// StopAutomationExecution was asked while a worker held the execution: it ends Cancelled at
     /// the worker's next commit (or the next claim).
     pub cancel_requested: bool,
+}
+
+/// What a status shows of an execution's interpreter state (`remedy_automation::ExecutionState`):
+/// each step run, and why the execution failed. The field names are the state's own, so the same
+/// type reads a stored summary or, for a row written before summaries were stored (and for a
+/// queued execution, whose summary is not stored: it has no steps yet), the state itself,
+/// skipping everything else in it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExecutionSummary {
+    #[serde(default)]
+    pub steps: Vec<StepSummary>,
+    #[serde(default)]
+    pub failure_message: Option<String>,
+}
+
+/// One step run (`remedy_automation::StepRecord`'s shown fields).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StepSummary {
+    pub step_name: String,
+    pub status: remedy_automation::StepExecutionStatus,
+    #[serde(default)]
+    pub failure_message: Option<String>,
+    pub start_time_ms: i64,
+    #[serde(default)]
+    pub end_time_ms: Option<i64>,
+}
+
+impl ExecutionSummary {
+    /// Reads a stored summary or an execution state's JSON; `None` when unreadable.
+    pub fn from_json(json: &str) -> Option<Self> {
+        serde_json::from_str(json).ok()
+    }
+}
+
+/// The summary column written beside an execution state (`None`: the state is unreadable, and
+/// readers fall back to it, finding nothing either). Both backends call it wherever they write a
+/// state, so the two never disagree.
+pub(crate) fn summary_column(state_json: &str) -> Option<String> {
+    ExecutionSummary::from_json(state_json).and_then(|s| serde_json::to_string(&s).ok())
+}
+
+/// The latest execution of a key as DescribeRemediationExecutionStatus shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExecutionStatusRecord {
+    pub resource_type: String,
+    pub resource_id: String,
+    /// QUEUED | IN_PROGRESS | SUCCEEDED | FAILED
+    pub state: String,
+    pub document_name: String,
+    pub document_version: Option<String>,
+    pub invocation_time: f64,
+    pub last_updated: f64,
+    /// `None` when neither the summary nor the state could be read.
+    pub summary: Option<ExecutionSummary>,
 }
 
 /// What the engine commits after a step.
@@ -202,6 +264,17 @@ pub trait ExecutionStore: Send + Sync + 'static {
         after: Option<&(String, String)>,
         limit: usize,
     ) -> StoreResult<Vec<ExecutionRecord>>;
+
+    /// [`Self::latest_executions`] as DescribeRemediationExecutionStatus shows them: each
+    /// execution's summary instead of its interpreter state.
+    async fn latest_execution_statuses(
+        &self,
+        scope: &Scope,
+        rule_name: &str,
+        keys: Option<&[(String, String)]>,
+        after: Option<&(String, String)>,
+        limit: usize,
+    ) -> StoreResult<Vec<ExecutionStatusRecord>>;
 
     async fn get_execution(&self, id: &str) -> StoreResult<Option<ExecutionRecord>>;
 

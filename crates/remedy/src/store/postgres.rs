@@ -50,6 +50,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (5, include_str!("postgres/0005_documents.sql")),
     (6, include_str!("postgres/0006_automation_executions.sql")),
     (7, include_str!("postgres/0007_claim_indexes.sql")),
+    (9, include_str!("postgres/0009_execution_summaries.sql")),
 ];
 
 /// The advisory lock (two-key form, apart from the one-key scope locks) migrations run under.

@@ -32,6 +32,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (5, include_str!("sqlite/0005_documents.sql")),
     (6, include_str!("sqlite/0006_automation_executions.sql")),
     (7, include_str!("sqlite/0007_claim_indexes.sql")),
+    (9, include_str!("sqlite/0009_execution_summaries.sql")),
 ];
 
 mod documents;

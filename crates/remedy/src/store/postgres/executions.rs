@@ -1,5 +1,5 @@
 //! [`ExecutionStore`] on PostgreSQL: tables `remediation_executions` and `remediation_failures`
-//! (migrations 0004, 0006, 0007).
+//! (migrations 0004, 0006, 0007, 0009).
 //!
 //! - The one-in-flight-per-key rule is the partial unique index: racing inserts on any nodes
 //!   block on each other's index entry and the loser's `ON CONFLICT DO NOTHING` reports
@@ -56,6 +56,23 @@ fn record(row: &Row) -> StoreResult<ExecutionRecord> {
     })
 }
 
+/// What a status shows: the stored summary, or for rows without one the state it is read from.
+const STATUS_COLS: &str = "resource_type, resource_id, state, document_name, document_version,
+    invocation_time, last_updated, coalesce(status_summary, execution_state)";
+
+fn status_record(row: &Row) -> StoreResult<ExecutionStatusRecord> {
+    Ok(ExecutionStatusRecord {
+        resource_type: col(row, 0)?,
+        resource_id: col(row, 1)?,
+        state: col(row, 2)?,
+        document_name: col(row, 3)?,
+        document_version: col(row, 4)?,
+        invocation_time: col(row, 5)?,
+        last_updated: col(row, 6)?,
+        summary: ExecutionSummary::from_json(col(row, 7)?),
+    })
+}
+
 /// Ends an execution Cancelled (remediation state FAILED): lease released, fencing token bumped.
 async fn finish_cancelled(
     c: &impl GenericClient,
@@ -63,11 +80,13 @@ async fn finish_cancelled(
     state_json: &str,
     now: f64,
 ) -> StoreResult<()> {
+    let cancelled = cancelled_state(state_json, now);
     c.exec(
         "UPDATE remediation_executions SET state='FAILED', execution_state=$2, last_updated=$3,
-            lease_owner=NULL, lease_expires=NULL, fence=fence+1, cancel_requested=TRUE
+            lease_owner=NULL, lease_expires=NULL, fence=fence+1, cancel_requested=TRUE,
+            status_summary=$4
          WHERE seq=$1",
-        &[&seq, &cancelled_state(state_json, now), &now],
+        &[&seq, &cancelled, &now, &summary_column(&cancelled)],
     )
     .await
     .map_err(pg)?;
@@ -162,6 +181,70 @@ async fn batch_failures(c: &impl GenericClient, batch: &str) -> StoreResult<(i64
     Ok((size, errors))
 }
 
+impl PgStore {
+    /// The latest execution of each key of a rule (see [`ExecutionStore::latest_executions`]),
+    /// the columns `cols`.
+    async fn latest_rows(
+        &self,
+        cols: &str,
+        scope: &Scope,
+        rule_name: &str,
+        keys: Option<&[(String, String)]>,
+        after: Option<&(String, String)>,
+        limit: usize,
+    ) -> StoreResult<Vec<Row>> {
+        let latest = format!(
+            "SELECT {cols} FROM remediation_executions e WHERE account=$1 AND region=$2 AND rule_name=$3
+               AND seq = (SELECT max(seq) FROM remediation_executions l WHERE l.account=e.account
+                          AND l.region=e.region AND l.rule_name=e.rule_name
+                          AND l.resource_type=e.resource_type AND l.resource_id=e.resource_id)"
+        );
+        let (at, ai) = after.cloned().unwrap_or_default();
+        let rows = match keys {
+            Some(keys) => {
+                let types: Vec<&str> = keys.iter().map(|(t, _)| t.as_str()).collect();
+                let ids: Vec<&str> = keys.iter().map(|(_, i)| i.as_str()).collect();
+                self.rows(
+                    &format!(
+                        "{latest} AND (resource_type, resource_id) IN (SELECT * FROM unnest($4::text[], $5::text[]))
+                           AND (resource_type, resource_id) > ($6, $7)
+                         ORDER BY resource_type, resource_id LIMIT $8"
+                    ),
+                    &[
+                        &scope.account,
+                        &scope.region,
+                        &rule_name,
+                        &types,
+                        &ids,
+                        &at,
+                        &ai,
+                        &(limit as i64),
+                    ],
+                )
+                .await?
+            }
+            None => {
+                self.rows(
+                    &format!(
+                        "{latest} AND (resource_type, resource_id) > ($4, $5)
+                         ORDER BY resource_type, resource_id LIMIT $6"
+                    ),
+                    &[
+                        &scope.account,
+                        &scope.region,
+                        &rule_name,
+                        &at,
+                        &ai,
+                        &(limit as i64),
+                    ],
+                )
+                .await?
+            }
+        };
+        Ok(rows)
+    }
+}
+
 #[async_trait]
 impl ExecutionStore for PgStore {
     async fn insert_executions(
@@ -239,55 +322,24 @@ impl ExecutionStore for PgStore {
         after: Option<&(String, String)>,
         limit: usize,
     ) -> StoreResult<Vec<ExecutionRecord>> {
-        let latest = format!(
-            "SELECT {COLS} FROM remediation_executions e WHERE account=$1 AND region=$2 AND rule_name=$3
-               AND seq = (SELECT max(seq) FROM remediation_executions l WHERE l.account=e.account
-                          AND l.region=e.region AND l.rule_name=e.rule_name
-                          AND l.resource_type=e.resource_type AND l.resource_id=e.resource_id)"
-        );
-        let (at, ai) = after.cloned().unwrap_or_default();
-        let rows = match keys {
-            Some(keys) => {
-                let types: Vec<&str> = keys.iter().map(|(t, _)| t.as_str()).collect();
-                let ids: Vec<&str> = keys.iter().map(|(_, i)| i.as_str()).collect();
-                self.rows(
-                    &format!(
-                        "{latest} AND (resource_type, resource_id) IN (SELECT * FROM unnest($4::text[], $5::text[]))
-                           AND (resource_type, resource_id) > ($6, $7)
-                         ORDER BY resource_type, resource_id LIMIT $8"
-                    ),
-                    &[
-                        &scope.account,
-                        &scope.region,
-                        &rule_name,
-                        &types,
-                        &ids,
-                        &at,
-                        &ai,
-                        &(limit as i64),
-                    ],
-                )
-                .await?
-            }
-            None => {
-                self.rows(
-                    &format!(
-                        "{latest} AND (resource_type, resource_id) > ($4, $5)
-                         ORDER BY resource_type, resource_id LIMIT $6"
-                    ),
-                    &[
-                        &scope.account,
-                        &scope.region,
-                        &rule_name,
-                        &at,
-                        &ai,
-                        &(limit as i64),
-                    ],
-                )
-                .await?
-            }
-        };
+        let rows = self
+            .latest_rows(COLS, scope, rule_name, keys, after, limit)
+            .await?;
         map_rows(&rows, record)
+    }
+
+    async fn latest_execution_statuses(
+        &self,
+        scope: &Scope,
+        rule_name: &str,
+        keys: Option<&[(String, String)]>,
+        after: Option<&(String, String)>,
+        limit: usize,
+    ) -> StoreResult<Vec<ExecutionStatusRecord>> {
+        let rows = self
+            .latest_rows(STATUS_COLS, scope, rule_name, keys, after, limit)
+            .await?;
+        map_rows(&rows, status_record)
     }
 
     async fn get_execution(&self, id: &str) -> StoreResult<Option<ExecutionRecord>> {
@@ -400,8 +452,8 @@ impl ExecutionStore for PgStore {
                     let failed = not_started_state(col::<&str>(cand, 8)?, &message, now);
                     t.exec(
                         "UPDATE remediation_executions SET state='FAILED', execution_state=$2, last_updated=$3,
-                           lease_owner=NULL, lease_expires=NULL WHERE seq=$1",
-                        &[&seq, &failed, &now],
+                           lease_owner=NULL, lease_expires=NULL, status_summary=$4 WHERE seq=$1",
+                        &[&seq, &failed, &now, &summary_column(&failed)],
                     )
                     .await
                     .map_err(pg)?;
@@ -465,7 +517,8 @@ impl ExecutionStore for PgStore {
                 "UPDATE remediation_executions SET state=$3, execution_state=$4, last_updated=$5,
                     wake_at = coalesce($6, wake_at),
                     lease_owner = CASE WHEN $7 THEN NULL ELSE lease_owner END,
-                    lease_expires = CASE WHEN $7 THEN NULL ELSE lease_expires END
+                    lease_expires = CASE WHEN $7 THEN NULL ELSE lease_expires END,
+                    status_summary = $8
                  WHERE id=$1 AND fence=$2 AND state IN ('QUEUED','IN_PROGRESS')",
                 &[
                     &commit.id,
@@ -475,6 +528,7 @@ impl ExecutionStore for PgStore {
                     &commit.now,
                     &commit.wake_at,
                     &release,
+                    &summary_column(&commit.execution_state),
                 ],
             )
             .await

@@ -1,5 +1,5 @@
 //! [`ExecutionStore`] on SQLite: tables `remediation_executions` and `remediation_failures`
-//! (migrations 0004, 0006, 0007).
+//! (migrations 0004, 0006, 0007, 0009).
 //!
 //! Claiming runs on the single writer, so selecting candidates and taking their leases is one
 //! transaction: each candidate is taken with a guarded `UPDATE … RETURNING` (lease still free),
@@ -45,17 +45,108 @@ fn record(row: &Row) -> rusqlite::Result<ExecutionRecord> {
     })
 }
 
+/// What a status shows: the stored summary, or for rows without one the state it is read from.
+const STATUS_COLS: &str = "resource_type, resource_id, state, document_name, document_version,
+    invocation_time, last_updated, coalesce(status_summary, execution_state)";
+
+fn status_record(row: &Row) -> rusqlite::Result<ExecutionStatusRecord> {
+    let summary = row
+        .get_ref(7)?
+        .as_str()
+        .ok()
+        .and_then(ExecutionSummary::from_json);
+    Ok(ExecutionStatusRecord {
+        resource_type: row.get(0)?,
+        resource_id: row.get(1)?,
+        state: row.get(2)?,
+        document_name: row.get(3)?,
+        document_version: row.get(4)?,
+        invocation_time: row.get(5)?,
+        last_updated: row.get(6)?,
+        summary,
+    })
+}
+
+/// The latest execution of each key of a rule (see [`ExecutionStore::latest_executions`]), the
+/// columns `cols` mapped by `map`. Named keys are one descent each of the key index to the key's
+/// highest `seq`; without keys, a page in key order.
+#[allow(clippy::too_many_arguments)]
+fn latest<T>(
+    c: &Connection,
+    cols: &str,
+    map: fn(&Row) -> rusqlite::Result<T>,
+    scope: &Scope,
+    rule: &str,
+    keys: Option<&[(String, String)]>,
+    after: Option<&(String, String)>,
+    limit: usize,
+) -> StoreResult<Vec<T>> {
+    let mut out = Vec::new();
+    match keys {
+        Some(keys) => {
+            let mut keys: Vec<&(String, String)> = keys.iter().collect();
+            keys.sort();
+            keys.dedup();
+            let mut s = c
+                .prepare_cached(&format!(
+                    "SELECT {cols} FROM remediation_executions INDEXED BY remediation_executions_key
+                     WHERE account=?1 AND region=?2 AND rule_name=?3 AND resource_type=?4 AND resource_id=?5
+                     ORDER BY seq DESC LIMIT 1"
+                ))
+                .map_err(backend)?;
+            for (t, i) in keys {
+                if after.is_some_and(|a| (t, i) <= (&a.0, &a.1)) {
+                    continue;
+                }
+                if out.len() >= limit {
+                    break;
+                }
+                if let Some(r) = s
+                    .query_row(params![scope.account, scope.region, rule, t, i], map)
+                    .optional()
+                    .map_err(backend)?
+                {
+                    out.push(r);
+                }
+            }
+        }
+        None => {
+            let (at, ai) = after.cloned().unwrap_or_default();
+            let mut s = c
+                .prepare_cached(&format!(
+                    "SELECT {cols} FROM remediation_executions e WHERE account=?1 AND region=?2 AND rule_name=?3
+                       AND seq = (SELECT max(seq) FROM remediation_executions l WHERE l.account=e.account AND l.region=e.region
+                                  AND l.rule_name=e.rule_name AND l.resource_type=e.resource_type AND l.resource_id=e.resource_id)
+                       AND (resource_type, resource_id) > (?4, ?5) ORDER BY resource_type, resource_id LIMIT ?6"
+                ))
+                .map_err(backend)?;
+            let rows = s
+                .query_map(
+                    params![scope.account, scope.region, rule, at, ai, limit as i64],
+                    map,
+                )
+                .map_err(backend)?;
+            for r in rows {
+                out.push(r.map_err(backend)?);
+            }
+        }
+    }
+    Ok(out)
+}
+
 const KIND_REMEDIATION: &str = "remediation";
 const KIND_AUTOMATION: &str = "automation";
 
 /// Ends an execution Cancelled (remediation state FAILED): lease released, fencing token bumped
 /// so no worker's later commit lands.
 fn finish_cancelled(c: &Connection, seq: i64, state_json: &str, now: f64) -> StoreResult<()> {
+    let cancelled = cancelled_state(state_json, now);
     c.execute(
         "UPDATE remediation_executions SET state='FAILED', execution_state=?2, last_updated=?3,
-            lease_owner=NULL, lease_expires=NULL, fence=fence+1, cancel_requested=1
+            lease_owner=NULL, lease_expires=NULL, fence=fence+1, cancel_requested=1,
+            status_summary=?4
          WHERE seq=?1",
-        params![seq, cancelled_state(state_json, now), now],
+        params![seq, cancelled, now, summary_column(&cancelled)],
     )
     .map_err(backend)?;
     Ok(())
@@ -224,56 +315,41 @@ impl ExecutionStore for SqliteStore {
         let keys = keys.map(|k| k.to_vec());
         let after = after.cloned();
         self.read(move |c| {
-            let latest = format!(
-                "SELECT {COLS} FROM remediation_executions e WHERE account=?1 AND region=?2 AND rule_name=?3
-                   AND seq = (SELECT max(seq) FROM remediation_executions l WHERE l.account=e.account AND l.region=e.region
-                              AND l.rule_name=e.rule_name AND l.resource_type=e.resource_type AND l.resource_id=e.resource_id)"
-            );
-            let mut out = Vec::new();
-            match keys {
-                Some(mut keys) => {
-                    keys.sort();
-                    keys.dedup();
-                    let mut s = c
-                        .prepare_cached(&format!("{latest} AND resource_type=?4 AND resource_id=?5"))
-                        .map_err(backend)?;
-                    for (t, i) in keys {
-                        if after.as_ref().is_some_and(|a| (&t, &i) <= (&a.0, &a.1)) {
-                            continue;
-                        }
-                        if out.len() >= limit {
-                            break;
-                        }
-                        if let Some(r) = s
-                            .query_row(params![scope.account, scope.region, rule, t, i], record)
-                            .optional()
-                            .map_err(backend)?
-                        {
-                            out.push(r);
-                        }
-                    }
-                }
-                None => {
-                    let (at, ai) = after.unwrap_or_default();
-                    let mut s = c
-                        .prepare_cached(&format!(
-                            "{latest} AND (resource_type, resource_id) > (?4, ?5) ORDER BY resource_type, resource_id LIMIT ?6"
-                        ))
-                        .map_err(backend)?;
-                    let rows = s
-                        .query_map(
-                            params![scope.account, scope.region, rule, at, ai, limit as i64],
-                            record,
-                        )
-                        .map_err(backend)?;
-                    for r in rows {
-                        out.push(r.map_err(backend)?);
-                    }
-                }
-            }
-            Ok(out)
+            latest(
+                c,
+                COLS,
+                record,
+                &scope,
+                &rule,
+                keys.as_deref(),
+                after.as_ref(),
+                limit,
+            )
         })
         .await
+    }
+
+    async fn latest_execution_statuses(
+        &self,
+        scope: &Scope,
+        rule_name: &str,
+        keys: Option<&[(String, String)]>,
+        after: Option<&(String, String)>,
+        limit: usize,
+    ) -> StoreResult<Vec<ExecutionStatusRecord>> {
+        // At most a page of index lookups: on the calling thread (see `read_inline`).
+        self.read_inline(|c| {
+            latest(
+                c,
+                STATUS_COLS,
+                status_record,
+                scope,
+                rule_name,
+                keys,
+                after,
+                limit,
+            )
+        })
     }
 
     async fn get_execution(&self, id: &str) -> StoreResult<Option<ExecutionRecord>> {
@@ -389,8 +465,8 @@ impl ExecutionStore for SqliteStore {
                         let failed = not_started_state(&state_json, &message, now);
                         c.execute(
                             "UPDATE remediation_executions SET state='FAILED', execution_state=?2, last_updated=?3,
-                               lease_owner=NULL, lease_expires=NULL WHERE seq=?1",
-                            params![seq, failed, now],
+                               lease_owner=NULL, lease_expires=NULL, status_summary=?4 WHERE seq=?1",
+                            params![seq, failed, now, summary_column(&failed)],
                         )
                         .map_err(backend)?;
                         continue;
@@ -429,18 +505,23 @@ impl ExecutionStore for SqliteStore {
 
     async fn commit_step(&self, commit: &StepCommit) -> StoreResult<CommitOutcome> {
         let commit = commit.clone();
+        // Derived on the caller's thread, not the single writer's.
+        let summary = summary_column(&commit.execution_state);
         self.write(move |c| {
             let terminal = commit.state == STATE_SUCCEEDED || commit.state == STATE_FAILED;
             // A stop asked meanwhile: the step the worker finished counts, then the execution
             // ends Cancelled (unless the step ended it anyway).
             let held = c
-                .query_row(
+                .prepare_cached(
                     "SELECT seq, cancel_requested FROM remediation_executions
                      WHERE id=?1 AND fence=?2 AND state IN ('QUEUED','IN_PROGRESS')",
-                    params![commit.id, commit.fence],
-                    |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)? != 0)),
                 )
-                .optional()
+                .and_then(|mut s| {
+                    s.query_row(params![commit.id, commit.fence], |r| {
+                        Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)? != 0))
+                    })
+                    .optional()
+                })
                 .map_err(backend)?;
             let Some((seq, cancel_requested)) = held else {
                 return Ok(CommitOutcome::Stale);
@@ -451,22 +532,26 @@ impl ExecutionStore for SqliteStore {
             }
             let release = terminal || commit.wake_at.is_some();
             let n = c
-                .execute(
+                .prepare_cached(
                     "UPDATE remediation_executions SET state=?3, execution_state=?4, last_updated=?5,
                         wake_at = coalesce(?6, wake_at),
                         lease_owner = CASE WHEN ?7 THEN NULL ELSE lease_owner END,
-                        lease_expires = CASE WHEN ?7 THEN NULL ELSE lease_expires END
-                     WHERE id=?1 AND fence=?2 AND state IN ('QUEUED','IN_PROGRESS')",
-                    params![
-                        commit.id,
+                        lease_expires = CASE WHEN ?7 THEN NULL ELSE lease_expires END,
+                        status_summary = ?8
+                     WHERE seq=?1 AND fence=?2",
+                )
+                .and_then(|mut s| {
+                    s.execute(params![
+                        seq,
                         commit.fence,
                         commit.state,
                         commit.execution_state,
                         commit.now,
                         commit.wake_at,
-                        release
-                    ],
-                )
+                        release,
+                        summary,
+                    ])
+                })
                 .map_err(backend)?;
             Ok(if n == 1 {
                 CommitOutcome::Committed
@@ -729,411 +814,5 @@ impl ExecutionStore for SqliteStore {
             Ok(StopOutcome::Cancelled)
         })
         .await
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::domain::RemediationConfigRecord;
-
-    fn open() -> (tempfile::TempDir, SqliteStore) {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(&dir.path().join("remedy.db")).unwrap();
-        (dir, store)
-    }
-
-    fn exec(id: &str, resource: &str, batch: &str, conc: u32, err: u32) -> NewExecution {
-        NewExecution {
-            id: id.into(),
-            rule_name: "r".into(),
-            resource_type: "AWS::S3::Bucket".into(),
-            resource_id: resource.into(),
-            document_name: "AWS-ConfigureS3BucketVersioning".into(),
-            document_version: None,
-            parameters: "{}".into(),
-            execution_state: "{}".into(),
-            automatic: false,
-            concurrency_percentage: conc,
-            error_percentage: err,
-            batch_id: batch.into(),
-            wake_at: 0.0,
-        }
-    }
-
-    async fn setup(store: &SqliteStore, scope: &Scope) {
-        let rule = crate::domain::RuleRecord {
-            name: "r".into(),
-            id: "config-rule-r".into(),
-            arn: scope.config_arn("config-rule/config-rule-r"),
-            rule: Default::default(),
-        };
-        store.insert_rule(scope, &rule, &[], 10).await.unwrap();
-        store
-            .put_remediation_configurations(
-                scope,
-                &[RemediationConfigRecord {
-                    rule_name: "r".into(),
-                    arn: "arn".into(),
-                    config: Default::default(),
-                }],
-            )
-            .await
-            .unwrap();
-    }
-
-    #[tokio::test]
-    async fn in_flight_is_unique_claims_are_fenced_and_bounded() {
-        let (_dir, store) = open();
-        let scope = Scope::new("000000000000", "us-east-1");
-        assert!(matches!(
-            store
-                .insert_executions(&scope, "r", &[exec("x", "a", "b", 100, 100)], 1.0)
-                .await,
-            Err(StoreError::NotFound)
-        ));
-        setup(&store, &scope).await;
-        let out = store
-            .insert_executions(
-                &scope,
-                "r",
-                &[
-                    exec("1", "a", "b", 50, 100),
-                    exec("2", "a", "b", 50, 100),
-                    exec("3", "b", "b", 50, 100),
-                    exec("4", "c", "b", 50, 100),
-                    exec("5", "d", "b", 50, 100),
-                ],
-                1.0,
-            )
-            .await
-            .unwrap();
-        assert_eq!(out[1], InsertOutcome::InFlight);
-        assert_eq!(
-            out.iter().filter(|o| **o == InsertOutcome::Started).count(),
-            4
-        );
-        // 50 % of 4 non-terminal executions: 2 at once.
-        let claimed = store.claim_executions("w1", 2.0, 30.0, 10).await.unwrap();
-        assert_eq!(claimed.len(), 2);
-        assert!(store
-            .claim_executions("w2", 3.0, 30.0, 10)
-            .await
-            .unwrap()
-            .is_empty());
-        // Lease expiry: another worker takes over; the stale one's commit is refused.
-        let first = &claimed[0];
-        let again = store.claim_executions("w2", 40.0, 30.0, 10).await.unwrap();
-        assert!(again.iter().any(|r| r.id == first.id));
-        let commit = StepCommit {
-            id: first.id.clone(),
-            fence: first.fence,
-            state: STATE_SUCCEEDED.into(),
-            execution_state: "{}".into(),
-            now: 41.0,
-            wake_at: None,
-        };
-        assert_eq!(
-            store.commit_step(&commit).await.unwrap(),
-            CommitOutcome::Stale
-        );
-        let newer = again.iter().find(|r| r.id == first.id).unwrap();
-        let commit = StepCommit {
-            fence: newer.fence,
-            ..commit
-        };
-        assert_eq!(
-            store.commit_step(&commit).await.unwrap(),
-            CommitOutcome::Committed
-        );
-        let latest = store
-            .latest_executions(&scope, "r", None, None, 100)
-            .await
-            .unwrap();
-        assert_eq!(latest.len(), 4);
-        assert!(latest.iter().any(|r| r.state == STATE_SUCCEEDED));
-        // A terminal key may start again; the latest execution is shown.
-        let out = store
-            .insert_executions(
-                &scope,
-                "r",
-                &[exec("6", &first.resource_id, "c", 100, 100)],
-                50.0,
-            )
-            .await
-            .unwrap();
-        assert_eq!(out, vec![InsertOutcome::Started]);
-        let k = vec![("AWS::S3::Bucket".to_string(), first.resource_id.clone())];
-        let latest = store
-            .latest_executions(&scope, "r", Some(&k), None, 100)
-            .await
-            .unwrap();
-        assert_eq!(latest[0].id, "6");
-        // Deleting the configuration is refused while executions are in flight.
-        assert!(matches!(
-            store.delete_remediation_configuration(&scope, "r").await,
-            Err(StoreError::RemediationInProgress)
-        ));
-    }
-
-    #[tokio::test]
-    async fn error_percentage_stops_the_batch_and_failures_create_an_exception() {
-        let (_dir, store) = open();
-        let scope = Scope::new("000000000000", "us-east-1");
-        setup(&store, &scope).await;
-        let execs: Vec<_> = (0..4)
-            .map(|i| exec(&i.to_string(), &format!("b{i}"), "batch", 25, 25))
-            .collect();
-        store
-            .insert_executions(&scope, "r", &execs, 1.0)
-            .await
-            .unwrap();
-        let c = store.claim_executions("w", 2.0, 30.0, 10).await.unwrap();
-        assert_eq!(c.len(), 1);
-        let fail = StepCommit {
-            id: c[0].id.clone(),
-            fence: c[0].fence,
-            state: STATE_FAILED.into(),
-            execution_state: "{}".into(),
-            now: 3.0,
-            wake_at: None,
-        };
-        assert_eq!(
-            store.commit_step(&fail).await.unwrap(),
-            CommitOutcome::Committed
-        );
-        // 1 error of 4 at 25 %: floor(1) allows one.
-        let c = store.claim_executions("w", 4.0, 30.0, 10).await.unwrap();
-        assert_eq!(c.len(), 1);
-        let fail = StepCommit {
-            id: c[0].id.clone(),
-            fence: c[0].fence,
-            ..fail
-        };
-        assert_eq!(
-            store.commit_step(&fail).await.unwrap(),
-            CommitOutcome::Committed
-        );
-        // 2 > 1: the rest end FAILED without starting.
-        assert!(store
-            .claim_executions("w", 5.0, 30.0, 10)
-            .await
-            .unwrap()
-            .is_empty());
-        assert_eq!(store.active_executions().await.unwrap(), 0);
-
-        for n in 1..3 {
-            assert_eq!(
-                store
-                    .record_automatic_failure(&scope, "r", "T", "i", n as f64, 60.0, 3)
-                    .await
-                    .unwrap(),
-                AutomaticFailureOutcome::Retry { failures: n }
-            );
-        }
-        // Outside the window, the old ones do not count.
-        assert_eq!(
-            store
-                .record_automatic_failure(&scope, "r", "T", "i", 100.0, 60.0, 3)
-                .await
-                .unwrap(),
-            AutomaticFailureOutcome::Retry { failures: 1 }
-        );
-        store
-            .record_automatic_failure(&scope, "r", "T", "i", 101.0, 60.0, 3)
-            .await
-            .unwrap();
-        let out = store
-            .record_automatic_failure(&scope, "r", "T", "i", 102.0, 60.0, 3)
-            .await
-            .unwrap();
-        assert!(matches!(out, AutomaticFailureOutcome::ExceptionCreated(_)));
-        let ex = store
-            .list_remediation_exceptions(&scope, "r", None, None, 10, 103.0)
-            .await
-            .unwrap();
-        assert_eq!(
-            ex[0].message.as_deref(),
-            Some("Auto-remediation failed 3 times within 60 seconds.")
-        );
-    }
-
-    fn direct(id: &str, token: Option<&str>, hash: &str) -> NewAutomationExecution {
-        let runbook = remedy_automation::builtin("AWS-ConfigureS3BucketVersioning").unwrap();
-        let given = std::collections::BTreeMap::from([(
-            "BucketName".to_string(),
-            vec!["bucket".to_string()],
-        )]);
-        let params = runbook.resolve_parameters(&given).unwrap();
-        let state = remedy_automation::ExecutionState::new(runbook, params);
-        NewAutomationExecution {
-            id: id.into(),
-            document_name: "AWS-ConfigureS3BucketVersioning".into(),
-            document_version: "1".into(),
-            parameters: "{}".into(),
-            execution_state: serde_json::to_string(&state).unwrap(),
-            mode: "Auto".into(),
-            executed_by: "arn:aws:iam::000000000000:root".into(),
-            client_token: token.map(str::to_string),
-            request_hash: hash.into(),
-            tags: vec![("k".into(), "v".into())],
-            parent_id: None,
-        }
-    }
-
-    fn status_of(r: &ExecutionRecord) -> remedy_automation::AutomationExecutionStatus {
-        serde_json::from_str::<remedy_automation::ExecutionState>(&r.execution_state)
-            .unwrap()
-            .status
-    }
-
-    #[tokio::test]
-    async fn direct_executions_tokens_and_stops_never_lost_never_overwritten() {
-        let (_dir, store) = open();
-        let scope = Scope::new("000000000000", "us-east-1");
-        let other = Scope::new("111111111111", "us-east-1");
-        // Direct executions have no key: any number run at once; a token names one execution.
-        for (id, token) in [("d1", Some("t1")), ("d2", None), ("d3", None)] {
-            assert_eq!(
-                store
-                    .insert_automation_execution(&scope, &direct(id, token, "h"), 1.0, 100)
-                    .await
-                    .unwrap(),
-                AutomationInsert::Started
-            );
-        }
-        let again = store
-            .insert_automation_execution(&scope, &direct("d4", Some("t1"), "h"), 2.0, 100)
-            .await
-            .unwrap();
-        assert_eq!(again, AutomationInsert::Existing("d1".into()));
-        let other_request = store
-            .insert_automation_execution(&scope, &direct("d5", Some("t1"), "h2"), 2.0, 100)
-            .await
-            .unwrap();
-        assert_eq!(other_request, AutomationInsert::TokenMismatch);
-        // Tokens are per account and region.
-        assert_eq!(
-            store
-                .insert_automation_execution(&other, &direct("o1", Some("t1"), "h2"), 2.0, 100)
-                .await
-                .unwrap(),
-            AutomationInsert::Started
-        );
-        let listed = store.list_executions(&scope, None, 10).await.unwrap();
-        let ids: Vec<_> = listed.iter().map(|r| r.id.as_str()).collect();
-        assert_eq!(ids, ["d3", "d2", "d1"]);
-        assert!(listed.iter().all(|r| !r.remediation && r.tags.len() == 1));
-        let page = store
-            .list_executions(&scope, Some(listed[0].seq), 1)
-            .await
-            .unwrap();
-        assert_eq!(page[0].id, "d2");
-
-        // A queued execution is cancelled by the stop itself; a second stop finds it over.
-        assert_eq!(
-            store.stop_execution(&other, "d2", 3.0).await.unwrap(),
-            StopOutcome::NotFound
-        );
-        assert_eq!(
-            store.stop_execution(&scope, "d2", 3.0).await.unwrap(),
-            StopOutcome::Cancelled
-        );
-        let d2 = store.get_execution("d2").await.unwrap().unwrap();
-        assert_eq!(d2.state, STATE_FAILED);
-        assert_eq!(
-            status_of(&d2),
-            remedy_automation::AutomationExecutionStatus::Cancelled
-        );
-        assert_eq!(
-            store.stop_execution(&scope, "d2", 4.0).await.unwrap(),
-            StopOutcome::Terminal
-        );
-
-        // Held by a worker: marked; the worker's next commit ends it Cancelled, and a worker
-        // with an older token can no longer write.
-        let claimed = store.claim_executions("w1", 5.0, 30.0, 10).await.unwrap();
-        let d1 = claimed.iter().find(|r| r.id == "d1").unwrap().clone();
-        assert_eq!(
-            store.stop_execution(&scope, "d1", 6.0).await.unwrap(),
-            StopOutcome::CancelRequested
-        );
-        assert!(
-            store
-                .get_execution("d1")
-                .await
-                .unwrap()
-                .unwrap()
-                .cancel_requested
-        );
-        let step = StepCommit {
-            id: "d1".into(),
-            fence: d1.fence,
-            state: STATE_IN_PROGRESS.into(),
-            execution_state: d1.execution_state.clone(),
-            now: 7.0,
-            wake_at: None,
-        };
-        assert_eq!(
-            store.commit_step(&step).await.unwrap(),
-            CommitOutcome::Cancelled
-        );
-        let after = store.get_execution("d1").await.unwrap().unwrap();
-        assert_eq!(after.state, STATE_FAILED);
-        assert_eq!(
-            status_of(&after),
-            remedy_automation::AutomationExecutionStatus::Cancelled
-        );
-        assert_eq!(
-            store.commit_step(&step).await.unwrap(),
-            CommitOutcome::Stale
-        );
-
-        // Held by a worker that dies before committing: the next claim ends it Cancelled
-        // instead of running it.
-        let d3 = claimed.iter().find(|r| r.id == "d3").unwrap().clone();
-        assert_eq!(
-            store.stop_execution(&scope, "d3", 8.0).await.unwrap(),
-            StopOutcome::CancelRequested
-        );
-        let claimed = store.claim_executions("w2", 100.0, 30.0, 10).await.unwrap();
-        let ids: Vec<_> = claimed.iter().map(|r| r.id.as_str()).collect();
-        assert_eq!(ids, ["o1"]);
-        let d3_after = store.get_execution("d3").await.unwrap().unwrap();
-        assert_eq!(d3_after.state, STATE_FAILED);
-        assert!(d3_after.fence > d3.fence);
-        let late = StepCommit {
-            id: "d3".into(),
-            fence: d3.fence,
-            ..step
-        };
-        assert_eq!(
-            store.commit_step(&late).await.unwrap(),
-            CommitOutcome::Stale
-        );
-        assert_eq!(store.active_executions().await.unwrap(), 1); // o1, in the other account
-
-        // The quota counts the scope's unfinished executions.
-        assert_eq!(
-            store
-                .insert_automation_execution(&other, &direct("o2", None, "h"), 9.0, 2)
-                .await
-                .unwrap(),
-            AutomationInsert::Started
-        );
-        assert_eq!(
-            store
-                .insert_automation_execution(&other, &direct("o3", None, "h"), 9.0, 2)
-                .await
-                .unwrap(),
-            AutomationInsert::LimitExceeded
-        );
-        assert_eq!(
-            store
-                .insert_automation_execution(&scope, &direct("d6", None, "h"), 9.0, 2)
-                .await
-                .unwrap(),
-            AutomationInsert::Started
-        );
     }
 }
