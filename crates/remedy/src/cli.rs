@@ -50,7 +50,22 @@ pub struct StorageArgs {
     /// it), or `sqlite://PATH` for an explicit SQLite file. Overrides --data-dir.
     #[arg(long, env = "REMEDY_DATABASE_URL")]
     pub database_url: Option<String>,
+
+    /// PostgreSQL connections this node pools (1 to 1000), beside its one liveness connection.
+    /// Size it so that every node's pool together stays under the server's max_connections.
+    /// Ignored on SQLite.
+    #[arg(
+        long,
+        env = "REMEDY_DATABASE_POOL_SIZE",
+        default_value_t = crate::store::postgres::DEFAULT_POOL_SIZE as u32,
+        value_parser = clap::value_parser!(u32).range(1..=MAX_POOL_SIZE)
+    )]
+    pub database_pool_size: u32,
 }
+
+/// The largest `--database-pool-size` accepted: far past what one node can use, low enough to
+/// catch a typo before it exhausts the database's connections.
+pub const MAX_POOL_SIZE: i64 = 1000;
 
 #[derive(Debug, clap::Args)]
 pub struct ServeArgs {
@@ -192,10 +207,48 @@ impl StorageArgs {
                     .map_err(|e| format!("cannot open {}: {e}", path.display()))?,
             ),
             Database::Postgres(url) => std::sync::Arc::new(
-                crate::store::postgres::PgStore::connect(&url)
-                    .await
-                    .map_err(|e| format!("cannot open the PostgreSQL database: {e}"))?,
+                crate::store::postgres::PgStore::connect_with_pool_size(
+                    &url,
+                    self.database_pool_size as usize,
+                )
+                .await
+                .map_err(|e| format!("cannot open the PostgreSQL database: {e}"))?,
             ),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn storage(args: &[&str]) -> Result<StorageArgs, clap::Error> {
+        let argv = ["remedy", "serve"].iter().chain(args);
+        Cli::try_parse_from(argv).map(|cli| match cli.command {
+            Command::Serve(s) => s.storage,
+            other => panic!("parsed {other:?}"),
+        })
+    }
+
+    #[test]
+    fn database_pool_size_defaults_and_bounds() {
+        // The environment variable is read too; these tests only pass flags, so make sure it is
+        // not what they see.
+        assert!(std::env::var_os("REMEDY_DATABASE_POOL_SIZE").is_none());
+        assert_eq!(storage(&[]).unwrap().database_pool_size, 16);
+        for ok in ["1", "64", "1000"] {
+            let s = storage(&["--database-pool-size", ok]).unwrap();
+            assert_eq!(s.database_pool_size.to_string(), ok);
+        }
+        for bad in ["0", "1001", "-3", "many"] {
+            let err = storage(&[&format!("--database-pool-size={bad}")]).unwrap_err();
+            assert_eq!(err.kind(), clap::error::ErrorKind::ValueValidation, "{bad}");
+            let text = err.to_string();
+            assert!(text.contains("--database-pool-size"), "{text}");
+        }
+        let err = storage(&["--database-pool-size", "0"])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("1..=1000"), "{err}");
     }
 }

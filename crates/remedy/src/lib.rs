@@ -18,6 +18,7 @@ pub mod error;
 pub mod evaluation;
 pub mod import;
 pub mod managed_rules;
+pub mod metrics;
 pub mod pagination;
 pub mod protocol;
 pub mod remediation;

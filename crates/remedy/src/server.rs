@@ -1,30 +1,78 @@
 //! Builds the HTTP application and runs it until a shutdown signal.
 //!
 //! `POST /` is the AWS API (see `protocol`); `GET /health` answers while the process lives;
-//! `GET /ready` answers 200 only when the store does. Shutdown is graceful: on SIGTERM or SIGINT
-//! the listener stops accepting and in-flight requests finish.
+//! `GET /ready` answers 200 only when the store does; `GET /metrics` is the Prometheus exposition
+//! (see `metrics`). Those three are unauthenticated, for load balancers and scrapers. Every API
+//! request is counted and timed here, around the whole of `protocol::handle`, so rejected ones
+//! (unsigned, unknown target, oversized body) count too. Shutdown is graceful: on SIGTERM or
+//! SIGINT the listener stops accepting and in-flight requests finish.
 
 use std::future::Future;
 use std::sync::Arc;
 
-use axum::extract::State;
-use axum::response::IntoResponse;
+use axum::body::Body;
+use axum::extract::{FromRef, State};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use http::StatusCode;
+use http::{HeaderValue, Request, StatusCode};
 use tokio::net::TcpListener;
 
 use crate::app::App;
+use crate::metrics::RequestMetrics;
 use crate::protocol;
 
+/// What the routes share: the application, and this node's request counters.
+#[derive(Clone)]
+struct ServerState {
+    app: Arc<App>,
+    requests: Arc<RequestMetrics>,
+}
+
+impl FromRef<ServerState> for Arc<App> {
+    fn from_ref(s: &ServerState) -> Self {
+        s.app.clone()
+    }
+}
+
 pub fn router(app: Arc<App>) -> Router {
+    let state = ServerState {
+        app,
+        requests: Arc::new(RequestMetrics::default()),
+    };
     Router::new()
         .route("/health", get(health))
         .route("/ready", get(ready))
+        .route("/metrics", get(metrics))
         // Everything else is the AWS API: `POST /`, or `POST /<prefix>` when an SDK's endpoint
         // URL has a path. Other methods get an AWS-shaped error from the same place.
-        .fallback(protocol::handle)
-        .with_state(app)
+        .fallback(api)
+        .with_state(state)
+}
+
+/// The AWS API, counted: the target is read before the request is handed on, the status and
+/// the time after the response is built.
+async fn api(State(state): State<ServerState>, req: Request<Body>) -> Response {
+    let started = std::time::Instant::now();
+    let operation = crate::metrics::Operation::of_target(
+        req.headers().get("x-amz-target").map(HeaderValue::as_bytes),
+    );
+    let response = protocol::handle(State(state.app), req).await;
+    state
+        .requests
+        .record(operation, response.status().as_u16(), started.elapsed());
+    response
+}
+
+async fn metrics(State(state): State<ServerState>) -> impl IntoResponse {
+    let body = crate::metrics::render(&state.requests, state.app.store.as_ref()).await;
+    (
+        [(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static(crate::metrics::CONTENT_TYPE),
+        )],
+        body,
+    )
 }
 
 async fn health() -> impl IntoResponse {

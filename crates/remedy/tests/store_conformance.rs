@@ -24,6 +24,7 @@ use remedy::store::documents::*;
 use remedy::store::evaluation_queue::*;
 use remedy::store::evaluations::*;
 use remedy::store::executions::*;
+use remedy::store::metrics::{MetricsStore, StoreMetrics};
 use remedy::store::{DiscoveredQuery, HistoryQuery, RuleSelector, Store, StoreError};
 use remedy_wire::config::{ComplianceType, ConfigRuleState};
 
@@ -200,6 +201,7 @@ conformance!(
     the_concurrency_bound_holds_under_concurrent_claimers,
     ping_and_evaluation_signal,
     a_refused_write_writes_nothing,
+    metrics_count_executions_by_state_leases_and_evaluation_claims,
 );
 
 // ---- fixtures -------------------------------------------------------------------------------
@@ -2711,4 +2713,131 @@ async fn a_refused_write_writes_nothing(fx: Fx) {
     ));
     assert_eq!(s.active_executions().await.unwrap(), 0);
     assert!(s.get_execution("x1").await.unwrap().is_none());
+}
+
+// ---- metrics ---------------------------------------------------------------------------------
+
+/// `GET /metrics`'s counts: executions by state, live leases (an expired one is not held), the
+/// evaluation queue's pending and claimed jobs, and on PostgreSQL each node's own share of the
+/// leases and claims beside the cluster's.
+async fn metrics_count_executions_by_state_leases_and_evaluation_claims(fx: Fx) {
+    let s = &*fx.store;
+    let sc = scope();
+    let now = remedy::time::now();
+    let empty = s.metrics_snapshot(now).await.unwrap();
+    assert_eq!(
+        empty,
+        StoreMetrics {
+            node: empty.node.clone(),
+            ..Default::default()
+        }
+    );
+    assert_eq!(empty.node.is_some(), fx.backend == Backend::Postgres);
+
+    remediable(s, &sc).await; // rule r: a pending rule-wide evaluation job
+    s.record_configuration_item(&sc, item("x"), None)
+        .await
+        .unwrap(); // and one for x
+    s.insert_executions(
+        &sc,
+        "r",
+        &[
+            exec("e1", "a", "b", 100, 100),
+            exec("e2", "b", "b", 100, 100),
+            exec("e3", "c", "b", 100, 100),
+        ],
+        1.0,
+    )
+    .await
+    .unwrap();
+    let claimed = s.claim_executions("w/0", now, 30.0, 2).await.unwrap();
+    assert_eq!(claimed.len(), 2);
+    assert_eq!(
+        s.commit_step(&step(&claimed[0], STATE_SUCCEEDED, now))
+            .await
+            .unwrap(),
+        CommitOutcome::Committed
+    );
+    assert_eq!(s.claim_evaluation_jobs(now, 1, 0.0).await.unwrap().len(), 1);
+
+    let m = s.metrics_snapshot(now).await.unwrap();
+    let by_state = |m: &StoreMetrics| -> Vec<(String, u64)> { m.executions_by_state.clone() };
+    let states = |v: &[(&str, u64)]| -> Vec<(String, u64)> {
+        v.iter().map(|(s, n)| (s.to_string(), *n)).collect()
+    };
+    assert_eq!(
+        by_state(&m),
+        states(&[
+            (STATE_IN_PROGRESS, 1),
+            (STATE_QUEUED, 1),
+            (STATE_SUCCEEDED, 1)
+        ])
+    );
+    assert_eq!((m.executions_leased, m.executions_leased_by_node), (1, 1));
+    assert_eq!(m.evaluation_jobs_pending, 1);
+    assert_eq!(
+        (m.evaluation_jobs_claimed, m.evaluation_jobs_claimed_by_node),
+        (1, 1)
+    );
+    // Past the lease's end nobody holds it (the claim is still recorded: it goes stale, not away).
+    let later = s.metrics_snapshot(now + 60.0).await.unwrap();
+    assert_eq!(
+        (later.executions_leased, later.executions_leased_by_node),
+        (0, 0)
+    );
+    assert_eq!(later.evaluation_jobs_claimed, 1);
+
+    // A second node on the same database: the counts are the cluster's, the shares each node's.
+    if let Some(url) = &fx.url {
+        let other = remedy::store::postgres::PgStore::connect(url)
+            .await
+            .unwrap();
+        assert_eq!(
+            other
+                .claim_executions("w/1", now, 30.0, 1)
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+        assert_eq!(
+            other
+                .claim_evaluation_jobs(now, 1, 0.0)
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+        let mine = s.metrics_snapshot(now).await.unwrap();
+        let theirs = other.metrics_snapshot(now).await.unwrap();
+        assert_eq!(
+            by_state(&mine),
+            states(&[(STATE_IN_PROGRESS, 2), (STATE_SUCCEEDED, 1)])
+        );
+        assert_eq!(by_state(&theirs), by_state(&mine));
+        assert_eq!(
+            (mine.executions_leased, mine.executions_leased_by_node),
+            (2, 1)
+        );
+        assert_eq!(
+            (theirs.executions_leased, theirs.executions_leased_by_node),
+            (2, 1)
+        );
+        assert_eq!(
+            (
+                mine.evaluation_jobs_pending,
+                mine.evaluation_jobs_claimed,
+                mine.evaluation_jobs_claimed_by_node
+            ),
+            (0, 2, 1)
+        );
+        assert_eq!(
+            (
+                theirs.evaluation_jobs_claimed,
+                theirs.evaluation_jobs_claimed_by_node
+            ),
+            (2, 1)
+        );
+        assert!(mine.node.is_some() && theirs.node.is_some() && mine.node != theirs.node);
+    }
 }

@@ -10,6 +10,7 @@ pub mod documents;
 pub mod evaluation_queue;
 pub mod evaluations;
 pub mod executions;
+pub mod metrics;
 pub mod postgres;
 pub mod sqlite;
 
@@ -17,6 +18,7 @@ pub use documents::DocumentStore;
 pub use evaluation_queue::EvaluationQueueStore;
 pub use evaluations::EvaluationStore;
 pub use executions::ExecutionStore;
+pub use metrics::MetricsStore;
 
 use async_trait::async_trait;
 
@@ -104,7 +106,14 @@ fn rule_json(r: &RuleRecord) -> StoreResult<String> {
 
 #[async_trait]
 pub trait Store:
-    EvaluationStore + EvaluationQueueStore + ExecutionStore + DocumentStore + Send + Sync + 'static
+    EvaluationStore
+    + EvaluationQueueStore
+    + ExecutionStore
+    + DocumentStore
+    + MetricsStore
+    + Send
+    + Sync
+    + 'static
 {
     /// Answers when the backend can serve requests (for `/ready`).
     async fn ping(&self) -> StoreResult<()>;

@@ -40,6 +40,7 @@ mod documents;
 mod evaluation_queue;
 mod evaluations;
 mod executions;
+mod metrics;
 
 /// Schema migrations, applied in order at start.
 const MIGRATIONS: &[(i64, &str)] = &[
@@ -50,6 +51,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (5, include_str!("postgres/0005_documents.sql")),
     (6, include_str!("postgres/0006_automation_executions.sql")),
     (7, include_str!("postgres/0007_claim_indexes.sql")),
+    (8, include_str!("postgres/0008_metrics.sql")),
     (9, include_str!("postgres/0009_execution_summaries.sql")),
 ];
 
@@ -60,8 +62,9 @@ const MIGRATION_LOCK: (i32, i32) = (0x7265_6d65, 1);
 const SESSION_OPTIONS: &str = "-c statement_timeout=30000 -c lock_timeout=10000 \
      -c idle_in_transaction_session_timeout=60000";
 
-/// Connections per node.
-const POOL_SIZE: usize = 16;
+/// Pooled connections per node unless `--database-pool-size` says otherwise (each node also
+/// holds one more: its liveness connection).
+pub const DEFAULT_POOL_SIZE: usize = 16;
 
 /// How long a caller waits for a pooled connection (or a new one) before failing.
 const POOL_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
@@ -236,8 +239,14 @@ async fn migrate(pool: &Pool) -> StoreResult<()> {
 }
 
 impl PgStore {
-    /// Connects to `url` (`postgres://…`), applies migrations and returns the store.
+    /// Connects to `url` (`postgres://…`) with [`DEFAULT_POOL_SIZE`] pooled connections,
+    /// applies migrations and returns the store.
     pub async fn connect(url: &str) -> StoreResult<Self> {
+        Self::connect_with_pool_size(url, DEFAULT_POOL_SIZE).await
+    }
+
+    /// [`PgStore::connect`] with at most `pool_size` pooled connections (at least 1).
+    pub async fn connect_with_pool_size(url: &str, pool_size: usize) -> StoreResult<Self> {
         let mut config: tokio_postgres::Config = url
             .parse()
             .map_err(|e| StoreError::Backend(format!("invalid PostgreSQL URL: {e}")))?;
@@ -261,7 +270,7 @@ impl PgStore {
             },
         );
         let pool = Pool::builder(manager)
-            .max_size(POOL_SIZE)
+            .max_size(pool_size.max(1))
             .runtime(deadpool_postgres::Runtime::Tokio1)
             .wait_timeout(Some(POOL_WAIT))
             .create_timeout(Some(POOL_WAIT))

@@ -32,6 +32,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (5, include_str!("sqlite/0005_documents.sql")),
     (6, include_str!("sqlite/0006_automation_executions.sql")),
     (7, include_str!("sqlite/0007_claim_indexes.sql")),
+    (8, include_str!("sqlite/0008_metrics.sql")),
     (9, include_str!("sqlite/0009_execution_summaries.sql")),
 ];
 
@@ -39,6 +40,7 @@ mod documents;
 mod evaluation_queue;
 mod evaluations;
 mod executions;
+mod metrics;
 
 /// Concurrent reads. Each holds a blocking thread and a connection; more than a few per core
 /// only adds contention, and a bounded number lets every connection be reused.
