@@ -3,6 +3,7 @@
 
     python3 bench/compare.py                       # 2 s per cell, concurrency 1, 8, 64
     python3 bench/compare.py --seconds 10 --out /tmp/compare.md
+    python3 bench/compare.py --seconds 5 --full    # + evaluations/s, executions/s, RSS with a big store
 
 What it does, in order:
   1. starts `remedy serve` (release build, fresh data directory), `moto_server`, `fakecloud` when it
@@ -274,6 +275,10 @@ def main():
                     help="minimal hyper server (../shared/bench/build_hello.sh builds it); skipped if absent")
     ap.add_argument("--only", default="", help="comma-separated substrings of operation labels to run")
     ap.add_argument("--out", default=None, help="also write the markdown here")
+    ap.add_argument("--full", action="store_true",
+                    help="also run the remedy-only end-to-end measures after the table: evaluations/s "
+                         "(bench/evaluations.py), executions/s (bench/remediation.py) and RSS with a large "
+                         "store (bench/footprint.py)")
     a = ap.parse_args()
 
     target_dir = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
@@ -367,6 +372,8 @@ def main():
             s.stop()
 
     md = render(facts, servers, startup, results, rss_after, concs, remedy_bin, a)
+    if a.full:
+        md += "\n" + end_to_end(remedy_bin, bench_bin)
     print(md)
     if a.out:
         with open(a.out, "w") as f:
@@ -433,6 +440,38 @@ def render(facts, servers, startup, results, rss_after, concs, remedy_bin, a):
                          ["—"] * len(others)))
     lines.append(row("RSS after all load cells (MiB)", "{:.1f}".format(rss_after.get("remedy", 0)),
                      ["{:.1f}".format(rss_after[p]) if p in rss_after else "—" for p in others]))
+    return "\n".join(lines) + "\n"
+
+
+def end_to_end(remedy_bin, bench_bin):
+    """The remedy-only measures no peer can run, each by its own script, as one more table."""
+    def script(name, *args):
+        argv = [sys.executable, os.path.join(HERE, name), *args]
+        print(f"running {' '.join(argv[1:])}", file=sys.stderr, flush=True)
+        out = subprocess.run(argv, capture_output=True, text=True, timeout=3600)
+        if out.returncode != 0:
+            return None, out.stderr.strip()[-300:]
+        return out.stdout, None
+
+    lines = ["| end to end (remedy alone, SQLite) | figure |", "|---|---:|"]
+    out, err = script("evaluations.py", "--binary", remedy_bin, "--resources", "10000", "--rules", "10")
+    if out:
+        e = json.loads(out.strip().splitlines()[-1])
+        lines.append(f"| evaluations per second ({e['resources']:,} buckets × {e['rules']} managed rules, "
+                     f"after a bulk import) | {e['evaluations_per_second']:,} |")
+    else:
+        lines.append(f"| evaluations per second | failed: {err} |")
+    out, err = script("remediation.py", "--binary", remedy_bin, "--resources", "5000")
+    if out:
+        r = json.loads(out.strip().splitlines()[-1])
+        lines.append(f"| executions completed per second ({r['executions']:,} executions of a 2-step runbook) "
+                     f"| {r['executions_completed_per_second']:,} |")
+        lines.append(f"| StartRemediationExecution calls per second (100 keys each, one client) "
+                     f"| {r['start_calls_per_second']:,} |")
+    else:
+        lines.append(f"| executions completed per second | failed: {err} |")
+    out, err = script("footprint.py", "--remedy", remedy_bin, "--bench", bench_bin)
+    lines += ["", out.strip() if out else f"footprint failed: {err}"]
     return "\n".join(lines) + "\n"
 
 
