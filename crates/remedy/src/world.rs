@@ -32,8 +32,13 @@
 //! interpolation often produces strings. Parameters the world does not read are ignored, except
 //! where ignoring them would misreport a change (UpdateTable).
 //!
-//! Writes to one resource are serialised inside the process (a striped lock), so two steps
-//! changing the same resource concurrently cannot lose an update.
+//! * **No lost updates**, on one node or many: a write records its new item only if the
+//!   resource's latest state id is still the one the change was computed from (a compare-and-set
+//!   in the store, [`Store::record_configuration_item_if_latest`]); otherwise it re-reads the
+//!   resource and re-applies the change, up to [`UPDATE_ATTEMPTS`] times, then fails with
+//!   `ConcurrentModificationException`. Writers in one process also queue on a striped
+//!   per-resource lock first, so they do not spend attempts racing each other; the
+//!   compare-and-set is what holds across nodes sharing a PostgreSQL database.
 //!
 //! Per-service details (resource identity, the configuration-item fields read and written) are
 //! documented in each module: [`s3`] (with `s3control`), [`ec2`], [`kms`], [`cloudtrail`], [`dynamodb`], [`iam`].
@@ -252,74 +257,121 @@ impl ConfigWorld {
     /// deleted); with `create` a missing resource starts from an empty item instead (the
     /// account-level item, which always exists in AWS). Returns the resulting item (the old one
     /// when nothing changed), whether a version was recorded, and what `change` returned.
+    ///
+    /// The write is a compare-and-set on the resource's latest state id
+    /// ([`Store::record_configuration_item_if_latest`]): when another writer (on this node or
+    /// another one sharing the database) recorded the resource after it was read, nothing is
+    /// written and `change` runs again on the newer state — so `change` may run more than once
+    /// and must only edit the `Doc`. After [`UPDATE_ATTEMPTS`] lost races the call fails with
+    /// [`concurrent_modification`].
     pub(crate) async fn update<R>(
         &self,
         resource_type: &str,
         resource_id: &str,
         create: bool,
         missing: impl FnOnce() -> WorldError,
-        change: impl FnOnce(&mut Doc) -> WorldResult<R>,
+        mut change: impl FnMut(&mut Doc) -> WorldResult<R>,
     ) -> WorldResult<Updated<R>> {
-        let _guard = lock_for(&self.scope, resource_type, resource_id)
+        // Writers in this process queue here instead of racing in the store.
+        let _guard = lock_for(&self.store, &self.scope, resource_type, resource_id)
             .lock()
             .await;
-        let current = self.current(resource_type, resource_id).await?;
-        let is_new = current.is_none();
-        let base = match current {
-            Some(ci) => ci,
-            None if create => ConfigurationItem {
-                account_id: self.scope.account.clone(),
-                region: self.scope.region.clone(),
-                resource_type: resource_type.to_string(),
-                resource_id: resource_id.to_string(),
-                resource_name: None,
-                arn: None,
-                availability_zone: None,
-                resource_creation_time: None,
-                capture_time: 0.0,
-                status: String::new(),
-                state_id: 0,
-                configuration: Value::Object(Map::new()),
-                supplementary_configuration: BTreeMap::new(),
-                tags: BTreeMap::new(),
-                relationships: Vec::new(),
-            },
-            None => return Err(missing()),
-        };
-        let mut doc = Doc::new(&base);
-        let result = change(&mut doc)?;
-        if !is_new && !doc.changed {
-            return Ok(Updated {
-                item: base,
-                recorded: false,
-                result,
-            });
+        // A lost race is retried at once: the loser re-reads the state the winner just
+        // recorded, so each round one of the racing nodes records (backing off would only hand
+        // the next round to the winner's node again, starving the loser).
+        for _ in 0..UPDATE_ATTEMPTS {
+            let latest = self
+                .store
+                .latest_configuration_item(&self.scope, resource_type, resource_id)
+                .await
+                .map_err(internal)?;
+            // The state the change is computed from: a deleted item counts as missing, but a
+            // write must still land right after it.
+            let read_state = latest.as_ref().map(|ci| ci.state_id);
+            let current = latest.filter(|ci| !is_deleted_status(&ci.status));
+            let is_new = current.is_none();
+            let base = match current {
+                Some(ci) => ci,
+                None if create => self.empty_item(resource_type, resource_id),
+                None => return Err(missing()),
+            };
+            let mut doc = Doc::new(&base);
+            let result = change(&mut doc)?;
+            if !is_new && !doc.changed {
+                return Ok(Updated {
+                    item: base,
+                    recorded: false,
+                    result,
+                });
+            }
+            let item = NewConfigurationItem {
+                resource_type: base.resource_type.clone(),
+                resource_id: base.resource_id.clone(),
+                resource_name: base.resource_name.clone(),
+                arn: base.arn.clone(),
+                availability_zone: base.availability_zone.clone(),
+                resource_creation_time: base.resource_creation_time,
+                capture_time: None,
+                status: None,
+                configuration: doc.configuration,
+                supplementary_configuration: doc.supplementary,
+                tags: base.tags.clone(),
+                relationships: base.relationships.clone(),
+            };
+            let recorded = self
+                .store
+                .record_configuration_item_if_latest(&self.scope, item, read_state)
+                .await
+                .map_err(internal)?;
+            if let Some(item) = recorded {
+                return Ok(Updated {
+                    item,
+                    recorded: true,
+                    result,
+                });
+            }
         }
-        let item = NewConfigurationItem {
-            resource_type: base.resource_type.clone(),
-            resource_id: base.resource_id.clone(),
-            resource_name: base.resource_name.clone(),
-            arn: base.arn.clone(),
-            availability_zone: base.availability_zone.clone(),
-            resource_creation_time: base.resource_creation_time,
-            capture_time: None,
-            status: None,
-            configuration: doc.configuration,
-            supplementary_configuration: doc.supplementary,
-            tags: base.tags.clone(),
-            relationships: base.relationships.clone(),
-        };
-        let recorded = self
-            .store
-            .record_configuration_item(&self.scope, item, None)
-            .await
-            .map_err(internal)?;
-        Ok(Updated {
-            item: recorded,
-            recorded: true,
-            result,
-        })
+        Err(concurrent_modification(resource_type, resource_id))
     }
+
+    /// The empty item a `create` write starts from.
+    fn empty_item(&self, resource_type: &str, resource_id: &str) -> ConfigurationItem {
+        ConfigurationItem {
+            account_id: self.scope.account.clone(),
+            region: self.scope.region.clone(),
+            resource_type: resource_type.to_string(),
+            resource_id: resource_id.to_string(),
+            resource_name: None,
+            arn: None,
+            availability_zone: None,
+            resource_creation_time: None,
+            capture_time: 0.0,
+            status: String::new(),
+            state_id: 0,
+            configuration: Value::Object(Map::new()),
+            supplementary_configuration: BTreeMap::new(),
+            tags: BTreeMap::new(),
+            relationships: Vec::new(),
+        }
+    }
+}
+
+/// How many times [`ConfigWorld::update`] reads, changes and tries to record one resource
+/// before it gives up on other writers that keep recording it first. Every round some writer
+/// records, and one node's writers take turns, so a write loses a round to about one writer per
+/// other node: with a few nodes hammering one resource, losing this many rounds in a row is
+/// vanishingly rare.
+pub const UPDATE_ATTEMPTS: usize = 32;
+
+/// The error of a write that kept losing races with other writers of the resource: AWS's
+/// generic `ConcurrentModificationException`, which callers (and runbook step retries) retry.
+pub(crate) fn concurrent_modification(resource_type: &str, resource_id: &str) -> WorldError {
+    WorldError::new(
+        "ConcurrentModificationException",
+        format!(
+            "{resource_type} {resource_id} was modified by another request {UPDATE_ATTEMPTS} times while this one was applied; retry the request"
+        ),
+    )
 }
 
 /// The outcome of [`ConfigWorld::update`].
@@ -338,8 +390,11 @@ fn internal(e: crate::store::StoreError) -> WorldError {
     )
 }
 
-/// Per-resource write serialisation inside the process (striped).
+/// Per-resource write serialisation among the writers sharing one store handle (one node),
+/// striped. Writers on other handles — other nodes — are kept apart by the store's
+/// compare-and-set alone.
 fn lock_for(
+    store: &Arc<dyn Store>,
     scope: &Scope,
     resource_type: &str,
     resource_id: &str,
@@ -348,7 +403,15 @@ fn lock_for(
     static LOCKS: OnceLock<Vec<tokio::sync::Mutex<()>>> = OnceLock::new();
     let locks = LOCKS.get_or_init(|| (0..STRIPES).map(|_| tokio::sync::Mutex::new(())).collect());
     let mut h = std::collections::hash_map::DefaultHasher::new();
-    (&scope.account, &scope.region, resource_type, resource_id).hash(&mut h);
+    let handle = Arc::as_ptr(store) as *const () as usize;
+    (
+        handle,
+        &scope.account,
+        &scope.region,
+        resource_type,
+        resource_id,
+    )
+        .hash(&mut h);
     &locks[(h.finish() as usize) % STRIPES]
 }
 

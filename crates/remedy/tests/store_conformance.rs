@@ -201,6 +201,8 @@ conformance!(
     the_concurrency_bound_holds_under_concurrent_claimers,
     ping_and_evaluation_signal,
     a_refused_write_writes_nothing,
+    configuration_item_compare_and_set_refuses_a_stale_state,
+    world_writes_through_two_store_handles_lose_no_change,
     metrics_count_executions_by_state_leases_and_evaluation_claims,
 );
 
@@ -2713,6 +2715,284 @@ async fn a_refused_write_writes_nothing(fx: Fx) {
     ));
     assert_eq!(s.active_executions().await.unwrap(), 0);
     assert!(s.get_execution("x1").await.unwrap().is_none());
+}
+
+// ---- compare-and-set configuration items and the world on them ------------------------------
+
+/// Every version of a bucket's history, oldest first.
+async fn history_of(s: &dyn Store, sc: &Scope, id: &str) -> Vec<remedy::domain::ConfigurationItem> {
+    s.configuration_history(
+        sc,
+        &HistoryQuery {
+            resource_type: "AWS::S3::Bucket".into(),
+            resource_id: id.into(),
+            earlier_time: None,
+            later_time: None,
+            forward: true,
+            after_state_id: None,
+            limit: 1000,
+        },
+    )
+    .await
+    .unwrap()
+}
+
+/// Claims and finishes every queued evaluation job; returns how many there were.
+async fn drain_evaluation_queue(s: &dyn Store, now: f64) -> usize {
+    let jobs = s.claim_evaluation_jobs(now, 1000, 0.0).await.unwrap();
+    let ids: Vec<i64> = jobs.iter().map(|j| j.id).collect();
+    s.finish_evaluation_jobs(&ids, &[], now).await.unwrap();
+    jobs.len()
+}
+
+async fn configuration_item_compare_and_set_refuses_a_stale_state(fx: Fx) {
+    let s = &*fx.store;
+    let sc = scope();
+    let versioned = |id: &str, n: i64| NewConfigurationItem {
+        configuration: serde_json::json!({"name": id, "n": n}),
+        ..item(id)
+    };
+    // A resource never recorded: only "no item" matches.
+    assert!(s
+        .record_configuration_item_if_latest(&sc, versioned("cas", 1), Some(1))
+        .await
+        .unwrap()
+        .is_none());
+    let first = s
+        .record_configuration_item_if_latest(&sc, versioned("cas", 1), None)
+        .await
+        .unwrap()
+        .expect("recorded on no item");
+    assert_eq!(first.status, "ResourceDiscovered");
+    assert!(s
+        .record_configuration_item_if_latest(&sc, versioned("cas", 1), None)
+        .await
+        .unwrap()
+        .is_none());
+    let second = s
+        .record_configuration_item_if_latest(&sc, versioned("cas", 2), Some(first.state_id))
+        .await
+        .unwrap()
+        .expect("recorded on the latest state");
+    assert!(second.state_id > first.state_id);
+    assert_eq!(second.status, "OK");
+    assert_eq!(
+        drain_evaluation_queue(s, 10.0).await,
+        1,
+        "the resource's job"
+    );
+
+    // A change computed from the first state lands after the second: nothing is recorded,
+    // nothing is enqueued.
+    assert!(s
+        .record_configuration_item_if_latest(&sc, versioned("cas", 3), Some(first.state_id))
+        .await
+        .unwrap()
+        .is_none());
+    assert_eq!(
+        s.latest_configuration_item(&sc, "AWS::S3::Bucket", "cas")
+            .await
+            .unwrap(),
+        Some(second.clone())
+    );
+    assert_eq!(history_of(s, &sc, "cas").await.len(), 2);
+    assert_eq!(s.queued_evaluation_jobs().await.unwrap(), 0);
+    // The same resource in another scope is another resource.
+    assert!(s
+        .record_configuration_item_if_latest(&other_scope(), versioned("cas", 1), None)
+        .await
+        .unwrap()
+        .is_some());
+
+    // A deletion is a state like any other: a write must name it to land after it.
+    let deleted = s
+        .record_configuration_item(
+            &sc,
+            NewConfigurationItem {
+                status: Some(STATUS_DELETED.into()),
+                ..item("cas")
+            },
+            None,
+        )
+        .await
+        .unwrap();
+    for stale in [None, Some(second.state_id)] {
+        assert!(s
+            .record_configuration_item_if_latest(&sc, versioned("cas", 4), stale)
+            .await
+            .unwrap()
+            .is_none());
+    }
+    let back = s
+        .record_configuration_item_if_latest(&sc, versioned("cas", 4), Some(deleted.state_id))
+        .await
+        .unwrap()
+        .expect("recorded after the deletion");
+    assert_eq!(back.status, "ResourceDiscovered");
+    assert_eq!(history_of(s, &sc, "cas").await.len(), 4);
+
+    // Racing compare-and-set increments through two handles (two nodes on PostgreSQL): each
+    // read-increment-write either lands on the state it read or is refused and redone, so no
+    // increment is lost and every one is its own version.
+    let other = second_handle(&fx).await;
+    let mut tasks = Vec::new();
+    for handle in [fx.store.clone(), other.clone()] {
+        for _ in 0..4 {
+            let s = handle.clone();
+            tasks.push(tokio::spawn(async move {
+                let sc = scope();
+                let mut refused = 0;
+                for _ in 0..10 {
+                    loop {
+                        let latest = s
+                            .latest_configuration_item(&sc, "AWS::S3::Bucket", "counter")
+                            .await
+                            .unwrap();
+                        let n = latest
+                            .as_ref()
+                            .and_then(|c| c.configuration["n"].as_i64())
+                            .unwrap_or(0);
+                        let next = NewConfigurationItem {
+                            configuration: serde_json::json!({"name": "counter", "n": n + 1}),
+                            ..item("counter")
+                        };
+                        let expected = latest.map(|c| c.state_id);
+                        match s
+                            .record_configuration_item_if_latest(&sc, next, expected)
+                            .await
+                            .unwrap()
+                        {
+                            Some(_) => break,
+                            None => refused += 1,
+                        }
+                    }
+                }
+                refused
+            }));
+        }
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let latest = s
+        .latest_configuration_item(&sc, "AWS::S3::Bucket", "counter")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(latest.configuration["n"], 80, "no increment lost");
+    let history = history_of(s, &sc, "counter").await;
+    assert_eq!(history.len(), 80);
+    let counts: Vec<i64> = history
+        .iter()
+        .map(|c| c.configuration["n"].as_i64().unwrap())
+        .collect();
+    assert_eq!(
+        counts,
+        (1..=80).collect::<Vec<_>>(),
+        "each version built on the one before"
+    );
+}
+
+/// A second handle on the fixture's database: another node on PostgreSQL; on SQLite, where one
+/// process owns the file, the same store.
+async fn second_handle(fx: &Fx) -> Arc<dyn Store> {
+    match &fx.url {
+        Some(url) => Arc::new(
+            remedy::store::postgres::PgStore::connect(url)
+                .await
+                .unwrap(),
+        ),
+        None => fx.store.clone(),
+    }
+}
+
+/// Two emulated worlds, each on its own store handle (two nodes on PostgreSQL), authorize
+/// different ingress rules of one security group at once: every rule is kept. Before the
+/// world's writes were a compare-and-set, both nodes could build on the same version and the
+/// later write dropped the earlier one's rule.
+async fn world_writes_through_two_store_handles_lose_no_change(fx: Fx) {
+    use remedy::world::ConfigWorld;
+    const SG: &str = "AWS::EC2::SecurityGroup";
+    const GROUP: &str = "sg-0123456789abcdef0";
+    let sc = scope();
+    fx.store
+        .record_configuration_item(
+            &sc,
+            NewConfigurationItem {
+                resource_type: SG.into(),
+                resource_id: GROUP.into(),
+                resource_name: Some("app".into()),
+                configuration: serde_json::json!({"groupId": GROUP, "groupName": "app",
+                    "description": "app", "vpcId": "vpc-0a1b2c3d",
+                    "ipPermissions": [], "ipPermissionsEgress": []}),
+                ..item(GROUP)
+            },
+            None,
+        )
+        .await
+        .unwrap();
+    let other = second_handle(&fx).await;
+    const PER_NODE: u16 = 15;
+    let mut tasks = Vec::new();
+    for (node, handle) in [fx.store.clone(), other].into_iter().enumerate() {
+        let world = ConfigWorld::new(handle, sc.clone());
+        for i in 0..PER_NODE {
+            let world = world.clone();
+            let port = 1000 + node as u16 * 100 + i;
+            tasks.push(tokio::spawn(async move {
+                world
+                    .call(
+                        "ec2",
+                        "AuthorizeSecurityGroupIngress",
+                        serde_json::json!({"GroupId": GROUP, "IpPermissions": [{"IpProtocol": "tcp",
+                            "FromPort": port, "ToPort": port,
+                            "IpRanges": [{"CidrIp": "10.0.0.0/8"}]}]}),
+                    )
+                    .await
+            }));
+        }
+    }
+    for t in tasks {
+        t.await.unwrap().expect("every authorization succeeds");
+    }
+    let group = fx
+        .store
+        .latest_configuration_item(&sc, SG, GROUP)
+        .await
+        .unwrap()
+        .unwrap();
+    let mut ports: Vec<i64> = group.configuration["ipPermissions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["fromPort"].as_i64().unwrap())
+        .collect();
+    ports.sort();
+    let expected: Vec<i64> = (0..2)
+        .flat_map(|node| (0..PER_NODE as i64).map(move |i| 1000 + node * 100 + i))
+        .collect();
+    assert_eq!(ports, expected, "no authorization lost");
+    let history = fx
+        .store
+        .configuration_history(
+            &sc,
+            &HistoryQuery {
+                resource_type: SG.into(),
+                resource_id: GROUP.into(),
+                earlier_time: None,
+                later_time: None,
+                forward: true,
+                after_state_id: None,
+                limit: 100,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        history.len(),
+        1 + 2 * PER_NODE as usize,
+        "one version per change"
+    );
 }
 
 // ---- metrics ---------------------------------------------------------------------------------

@@ -285,6 +285,19 @@ pub trait Store:
         item: NewConfigurationItem,
         max_custom_resources: Option<usize>,
     ) -> StoreResult<ConfigurationItem>;
+    /// [`Store::record_configuration_item`] as a compare-and-set: records `item` only while the
+    /// resource's latest item (deleted or not) still has state id `expected_state_id` (`None`:
+    /// the resource has no item at all), checked in the same unit of work as the write, so it
+    /// holds across every node on a shared database. `Ok(None)`: another writer recorded an item
+    /// since the caller read the resource; nothing was written and nothing was enqueued. The
+    /// emulated world's writes go through here ([`crate::world`]): a change is computed from
+    /// the state it read and must not land on a newer one. No custom-resource limit applies.
+    async fn record_configuration_item_if_latest(
+        &self,
+        scope: &Scope,
+        item: NewConfigurationItem,
+        expected_state_id: Option<i64>,
+    ) -> StoreResult<Option<ConfigurationItem>>;
     /// Records many items in one transaction (bulk import).
     async fn import_configuration_items(
         &self,

@@ -425,9 +425,21 @@ async fn insert_item(
     item: NewConfigurationItem,
     max_custom: Option<usize>,
 ) -> StoreResult<ConfigurationItem> {
+    let prev = lock_resource(c, scope, &item.resource_type, &item.resource_id).await?;
+    insert_after(c, scope, item, prev, max_custom).await
+}
+
+/// Takes the resource's transaction-scoped lock and reads its latest (state id, status): until
+/// the transaction ends, no other writer on any node records an item of the resource.
+async fn lock_resource(
+    c: &impl GenericClient,
+    scope: &Scope,
+    resource_type: &str,
+    resource_id: &str,
+) -> StoreResult<Option<(i64, String)>> {
     let resource = format!(
-        "resource/{}/{}/{}/{}",
-        scope.account, scope.region, item.resource_type, item.resource_id
+        "resource/{}/{}/{resource_type}/{resource_id}",
+        scope.account, scope.region
     );
     c.exec(
         "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
@@ -435,23 +447,28 @@ async fn insert_item(
     )
     .await
     .map_err(pg)?;
-    let prev: Option<(i64, String)> = match c
+    match c
         .q_opt(
             "SELECT state_id, status FROM resources
              WHERE account=$1 AND region=$2 AND resource_type=$3 AND resource_id=$4",
-            &[
-                &scope.account,
-                &scope.region,
-                &item.resource_type,
-                &item.resource_id,
-            ],
+            &[&scope.account, &scope.region, &resource_type, &resource_id],
         )
         .await
         .map_err(pg)?
     {
-        Some(r) => Some((col(&r, 0)?, col(&r, 1)?)),
-        None => None,
-    };
+        Some(r) => Ok(Some((col(&r, 0)?, col(&r, 1)?))),
+        None => Ok(None),
+    }
+}
+
+/// Records `item` after the resource's previous item `prev`, read under [`lock_resource`].
+async fn insert_after(
+    c: &impl GenericClient,
+    scope: &Scope,
+    item: NewConfigurationItem,
+    prev: Option<(i64, String)>,
+    max_custom: Option<usize>,
+) -> StoreResult<ConfigurationItem> {
     let deleting = item.status.as_deref().is_some_and(is_deleted_status);
     if let Some(max) = max_custom {
         let was_active = prev.as_ref().is_some_and(|(_, s)| !is_deleted_status(s));
@@ -1043,6 +1060,26 @@ impl Store for PgStore {
         t.commit().await.map_err(pg)?;
         self.queue_signal.notify_one();
         Ok(ci)
+    }
+
+    async fn record_configuration_item_if_latest(
+        &self,
+        scope: &Scope,
+        item: NewConfigurationItem,
+        expected_state_id: Option<i64>,
+    ) -> StoreResult<Option<ConfigurationItem>> {
+        let mut c = self.client().await?;
+        let t = c.transaction().await.map_err(pg)?;
+        // The resource's lock makes the check and the write one step for every node.
+        let prev = lock_resource(&t, scope, &item.resource_type, &item.resource_id).await?;
+        if prev.as_ref().map(|(id, _)| *id) != expected_state_id {
+            return Ok(None);
+        }
+        let ci = insert_after(&t, scope, item, prev, None).await?;
+        notify_nodes(&t).await?;
+        t.commit().await.map_err(pg)?;
+        self.queue_signal.notify_one();
+        Ok(Some(ci))
     }
 
     async fn import_configuration_items(

@@ -375,18 +375,38 @@ fn insert_item(
     item: NewConfigurationItem,
     max_custom: Option<usize>,
 ) -> StoreResult<ConfigurationItem> {
-    let prev: Option<(i64, String)> = conn
-        .prepare_cached(
-            "SELECT state_id, status FROM resources WHERE account=?1 AND region=?2 AND resource_type=?3 AND resource_id=?4",
+    let prev = previous_state(conn, scope, &item.resource_type, &item.resource_id)?;
+    insert_after(conn, scope, item, prev, max_custom)
+}
+
+/// The resource's latest (state id, status), read inside the writer's transaction.
+fn previous_state(
+    conn: &Connection,
+    scope: &Scope,
+    resource_type: &str,
+    resource_id: &str,
+) -> StoreResult<Option<(i64, String)>> {
+    conn.prepare_cached(
+        "SELECT state_id, status FROM resources WHERE account=?1 AND region=?2 AND resource_type=?3 AND resource_id=?4",
+    )
+    .and_then(|mut s| {
+        s.query_row(
+            params![scope.account, scope.region, resource_type, resource_id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
         )
-        .and_then(|mut s| {
-            s.query_row(
-                params![scope.account, scope.region, item.resource_type, item.resource_id],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()
-        })
-        .map_err(backend)?;
+        .optional()
+    })
+    .map_err(backend)
+}
+
+/// Records `item` after the resource's previous item `prev`.
+fn insert_after(
+    conn: &Connection,
+    scope: &Scope,
+    item: NewConfigurationItem,
+    prev: Option<(i64, String)>,
+    max_custom: Option<usize>,
+) -> StoreResult<ConfigurationItem> {
     let deleting = item.status.as_deref().is_some_and(is_deleted_status);
     if let Some(max) = max_custom {
         let was_active = prev.as_ref().is_some_and(|(_, s)| !is_deleted_status(s));
@@ -1045,6 +1065,29 @@ impl Store for SqliteStore {
         self.write(move |c| insert_item(c, &scope, item, max_custom_resources))
             .await
             .inspect(|_| self.queue_signal.notify_one())
+    }
+
+    async fn record_configuration_item_if_latest(
+        &self,
+        scope: &Scope,
+        item: NewConfigurationItem,
+        expected_state_id: Option<i64>,
+    ) -> StoreResult<Option<ConfigurationItem>> {
+        let scope = scope.clone();
+        // The single writer makes the check and the write one step.
+        self.write(move |c| {
+            let prev = previous_state(c, &scope, &item.resource_type, &item.resource_id)?;
+            if prev.as_ref().map(|(id, _)| *id) != expected_state_id {
+                return Ok(None);
+            }
+            insert_after(c, &scope, item, prev, None).map(Some)
+        })
+        .await
+        .inspect(|r| {
+            if r.is_some() {
+                self.queue_signal.notify_one()
+            }
+        })
     }
 
     async fn import_configuration_items(

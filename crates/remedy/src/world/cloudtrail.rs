@@ -144,8 +144,8 @@ pub(super) async fn call(w: &ConfigWorld, api: &str, p: Params<'_>) -> WorldResu
             let id = find(w, name).await?.ok_or_else(not_found)?.0;
             let updated = w
                 .update(TRAIL, &id, false, not_found, |doc| {
-                    for (member, v) in changes {
-                        doc.set_conf(member, v);
+                    for (member, v) in &changes {
+                        doc.set_conf(member, v.clone());
                     }
                     Ok(())
                 })

@@ -151,7 +151,7 @@ pub(super) async fn call(w: &ConfigWorld, api: &str, p: Params<'_>) -> WorldResu
             };
             let updated = w
                 .update(TABLE, &name, false, resource_not_found, |doc| {
-                    doc.set_conf("ssedescription", description);
+                    doc.set_conf("ssedescription", description.clone());
                     Ok(())
                 })
                 .await?;

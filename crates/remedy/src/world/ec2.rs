@@ -734,7 +734,7 @@ async fn change_rules(
                 .unwrap_or_default();
             let existing: Vec<Rule> = entries.iter().flat_map(recorded_rules).collect();
             let requested = match &by_ids {
-                None => requested,
+                None => requested.clone(),
                 Some(ids) => {
                     let conf = json!({ key: entries.clone() });
                     let known = group_rules(&conf, &group_id, direction);

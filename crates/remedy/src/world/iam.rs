@@ -102,7 +102,7 @@ pub(super) async fn call(w: &ConfigWorld, api: &str, p: Params<'_>) -> WorldResu
                 .unwrap_or(0);
             policy.insert("expirePasswords".into(), json!(max_age > 0));
             w.update(ACCOUNT, &account, true, no_policy, |doc| {
-                doc.set_conf("passwordPolicy", Value::Object(policy));
+                doc.set_conf("passwordPolicy", Value::Object(policy.clone()));
                 Ok(())
             })
             .await?;

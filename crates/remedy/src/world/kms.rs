@@ -200,7 +200,7 @@ async fn change(
     w: &ConfigWorld,
     id: &str,
     arn: &str,
-    f: impl FnOnce(&mut Doc, &str) -> WorldResult<Value>,
+    mut f: impl FnMut(&mut Doc, &str) -> WorldResult<Value>,
 ) -> WorldResult<Value> {
     let item_arn = match w.current(KEY, id).await? {
         Some(ci) => key_arn(&ci, arn),

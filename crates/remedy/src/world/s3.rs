@@ -97,7 +97,7 @@ pub(super) async fn control_call(w: &ConfigWorld, api: &str, p: Params<'_>) -> W
         "PutPublicAccessBlock" => {
             let value = flags_value(p.obj("PublicAccessBlockConfiguration")?)?;
             w.update(ACCOUNT, account, true, not_found, |doc| {
-                doc.set_supp(PAB, value);
+                doc.set_supp(PAB, value.clone());
                 Ok(())
             })
             .await?;
@@ -346,7 +346,7 @@ async fn read(
 async fn update(
     w: &ConfigWorld,
     bucket: &str,
-    change: impl FnOnce(&mut super::Doc) -> WorldResult<()>,
+    change: impl FnMut(&mut super::Doc) -> WorldResult<()>,
 ) -> WorldResult<Value> {
     w.update(BUCKET, bucket, false, no_such_bucket, change)
         .await?;
@@ -356,7 +356,7 @@ async fn update(
 /// Sets one supplementary value (null removes it).
 async fn write(w: &ConfigWorld, bucket: &str, key: &str, value: Value) -> WorldResult<Value> {
     update(w, bucket, |doc| {
-        doc.set_supp(key, value);
+        doc.set_supp(key, value.clone());
         Ok(())
     })
     .await
