@@ -24,6 +24,13 @@
 //! claimed; the next start releases them, so they run again (evaluation is idempotent: results
 //! are keyed by the item's capture time).
 //!
+//! On PostgreSQL every node runs this engine on the shared queue. A node that dies mid-batch
+//! (its liveness lock freed with its connection) has its claims released by the others: by
+//! each engine at start and every [`NODE_RESCUE_INTERVAL`] while running
+//! ([`crate::store::EvaluationQueueStore::release_dead_node_evaluation_claims`]), so its jobs
+//! run again within about that interval. A claim older than [`STALE_CLAIM_SECONDS`] is taken
+//! whoever holds it (a live node that is stuck).
+//!
 //! Per (resource, rule in scope), by the rule's owner:
 //! - `AWS`: the managed evaluator (`managed::evaluator`), with the catalog defaults filled into
 //!   the parameters; a rule without an evaluator yields no result (and a rule-wide run records
@@ -65,7 +72,7 @@ use crate::app::App;
 use crate::background::Background;
 use crate::domain::{is_deleted_status, ConfigurationItem, RuleRecord, Scope};
 use crate::store::evaluation_queue::{EvaluationJob, JobOrigin, JobTarget, RuleJobOutcome};
-use crate::store::StoreResult;
+use crate::store::{StoreResult, NODE_RESCUE_INTERVAL};
 
 /// Jobs claimed at once.
 pub const CLAIM_BATCH: usize = 500;
@@ -235,6 +242,7 @@ async fn run(app: Arc<App>, mut stop: watch::Receiver<bool>) {
         lambda_slots: Arc::new(Semaphore::new(LAMBDA_CONCURRENCY)),
     };
     let mut next_tick = Instant::now();
+    let mut next_rescue = Instant::now() + NODE_RESCUE_INTERVAL;
     loop {
         if *stop.borrow() {
             break;
@@ -243,6 +251,19 @@ async fn run(app: Arc<App>, mut stop: watch::Receiver<bool>) {
             next_tick = Instant::now() + POLL;
             if let Err(e) = app.store.enqueue_due_periodic(crate::time::now()).await {
                 tracing::warn!(error = %e, "evaluation: periodic schedule check failed");
+            }
+        }
+        if Instant::now() >= next_rescue {
+            next_rescue = Instant::now() + NODE_RESCUE_INTERVAL;
+            match app.store.release_dead_node_evaluation_claims().await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(
+                    jobs = n,
+                    "evaluation: taking over the jobs of a node that is gone"
+                ),
+                Err(e) => {
+                    tracing::warn!(error = %e, "evaluation: cannot release the jobs of nodes that are gone")
+                }
             }
         }
         let now = crate::time::now();

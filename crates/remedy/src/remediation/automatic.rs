@@ -15,6 +15,22 @@
 //! happens it sweeps the stored truth instead — every automatic configuration's NON_COMPLIANT
 //! results — so no resource that should be remediated is forgotten (queueing is idempotent: the
 //! in-flight constraint and the exception check make a repeated queue a no-op).
+//!
+//! **One run per finding, across nodes.** Every node listens to its own results and sweeps on
+//! its own, so a trigger may be late: an event handled after another node (or a sweep, or
+//! turning Automatic on) already remediated the resource and the run ended. Before starting, the
+//! stored result is consulted ([`awaiting_remediation`]): a run starts only for a key whose
+//! stored result is still NON_COMPLIANT and describes the resource as it was *after* the key's
+//! latest execution was queued (its ordering timestamp — the evaluated item's capture time — is
+//! later than that execution's invocation time). A result of an earlier state is one that
+//! execution already acted on; the items its runbook records are evaluated again, and a result
+//! of those that is still NON_COMPLIANT starts the next run. Two nodes racing on one key
+//! cannot both start a run while one is in flight (the store's unique in-flight index). Retries
+//! of a failed automatic run ([`on_automatic_failure`]) are runs for the same finding and skip
+//! the check; they are bounded by `MaximumAutomaticAttempts`. What remains: a run that is
+//! queued, run and ended by another node between this check and this insert (a few store round
+//! trips) can be followed by one more run — runbooks' world writes are idempotent, so it
+//! changes nothing.
 
 use std::sync::Arc;
 
@@ -31,6 +47,15 @@ use crate::store::StoreResult;
 /// Delay before retrying a failed automatic run.
 pub const RETRY_BACKOFF_SECONDS: f64 = 1.0;
 
+/// Why automatic executions are being queued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trigger {
+    /// NON_COMPLIANT results (an event, a sweep, Automatic turned on): each is acted on once.
+    NonCompliant,
+    /// A retry of the key's failed automatic run, for the same finding.
+    Retry,
+}
+
 /// Listens for compliance changes until stopped.
 pub async fn listen(app: Arc<App>, mut stop: watch::Receiver<bool>) {
     let mut events = app.compliance_events.subscribe();
@@ -43,7 +68,9 @@ pub async fn listen(app: Arc<App>, mut stop: watch::Receiver<bool>) {
             Ok(e) if e.new == ComplianceType::NonCompliant => {
                 let key = vec![(e.resource_type.clone(), e.resource_id.clone())];
                 let now = crate::time::now();
-                if let Err(err) = queue_automatic(&app, &e.scope, &e.rule, &key, now).await {
+                if let Err(err) =
+                    queue_automatic(&app, &e.scope, &e.rule, &key, now, Trigger::NonCompliant).await
+                {
                     tracing::warn!(error = %err, rule = %e.rule, "remediation: cannot queue an automatic execution");
                 }
             }
@@ -88,8 +115,15 @@ pub async fn sweep(app: &App) -> StoreResult<usize> {
             if keys.is_empty() {
                 break;
             }
-            started +=
-                queue_automatic(app, &scope, &record.rule_name, &keys, crate::time::now()).await?;
+            started += queue_automatic(
+                app,
+                &scope,
+                &record.rule_name,
+                &keys,
+                crate::time::now(),
+                Trigger::NonCompliant,
+            )
+            .await?;
             if keys.len() < query.limit {
                 break;
             }
@@ -100,13 +134,15 @@ pub async fn sweep(app: &App) -> StoreResult<usize> {
 }
 
 /// Queues automatic executions of `rule` for `keys` (at most 100) when its configuration is
-/// automatic, skipping keys with an unexpired exception. Returns how many started.
+/// automatic, skipping keys with an unexpired exception and, unless `trigger` is a retry, keys
+/// not [`awaiting_remediation`]. Returns how many started.
 pub async fn queue_automatic(
     app: &App,
     scope: &Scope,
     rule: &str,
     keys: &[(String, String)],
     wake_at: f64,
+    trigger: Trigger,
 ) -> StoreResult<usize> {
     let Some(record) = app
         .store
@@ -151,12 +187,17 @@ pub async fn queue_automatic(
             now,
         )
         .await?;
+    let awaiting = match trigger {
+        Trigger::NonCompliant => awaiting_remediation(app, scope, rule, keys).await?,
+        Trigger::Retry => vec![true; keys.len()],
+    };
     let batch = uuid::Uuid::new_v4().to_string();
     let mut executions = Vec::new();
-    for (t, i) in keys {
-        if excepted
-            .iter()
-            .any(|x| &x.resource_type == t && &x.resource_id == i)
+    for ((t, i), awaiting) in keys.iter().zip(awaiting) {
+        if !awaiting
+            || excepted
+                .iter()
+                .any(|x| &x.resource_type == t && &x.resource_id == i)
         {
             continue;
         }
@@ -189,6 +230,34 @@ pub async fn queue_automatic(
     Ok(started)
 }
 
+/// Per key, whether its finding still awaits an automatic run: `rule`'s stored result for it is
+/// NON_COMPLIANT (a trigger may be older than the truth) and evaluated a state captured after
+/// the key's latest execution was queued — an earlier state is one that execution already ran
+/// on (see the module docs).
+pub async fn awaiting_remediation(
+    app: &App,
+    scope: &Scope,
+    rule: &str,
+    keys: &[(String, String)],
+) -> StoreResult<Vec<bool>> {
+    let found = app.store.non_compliant_ordering(scope, rule, keys).await?;
+    let latest = app
+        .store
+        .latest_executions(scope, rule, Some(keys), None, keys.len())
+        .await?;
+    Ok(keys
+        .iter()
+        .zip(found)
+        .map(|((t, i), ordering)| {
+            ordering.is_some_and(|ordering| {
+                !latest.iter().any(|e| {
+                    &e.resource_type == t && &e.resource_id == i && ordering <= e.invocation_time
+                })
+            })
+        })
+        .collect())
+}
+
 /// Queues automatic executions for every resource `rule` holds NON_COMPLIANT.
 pub async fn queue_all_non_compliant(app: &App, scope: &Scope, rule: &str) -> StoreResult<usize> {
     let query = ResultQuery {
@@ -209,7 +278,15 @@ pub async fn queue_all_non_compliant(app: &App, scope: &Scope, rule: &str) -> St
             .iter()
             .map(|r| (r.resource_type.clone(), r.resource_id.clone()))
             .collect();
-        started += queue_automatic(app, scope, rule, &keys, crate::time::now()).await?;
+        started += queue_automatic(
+            app,
+            scope,
+            rule,
+            &keys,
+            crate::time::now(),
+            Trigger::NonCompliant,
+        )
+        .await?;
         after = keys.last().cloned();
         if page.len() < query.limit {
             break;
@@ -275,6 +352,7 @@ pub async fn on_automatic_failure(app: &App, rec: &ExecutionRecord) {
                     &rec.rule_name,
                     &key,
                     now + RETRY_BACKOFF_SECONDS,
+                    Trigger::Retry,
                 )
                 .await
                 {

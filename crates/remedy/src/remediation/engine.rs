@@ -17,7 +17,9 @@
 //! - **Crash recovery.** An execution whose worker died keeps its committed state; once its lease
 //!   expires (or at the next start: one process owns a SQLite file, so every lease in it is
 //!   released at start) it is claimed again and resumes at its first unfinished step. World writes
-//!   are idempotent, so a step interrupted mid-way may safely run again.
+//!   are idempotent, so a step interrupted mid-way may safely run again. On PostgreSQL, the
+//!   leases of a node that dies are released by the other nodes every [`NODE_RESCUE_INTERVAL`]
+//!   ([`crate::store::Store::release_dead_node_execution_leases`]), not only when they expire.
 //! - **StopAutomationExecution** on an execution a worker holds marks it; the worker's next
 //!   fenced commit ends it Cancelled (the claim does, if the worker died first). Executions no
 //!   worker holds are cancelled by the stop itself ([`crate::store::ExecutionStore::stop_execution`]).
@@ -42,6 +44,7 @@ use crate::background::Background;
 use crate::store::executions::{
     CommitOutcome, ExecutionRecord, StepCommit, STATE_FAILED, STATE_IN_PROGRESS,
 };
+use crate::store::NODE_RESCUE_INTERVAL;
 use crate::world::ConfigWorld;
 
 /// Workers per process.
@@ -102,6 +105,7 @@ async fn run(app: Arc<App>, stop: watch::Receiver<bool>) {
         Err(e) => tracing::error!(error = %e, "remediation: cannot release leases"),
     }
     let listener = tokio::spawn(super::automatic::listen(app.clone(), stop.clone()));
+    let rescue = tokio::spawn(rescue(app.clone(), stop.clone()));
     let node = uuid::Uuid::new_v4();
     let workers: Vec<_> = (0..WORKERS)
         .map(|i| tokio::spawn(worker(app.clone(), format!("{node}/{i}"), stop.clone())))
@@ -110,6 +114,34 @@ async fn run(app: Arc<App>, stop: watch::Receiver<bool>) {
         let _ = w.await;
     }
     let _ = listener.await;
+    let _ = rescue.await;
+}
+
+/// Every [`NODE_RESCUE_INTERVAL`], releases the leases of nodes that are gone (PostgreSQL; a
+/// no-op on SQLite, where this process is the only one) and wakes a worker to claim them.
+async fn rescue(app: Arc<App>, mut stop: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            _ = stop.changed() => break,
+            _ = tokio::time::sleep(NODE_RESCUE_INTERVAL) => {}
+        }
+        if *stop.borrow() {
+            break;
+        }
+        match app.store.release_dead_node_execution_leases().await {
+            Ok(0) => {}
+            Ok(n) => {
+                tracing::info!(
+                    executions = n,
+                    "remediation: taking over the executions of a node that is gone"
+                );
+                app.remediation_wakeup.notify_waiters();
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "remediation: cannot release the leases of nodes that are gone")
+            }
+        }
+    }
 }
 
 async fn worker(app: Arc<App>, owner: String, mut stop: watch::Receiver<bool>) {

@@ -5,7 +5,9 @@
 //! The queue is a transactional outbox: the store's own writes that call for evaluation
 //! (`record_configuration_item`, `import_configuration_items`, `insert_rule`, `update_rule`)
 //! enqueue in the same transaction, so an acknowledged change is never left unevaluated, even
-//! after `kill -9`. One engine per database consumes the queue.
+//! after `kill -9`. One engine per process consumes the queue: on SQLite one process owns the
+//! database; on PostgreSQL every node's engine claims from the shared queue, and the claims of a
+//! node that dies are released by the others ([`EvaluationQueueStore::release_dead_node_evaluation_claims`]).
 
 use std::sync::Arc;
 
@@ -104,6 +106,15 @@ pub trait EvaluationQueueStore: Send + Sync + 'static {
     /// of nodes that are gone are released; a live node's never.
     async fn release_evaluation_claims(&self) -> StoreResult<usize>;
 
+    /// Releases, while this node runs, the claims of *other* nodes that are gone, as
+    /// [`EvaluationQueueStore::release_evaluation_claims`] does at start; the engine calls it every
+    /// [`super::NODE_RESCUE_INTERVAL`], so a node that dies mid-job holds its jobs for about
+    /// that long, not for the claim staleness. Never releases this node's claims (its engine is
+    /// running them) nor a live node's. SQLite: a single process owns the file, so there is no
+    /// other node and nothing is released — releasing every claim, as at start, would hand the
+    /// running engine's jobs out a second time.
+    async fn release_dead_node_evaluation_claims(&self) -> StoreResult<usize>;
+
     /// Claims up to `limit` jobs, oldest first, at `now`: pending ones, and ones claimed before
     /// `stale_before` (a claimer that never finished).
     async fn claim_evaluation_jobs(
@@ -165,6 +176,17 @@ pub trait EvaluationQueueStore: Send + Sync + 'static {
         scope: &Scope,
         keys: &[(String, String)],
     ) -> StoreResult<Vec<ResultKey>>;
+
+    /// Per key (in input order), the ordering timestamp of `rule_name`'s stored result for it
+    /// when that result is NON_COMPLIANT; `None` when there is no result or it is another type.
+    /// Automatic remediation reads the stored truth with it before starting a run
+    /// ([`crate::remediation::automatic`]).
+    async fn non_compliant_ordering(
+        &self,
+        scope: &Scope,
+        rule_name: &str,
+        keys: &[(String, String)],
+    ) -> StoreResult<Vec<Option<f64>>>;
 
     /// Deletes every result of the given resources (they were deleted); returns what was removed.
     async fn delete_resource_results(

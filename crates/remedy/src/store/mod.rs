@@ -27,6 +27,12 @@ use crate::domain::{
     RemediationExceptionRecord, RuleRecord, Scope, Tag,
 };
 
+/// How often a running node releases the evaluation claims and execution leases of nodes that
+/// are gone ([`EvaluationQueueStore::release_dead_node_evaluation_claims`],
+/// [`Store::release_dead_node_execution_leases`]): the longest a dead node's work waits, beyond
+/// the moment the database notices its connection closed.
+pub const NODE_RESCUE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(3);
+
 /// Failures a store reports. Business outcomes the API maps to AWS errors are explicit variants;
 /// everything else is `Backend` (an internal failure, logged, never shown to clients).
 #[derive(Debug, thiserror::Error)]
@@ -275,6 +281,17 @@ pub trait Store:
         after_key: Option<&str>,
         limit: usize,
     ) -> StoreResult<Vec<Tag>>;
+
+    // ---- node liveness -----------------------------------------------------------------------
+    /// Releases, while this node runs, the execution leases of *other* nodes that are gone, so
+    /// their executions are claimed again at once instead of when their leases expire; the
+    /// remediation engine calls it every [`NODE_RESCUE_INTERVAL`]. Never this node's leases (its
+    /// workers are running them) nor a live node's. PostgreSQL: what
+    /// [`ExecutionStore::release_all_execution_leases`] does at start (gone nodes' leases, and
+    /// leases already expired, which any claim may take anyway). SQLite: one process owns the
+    /// file, so there is no other node: nothing — releasing every lease, as at start, would
+    /// hand out executions this process's workers hold.
+    async fn release_dead_node_execution_leases(&self) -> StoreResult<usize>;
 
     // ---- configuration items -----------------------------------------------------------------
     /// Records a new configuration item for a resource, assigning a state id greater than any

@@ -19,10 +19,16 @@
 //!   lock, so several nodes may start at once; `remedy_schema_migrations` records them.
 //! - **Node liveness**: each store is a node with a fresh id, and holds a session advisory lock on
 //!   it on a connection of its own for as long as it lives. Claims record the node
-//!   (`evaluation_queue.claimed_by`, `remediation_executions.lease_node`). At start, the claims and
-//!   leases of nodes whose lock is free (the process is gone: PostgreSQL released its lock with
-//!   its connection) are released at once; a live node's are never taken. Should a live node lose
-//!   its lock connection, its work may be taken early: fencing refuses its late writes.
+//!   (`evaluation_queue.claimed_by`, `remediation_executions.lease_node`). The claims and leases
+//!   of nodes whose lock is free (the process is gone: PostgreSQL released its lock with its
+//!   connection) are released by every other node at its start and then every
+//!   [`NODE_RESCUE_INTERVAL`] while it runs, so a node killed mid-work holds it for about that
+//!   long, not until a claim goes stale or a lease expires; a live node's are never taken.
+//!   Should a live node lose its lock connection, its work may be taken early: fencing refuses
+//!   its late writes.
+//! - **No lost updates of a resource**: the emulated world's writes record an item only if the
+//!   resource's latest state id is still the one the change was read from, checked under the
+//!   resource's lock ([`Store::record_configuration_item_if_latest`]).
 //! - **Wake-ups**: a commit that enqueues evaluation work sends `NOTIFY remedy_evaluation`; every
 //!   node LISTENs on its liveness connection and wakes its engine (which still polls).
 
@@ -1036,6 +1042,11 @@ impl Store for PgStore {
                 value: col(r, 1)?,
             })
         })
+    }
+
+    async fn release_dead_node_execution_leases(&self) -> StoreResult<usize> {
+        // The release at start never takes this node's or a live node's leases.
+        ExecutionStore::release_all_execution_leases(self).await
     }
 
     async fn record_configuration_item(

@@ -1055,6 +1055,11 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn release_dead_node_execution_leases(&self) -> StoreResult<usize> {
+        // One process owns the file: no other node can have died holding leases.
+        Ok(0)
+    }
+
     async fn record_configuration_item(
         &self,
         scope: &Scope,

@@ -138,6 +138,12 @@ impl EvaluationQueueStore for SqliteStore {
         .await
     }
 
+    /// One process owns the file: no other node can have died holding claims. (Its own
+    /// previous life's claims were released at start.)
+    async fn release_dead_node_evaluation_claims(&self) -> StoreResult<usize> {
+        Ok(0)
+    }
+
     async fn claim_evaluation_jobs(
         &self,
         now: f64,
@@ -437,6 +443,34 @@ impl EvaluationQueueStore for SqliteStore {
                 }
             }
             Ok(out)
+        })
+        .await
+    }
+
+    async fn non_compliant_ordering(
+        &self,
+        scope: &Scope,
+        rule_name: &str,
+        keys: &[(String, String)],
+    ) -> StoreResult<Vec<Option<f64>>> {
+        let scope = scope.clone();
+        let rule = rule_name.to_string();
+        let keys = keys.to_vec();
+        self.read(move |c| {
+            let mut stmt = c
+                .prepare_cached(
+                    "SELECT ordering_timestamp FROM evaluation_results
+                     WHERE account=?1 AND region=?2 AND rule_name=?3 AND resource_type=?4 AND resource_id=?5
+                       AND compliance_type='NON_COMPLIANT'",
+                )
+                .map_err(backend)?;
+            keys.iter()
+                .map(|(t, i)| {
+                    stmt.query_row(params![scope.account, scope.region, rule, t, i], |r| r.get(0))
+                        .optional()
+                        .map_err(backend)
+                })
+                .collect()
         })
         .await
     }
