@@ -11,6 +11,8 @@
 //! ([`crate::store::executions::ExecutionSummary`]), not its interpreter state. An execution that ended FAILED before any step ran (its
 //! batch exceeded the ErrorPercentage) shows its first step FAILED with the reason.
 
+use std::collections::HashSet;
+
 use remedy_wire::config::{
     ComplianceType, DescribeRemediationExecutionStatusRequest,
     DescribeRemediationExecutionStatusResponse, RemediationExecutionState,
@@ -73,15 +75,13 @@ pub async fn start(
     let scope = &ctx.scope;
     let rule = required(req.config_rule_name, "ConfigRuleName")?;
     // A key named twice is started once (and not reported as failed).
-    let mut keys: Vec<(String, String)> = Vec::new();
-    for k in required(req.resource_keys, "ResourceKeys")?
+    let given = required(req.resource_keys, "ResourceKeys")?;
+    let mut seen = HashSet::with_capacity(given.len());
+    let keys: Vec<(String, String)> = given
         .iter()
         .map(key_of)
-    {
-        if !keys.contains(&k) {
-            keys.push(k);
-        }
-    }
+        .filter(|k| seen.insert(k.clone()))
+        .collect();
     let record = configuration(app, scope, &rule).await?;
     let runbook =
         crate::remediation::runbook_of(app.runbooks.as_ref(), scope, &record.config).await?;
@@ -136,9 +136,10 @@ pub async fn start(
         (false, false) => Some(COMPLIANT_OR_IN_PROGRESS),
     };
     // FailedItems in request order.
+    let refused: HashSet<&(String, String)> = compliant.iter().chain(&in_flight).collect();
     let failed: Vec<ResourceKey> = keys
         .iter()
-        .filter(|k| compliant.contains(k) || in_flight.contains(k))
+        .filter(|k| refused.contains(k))
         .map(|(t, i)| wire_key(t, i))
         .collect();
     Ok(StartRemediationExecutionResponse {

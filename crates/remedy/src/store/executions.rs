@@ -355,6 +355,39 @@ pub trait ExecutionStore: Send + Sync + 'static {
     async fn stop_execution(&self, scope: &Scope, id: &str, now: f64) -> StoreResult<StopOutcome>;
 }
 
+/// A rule's concurrency bound during one claim: a QUEUED execution may start while the rule's
+/// running (IN_PROGRESS) executions are fewer than `max(1, ceil(N·pct/100))` of its N unfinished
+/// ones. Counted once per rule per claim, then kept current as the claim goes: taking a QUEUED
+/// execution moves it to IN_PROGRESS (running + 1, N unchanged); ending one FAILED before it
+/// starts lowers N. (Counting again for every candidate walked up to `100·running/pct` index
+/// entries each time: a tenth of StartRemediationExecution's cost once the engine claimed in
+/// batches, issue 7.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct RuleRoom {
+    pub running: i64,
+    /// N, counted no further than [`RuleRoom::count_limit`]: beyond it every check this claim
+    /// can make is decided.
+    pub unfinished: i64,
+    pub pct: i64,
+}
+
+impl RuleRoom {
+    /// How far to count N for a claim that may take `limit` more of the rule's executions: for
+    /// running ≥ 1, `running < ceil(N·pct/100)` exactly when `N > floor(100·running/pct)`, and
+    /// running grows to at most `running + limit` within the claim.
+    pub(crate) fn count_limit(running: i64, pct: i64, limit: usize) -> i64 {
+        if pct <= 0 {
+            return 0;
+        }
+        running.saturating_add(limit as i64).saturating_mul(100) / pct + 1
+    }
+
+    pub(crate) fn has_room(&self) -> bool {
+        self.running == 0
+            || (self.pct > 0 && self.unfinished > self.running.saturating_mul(100) / self.pct)
+    }
+}
+
 /// The stored execution-state JSON after StopAutomationExecution (Cancel): the waiting step and
 /// the execution Cancelled. Both backends write it when a stop lands. Unreadable JSON is kept.
 pub(crate) fn cancelled_state(state_json: &str, now: f64) -> String {

@@ -6,6 +6,8 @@
 //! and the per-rule concurrency bound and the batch's error percentage are checked against the
 //! current rows, over short index-only ranges (migration 0007), never by scanning the queue.
 
+use std::collections::HashMap;
+
 use super::*;
 use crate::store::executions::*;
 
@@ -170,20 +172,17 @@ pub(super) fn rule_has_active_executions(
     .is_some())
 }
 
-/// `max(1, ceil(n·pct/100))`.
-/// Whether a rule has room for one more IN_PROGRESS execution: its running ones are fewer than
-/// `max(1, ceil(N·pct/100))` of its N non-terminal ones. Counts only what the answer needs, over
-/// index-only ranges of `remediation_executions_rule_state`: the IN_PROGRESS ones, then whether
-/// N exceeds `floor(100·running/pct)` (for running ≥ 1, `running < ceil(N·pct/100)` exactly
-/// when `N·pct > 100·running`), stopping at the first entry past that threshold, so a claim never
-/// walks a long queue.
-fn rule_has_room(
+/// A rule's [`RuleRoom`] for a claim that may take `limit` more executions, over index-only
+/// ranges of `remediation_executions_rule_state`: its IN_PROGRESS executions, then its unfinished
+/// ones up to [`RuleRoom::count_limit`], so a claim never walks a long queue.
+fn rule_room(
     c: &Connection,
     account: &str,
     region: &str,
     rule: &str,
     pct: i64,
-) -> StoreResult<bool> {
+    limit: usize,
+) -> StoreResult<RuleRoom> {
     let running: i64 = c
         .prepare_cached(
             "SELECT count(*) FROM remediation_executions INDEXED BY remediation_executions_rule_state
@@ -192,14 +191,7 @@ fn rule_has_room(
         )
         .and_then(|mut s| s.query_row(params![account, region, rule], |r| r.get(0)))
         .map_err(backend)?;
-    if running == 0 {
-        return Ok(true);
-    }
-    if pct <= 0 {
-        return Ok(false);
-    }
-    let threshold = running.saturating_mul(100) / pct;
-    let counted: i64 = c
+    let unfinished: i64 = c
         .prepare_cached(
             "SELECT count(*) FROM (SELECT 1 FROM remediation_executions
                INDEXED BY remediation_executions_rule_state
@@ -208,12 +200,21 @@ fn rule_has_room(
         )
         .and_then(|mut s| {
             s.query_row(
-                params![account, region, rule, threshold.saturating_add(1)],
+                params![
+                    account,
+                    region,
+                    rule,
+                    RuleRoom::count_limit(running, pct, limit)
+                ],
                 |r| r.get(0),
             )
         })
         .map_err(backend)?;
-    Ok(counted > threshold)
+    Ok(RuleRoom {
+        running,
+        unfinished,
+        pct,
+    })
 }
 
 /// A batch's (size, FAILED executions), index-only over `remediation_executions_batch`; the size
@@ -404,18 +405,21 @@ impl ExecutionStore for SqliteStore {
                 if candidates.len() >= wanted {
                     break;
                 }
+                // The state is spelled in the SQL, one cached statement per state: bound as a
+                // parameter, SQLite re-planned the statement whenever its value changed (the plan
+                // depends on it through the partial index), ~90k instructions twice per claim.
                 let mut s = c
-                    .prepare_cached(
+                    .prepare_cached(&format!(
                         "SELECT seq, account, region, rule_name, state, concurrency_pct, error_pct, batch_id
                          FROM remediation_executions INDEXED BY remediation_executions_due_state
-                         WHERE state IN ('QUEUED','IN_PROGRESS') AND state = ?3 AND wake_at <= ?1
+                         WHERE state IN ('QUEUED','IN_PROGRESS') AND state = '{st}' AND wake_at <= ?1
                            AND (lease_expires IS NULL OR lease_expires < ?1)
-                         ORDER BY wake_at, seq LIMIT ?2",
-                    )
+                         ORDER BY wake_at, seq LIMIT ?2"
+                    ))
                     .map_err(backend)?;
                 let rows = s
                     .query_map(
-                        params![now, (wanted - candidates.len()) as i64, st],
+                        params![now, (wanted - candidates.len()) as i64],
                         |r| {
                             Ok((
                                 r.get(0)?,
@@ -444,11 +448,19 @@ impl ExecutionStore for SqliteStore {
                 ))
                 .map_err(backend)?;
             let mut out = Vec::new();
+            // Per rule and concurrency percentage (executions queued under different
+            // configurations may carry different ones): the rule's bound as the claim goes.
+            let mut rooms: HashMap<(String, String, String, i64), RuleRoom> = HashMap::new();
+            let same_rule = |k: &(String, String, String, i64), r: &(String, String, String)| {
+                k.0 == r.0 && k.1 == r.1 && k.2 == r.2
+            };
             for (seq, account, region, rule, state, conc, err, batch) in candidates {
                 if out.len() >= limit {
                     break;
                 }
-                if state == STATE_QUEUED {
+                let queued = state == STATE_QUEUED;
+                let key = (account, region, rule);
+                if queued {
                     // ErrorPercentage: the batch stops starting executions once exceeded.
                     let (size, errors) = batch_failures(c, &batch)?;
                     if errors > 0 && errors > size * err / 100 {
@@ -469,9 +481,23 @@ impl ExecutionStore for SqliteStore {
                             params![seq, failed, now, summary_column(&failed)],
                         )
                         .map_err(backend)?;
+                        for (_, room) in rooms.iter_mut().filter(|(k, _)| same_rule(k, &key)) {
+                            room.unfinished -= 1;
+                        }
                         continue;
                     }
-                    if !rule_has_room(c, &account, &region, &rule, conc)? {
+                    let (account, region, rule) = &key;
+                    let room_key = (account.clone(), region.clone(), rule.clone(), conc);
+                    let room = match rooms.get(&room_key) {
+                        Some(room) => *room,
+                        None => {
+                            let room =
+                                rule_room(c, account, region, rule, conc, limit - out.len())?;
+                            rooms.insert(room_key, room);
+                            room
+                        }
+                    };
+                    if !room.has_room() {
                         continue;
                     }
                 }
@@ -481,6 +507,11 @@ impl ExecutionStore for SqliteStore {
                     .map_err(backend)?;
                 if let Some(r) = taken {
                     out.push(r);
+                    if queued {
+                        for (_, room) in rooms.iter_mut().filter(|(k, _)| same_rule(k, &key)) {
+                            room.running += 1;
+                        }
+                    }
                 }
             }
             Ok(out)
