@@ -12,55 +12,11 @@ use common::config::types::{
     RemediationParameterValue, RemediationTargetType, ResourceKey, ResourceType, ResourceValue,
     ResourceValueType, Source, SsmControls, StaticValue,
 };
+use common::pg::{self, psql};
 use common::*;
 
-fn psql(admin: &str, sql: &str) {
-    let status = Command::new("psql")
-        .arg(admin)
-        .args(["-Atqc", sql])
-        .status()
-        .expect("psql");
-    assert!(status.success(), "psql {sql}");
-}
-
-/// Drops the database however the test ends.
-struct DropDatabase(String, String);
-
-impl Drop for DropDatabase {
-    fn drop(&mut self) {
-        let _ = Command::new("psql")
-            .arg(&self.0)
-            .args([
-                "-Atqc",
-                &format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.1),
-            ])
-            .status();
-    }
-}
-
-/// A fresh database on the test server: (its URL, what drops it), or `None` (said) without
-/// `REMEDY_TEST_DATABASE_URL`.
-fn database() -> Option<(String, DropDatabase)> {
-    let Ok(admin) = std::env::var("REMEDY_TEST_DATABASE_URL") else {
-        use std::io::Write;
-        let _ = writeln!(
-            std::io::stderr(),
-            "postgres: REMEDY_TEST_DATABASE_URL is not set; skipped"
-        );
-        return None;
-    };
-    let name = format!("remedy_test_{}", uuid::Uuid::new_v4().simple());
-    psql(&admin, &format!("CREATE DATABASE \"{name}\""));
-    let cleanup = DropDatabase(admin.clone(), name.clone());
-    let (base, query) = match admin.split_once('?') {
-        Some((b, q)) => (b.to_string(), format!("?{q}")),
-        None => (admin.clone(), String::new()),
-    };
-    let scheme_end = base.find("://").map_or(0, |i| i + 3);
-    let host_end = base[scheme_end..]
-        .find('/')
-        .map_or(base.len(), |i| scheme_end + i);
-    Some((format!("{}/{name}{query}", &base[..host_end]), cleanup))
+fn database() -> Option<(String, pg::DropDatabase)> {
+    pg::database("postgres")
 }
 
 #[test]

@@ -13,6 +13,8 @@ use std::time::{Duration, Instant, SystemTime};
 pub use aws_sdk_config as config;
 pub use aws_sdk_ssm as ssm;
 
+pub mod pg;
+
 pub const REGION: &str = "us-east-1";
 
 pub struct Server {
@@ -42,15 +44,7 @@ fn server_database(data_dir: &Path) -> Option<(String, String, String)> {
         .args(["-Atqc", &format!("CREATE DATABASE \"{name}\"")])
         .stderr(Stdio::null())
         .status();
-    let (base, query) = match admin.split_once('?') {
-        Some((b, q)) => (b.to_string(), format!("?{q}")),
-        None => (admin.clone(), String::new()),
-    };
-    let scheme_end = base.find("://").map_or(0, |i| i + 3);
-    let host_end = base[scheme_end..]
-        .find('/')
-        .map_or(base.len(), |i| scheme_end + i);
-    let url = format!("{}/{name}{query}", &base[..host_end]);
+    let url = pg::with_database(&admin, &name);
     Some((admin, name, url))
 }
 
@@ -201,6 +195,11 @@ impl Server {
         let mut fresh = Server::spawn(&self.data_dir, &args);
         self.port = fresh.port;
         self.child = fresh.child.take();
+    }
+
+    /// The running process's id (for signals the harness does not send, e.g. SIGSTOP).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
     }
 
     pub fn is_running(&mut self) -> bool {
