@@ -204,6 +204,7 @@ conformance!(
     configuration_item_compare_and_set_refuses_a_stale_state,
     world_writes_through_two_store_handles_lose_no_change,
     metrics_count_executions_by_state_leases_and_evaluation_claims,
+    the_periodic_rescue_takes_only_dead_nodes_work,
 );
 
 // ---- fixtures -------------------------------------------------------------------------------
@@ -3120,4 +3121,92 @@ async fn metrics_count_executions_by_state_leases_and_evaluation_claims(fx: Fx) 
         );
         assert!(mine.node.is_some() && theirs.node.is_some() && mine.node != theirs.node);
     }
+}
+
+/// The rescue a running node repeats (unlike the release at start) never takes this node's own
+/// claims and leases — on SQLite, where no other node exists, it takes nothing — and on
+/// PostgreSQL takes a node's work once that node is gone.
+async fn the_periodic_rescue_takes_only_dead_nodes_work(fx: Fx) {
+    let s = &*fx.store;
+    let sc = scope();
+    remediable(s, &sc).await;
+    s.insert_executions(&sc, "r", &[exec("e1", "a", "b", 100, 100)], 1.0)
+        .await
+        .unwrap();
+    let now = remedy::time::now();
+    // This node's running work.
+    assert_eq!(
+        s.claim_executions("me/0", now, 3600.0, 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        s.claim_evaluation_jobs(10.0, 10, 0.0).await.unwrap().len(),
+        1
+    );
+    assert_eq!(s.release_dead_node_execution_leases().await.unwrap(), 0);
+    assert_eq!(s.release_dead_node_evaluation_claims().await.unwrap(), 0);
+    assert!(s
+        .claim_executions("me/1", now, 3600.0, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(s
+        .claim_evaluation_jobs(11.0, 10, 0.0)
+        .await
+        .unwrap()
+        .is_empty());
+    let Some(url) = &fx.url else {
+        return;
+    };
+    // Another node's work, taken once the node is gone.
+    let other = remedy::store::postgres::PgStore::connect(url)
+        .await
+        .unwrap();
+    s.insert_executions(&sc, "r", &[exec("e2", "c", "b", 100, 100)], 1.0)
+        .await
+        .unwrap();
+    s.record_configuration_item(&sc, item("x"), None)
+        .await
+        .unwrap();
+    assert_eq!(
+        other
+            .claim_executions("other/0", now, 3600.0, 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        other
+            .claim_evaluation_jobs(12.0, 10, 0.0)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(s.release_dead_node_execution_leases().await.unwrap(), 0);
+    assert_eq!(s.release_dead_node_evaluation_claims().await.unwrap(), 0);
+    drop(other);
+    let mut released = 0;
+    for _ in 0..200 {
+        released = s.release_dead_node_execution_leases().await.unwrap();
+        if released > 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(released, 1, "the gone node's lease, not this node's");
+    assert_eq!(s.release_dead_node_evaluation_claims().await.unwrap(), 1);
+    let taken = s.claim_executions("me/2", now, 3600.0, 10).await.unwrap();
+    assert_eq!(
+        taken.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
+        ["e2"]
+    );
+    assert_eq!(
+        s.claim_evaluation_jobs(13.0, 10, 0.0).await.unwrap().len(),
+        1
+    );
 }
