@@ -388,6 +388,43 @@ impl RuleRoom {
     }
 }
 
+/// The [`RuleRoom`]s of one claim, per rule and concurrency percentage (executions queued under
+/// different configurations may carry different ones), kept current as the claim takes or ends
+/// the rule's executions.
+#[derive(Debug, Default)]
+pub(crate) struct RuleRooms(Vec<((String, String, String), i64, RuleRoom)>);
+
+impl RuleRooms {
+    pub(crate) fn get(&self, rule: &(String, String, String), pct: i64) -> Option<RuleRoom> {
+        self.0
+            .iter()
+            .find(|(r, p, _)| r == rule && *p == pct)
+            .map(|(_, _, room)| *room)
+    }
+
+    pub(crate) fn insert(&mut self, rule: &(String, String, String), pct: i64, room: RuleRoom) {
+        self.0.push((rule.clone(), pct, room));
+    }
+
+    /// One of the rule's QUEUED executions was taken: it runs now.
+    pub(crate) fn took(&mut self, rule: &(String, String, String)) {
+        self.each(rule, |room| room.running += 1);
+    }
+
+    /// One of the rule's QUEUED executions ended before it started.
+    pub(crate) fn ended(&mut self, rule: &(String, String, String)) {
+        self.each(rule, |room| room.unfinished -= 1);
+    }
+
+    fn each(&mut self, rule: &(String, String, String), f: impl Fn(&mut RuleRoom)) {
+        for (r, _, room) in &mut self.0 {
+            if r == rule {
+                f(room);
+            }
+        }
+    }
+}
+
 /// The stored execution-state JSON after StopAutomationExecution (Cancel): the waiting step and
 /// the execution Cancelled. Both backends write it when a stop lands. Unreadable JSON is kept.
 pub(crate) fn cancelled_state(state_json: &str, now: f64) -> String {

@@ -109,18 +109,17 @@ pub(super) async fn rule_has_active_executions(
     .is_some())
 }
 
-/// Whether a rule has room for one more IN_PROGRESS execution: its running ones are fewer than
-/// `max(1, ceil(N·pct/100))` of its N non-terminal ones. Counts only what the answer needs, over
-/// short ranges of `remediation_executions_rule_state` (migration 0007): the IN_PROGRESS ones,
-/// then whether N exceeds `floor(100·running/pct)` (for running ≥ 1, `running < ceil(N·pct/100)`
-/// exactly when `N·pct > 100·running`), stopping past that threshold.
-async fn rule_has_room(
+/// A rule's [`RuleRoom`] for a claim that may take `limit` more executions, over short ranges of
+/// `remediation_executions_rule_state` (migration 0007): its IN_PROGRESS executions, then its
+/// unfinished ones up to [`RuleRoom::count_limit`].
+async fn rule_room(
     c: &impl GenericClient,
     account: &str,
     region: &str,
     rule: &str,
     pct: i64,
-) -> StoreResult<bool> {
+    limit: usize,
+) -> StoreResult<RuleRoom> {
     let running: i64 = col(
         &c.q_one(
             "SELECT count(*) FROM remediation_executions
@@ -132,26 +131,28 @@ async fn rule_has_room(
         .map_err(pg)?,
         0,
     )?;
-    if running == 0 {
-        return Ok(true);
-    }
-    if pct <= 0 {
-        return Ok(false);
-    }
-    let threshold = running.saturating_mul(100) / pct;
-    let counted: i64 = col(
+    let unfinished: i64 = col(
         &c.q_one(
             "SELECT count(*) FROM (SELECT 1 FROM remediation_executions
                WHERE account=$1 AND region=$2 AND rule_name=$3
                  AND state IN ('QUEUED','IN_PROGRESS')
                LIMIT $4) AS n",
-            &[&account, &region, &rule, &threshold.saturating_add(1)],
+            &[
+                &account,
+                &region,
+                &rule,
+                &RuleRoom::count_limit(running, pct, limit),
+            ],
         )
         .await
         .map_err(pg)?,
         0,
     )?;
-    Ok(counted > threshold)
+    Ok(RuleRoom {
+        running,
+        unfinished,
+        pct,
+    })
 }
 
 /// A batch's (size, FAILED executions) over `remediation_executions_batch`; the size is counted
@@ -414,6 +415,7 @@ impl ExecutionStore for PgStore {
             .map_err(pg)?;
         // Per rule: whether this claimer holds the rule's counting lock (None: another does).
         let mut rule_locked: HashMap<(String, String, String), bool> = HashMap::new();
+        let mut rooms = RuleRooms::default();
         let mut out = Vec::new();
         for cand in &candidates {
             if out.len() >= limit {
@@ -457,11 +459,22 @@ impl ExecutionStore for PgStore {
                     )
                     .await
                     .map_err(pg)?;
+                    rooms.ended(&key);
                     continue;
                 }
-                if !rule_has_room(&t, &account, &region, &rule, conc).await? {
+                let room = match rooms.get(&key, conc) {
+                    Some(room) => room,
+                    None => {
+                        let room = rule_room(&t, &account, &region, &rule, conc, limit - out.len())
+                            .await?;
+                        rooms.insert(&key, conc, room);
+                        room
+                    }
+                };
+                if !room.has_room() {
                     continue;
                 }
+                rooms.took(&key);
             }
             let taken = t
                 .query_one(

@@ -6,8 +6,6 @@
 //! and the per-rule concurrency bound and the batch's error percentage are checked against the
 //! current rows, over short index-only ranges (migration 0007), never by scanning the queue.
 
-use std::collections::HashMap;
-
 use super::*;
 use crate::store::executions::*;
 
@@ -448,12 +446,7 @@ impl ExecutionStore for SqliteStore {
                 ))
                 .map_err(backend)?;
             let mut out = Vec::new();
-            // Per rule and concurrency percentage (executions queued under different
-            // configurations may carry different ones): the rule's bound as the claim goes.
-            let mut rooms: HashMap<(String, String, String, i64), RuleRoom> = HashMap::new();
-            let same_rule = |k: &(String, String, String, i64), r: &(String, String, String)| {
-                k.0 == r.0 && k.1 == r.1 && k.2 == r.2
-            };
+            let mut rooms = RuleRooms::default();
             for (seq, account, region, rule, state, conc, err, batch) in candidates {
                 if out.len() >= limit {
                     break;
@@ -481,19 +474,16 @@ impl ExecutionStore for SqliteStore {
                             params![seq, failed, now, summary_column(&failed)],
                         )
                         .map_err(backend)?;
-                        for (_, room) in rooms.iter_mut().filter(|(k, _)| same_rule(k, &key)) {
-                            room.unfinished -= 1;
-                        }
+                        rooms.ended(&key);
                         continue;
                     }
-                    let (account, region, rule) = &key;
-                    let room_key = (account.clone(), region.clone(), rule.clone(), conc);
-                    let room = match rooms.get(&room_key) {
-                        Some(room) => *room,
+                    let room = match rooms.get(&key, conc) {
+                        Some(room) => room,
                         None => {
+                            let (account, region, rule) = &key;
                             let room =
                                 rule_room(c, account, region, rule, conc, limit - out.len())?;
-                            rooms.insert(room_key, room);
+                            rooms.insert(&key, conc, room);
                             room
                         }
                     };
@@ -508,9 +498,7 @@ impl ExecutionStore for SqliteStore {
                 if let Some(r) = taken {
                     out.push(r);
                     if queued {
-                        for (_, room) in rooms.iter_mut().filter(|(k, _)| same_rule(k, &key)) {
-                            room.running += 1;
-                        }
+                        rooms.took(&key);
                     }
                 }
             }
