@@ -52,21 +52,30 @@ const ACTIVE: &str = "state IN ('QUEUED', 'IN_PROGRESS')";
 
 // ---- the cluster ----------------------------------------------------------------------------
 
-/// `n` nodes on one throwaway database (the servers stop before the database is dropped).
+/// One cluster at a time: each node pools up to 17 PostgreSQL connections, and two clusters at
+/// once (tests run in parallel) would pass the server's default `max_connections` (100) and
+/// share two cores besides.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// `n` nodes on one throwaway database (the servers stop before the database is dropped, and
+/// the database before the next test's cluster starts).
 struct Cluster {
     nodes: Vec<Server>,
     url: String,
     _db: pg::DropDatabase,
+    _turn: tokio::sync::MutexGuard<'static, ()>,
 }
 
 impl Cluster {
-    fn start(n: usize) -> Option<Cluster> {
+    async fn start(n: usize) -> Option<Cluster> {
+        let turn = ONE_AT_A_TIME.lock().await;
         let (url, db) = pg::database("cluster")?;
         let nodes = (0..n).map(|_| node(&url)).collect();
         Some(Cluster {
             nodes,
             url,
             _db: db,
+            _turn: turn,
         })
     }
 
@@ -412,7 +421,7 @@ async fn assert_each_remediated_once(cluster: &Cluster, clients: &[config::Clien
 /// once, run by all three: each exactly once, each bucket changed exactly once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn exactly_once_across_three_nodes() {
-    let Some(cluster) = Cluster::start(NODES) else {
+    let Some(cluster) = Cluster::start(NODES).await else {
         return;
     };
     let plan = remediable_buckets(&cluster, 10, 10_000).await;
@@ -433,7 +442,7 @@ async fn exactly_once_across_three_nodes() {
 /// bucket still changes exactly once, and no execution is lost or duplicated.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sigkill_one_node_mid_run() {
-    let Some(mut cluster) = Cluster::start(1) else {
+    let Some(mut cluster) = Cluster::start(1).await else {
         return;
     };
     let plan = remediable_buckets(&cluster, 5, 1_000).await;
@@ -529,7 +538,7 @@ async fn freeze_holding(
 /// every other call answers with the key in FailedItems and AWS's in-progress message.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn twenty_concurrent_starts_three_nodes() {
-    let Some(cluster) = Cluster::start(NODES) else {
+    let Some(cluster) = Cluster::start(NODES).await else {
         return;
     };
     let clients = cluster.clients();
@@ -591,7 +600,7 @@ async fn twenty_concurrent_starts_three_nodes() {
 /// real nodes and a real runbook.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn fenced_late_update() {
-    let Some(mut cluster) = Cluster::start(1) else {
+    let Some(mut cluster) = Cluster::start(1).await else {
         return;
     };
     let plan = remediable_buckets(&cluster, 1, 300).await;
@@ -813,7 +822,7 @@ async fn wait_answers(load: &Load, from: usize, more: usize) -> usize {
 /// every bucket readable, every started execution present and SUCCEEDED.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn rolling_restart_loses_no_acknowledged_request() {
-    let Some(mut cluster) = Cluster::start(NODES) else {
+    let Some(mut cluster) = Cluster::start(NODES).await else {
         return;
     };
     {
