@@ -191,6 +191,7 @@ conformance!(
     stale_fence_writes_change_nothing,
     execution_claims_are_exclusive_under_concurrent_claimers,
     concurrent_starts_of_one_key_start_one_execution,
+    a_start_racing_its_configurations_deletion_never_outlives_it,
     lease_release_at_start,
     error_percentage_and_automatic_failures,
     direct_executions_tokens_and_stops,
@@ -1709,6 +1710,53 @@ async fn execution_claims_are_exclusive_under_concurrent_claimers(fx: Fx) {
     let unique: HashSet<&String> = all.iter().collect();
     assert_eq!(all.len(), 120, "each execution claimed once: {}", all.len());
     assert_eq!(unique.len(), 120);
+}
+
+/// A start and the deletion of its remediation configuration, raced: either the start's
+/// executions are in (and the deletion is refused: remediation in progress) or the deletion won
+/// (and the start finds no configuration) — never executions queued for a deleted configuration.
+async fn a_start_racing_its_configurations_deletion_never_outlives_it(fx: Fx) {
+    let s = fx.store.clone();
+    for round in 0..20 {
+        let sc = Scope::new(format!("{:012}", 500_000 + round), "us-east-1");
+        remediable(&*s, &sc).await;
+        let start = {
+            let (s, sc) = (s.clone(), sc.clone());
+            tokio::spawn(async move {
+                let batch: Vec<NewExecution> = (0..5)
+                    .map(|k| {
+                        exec(
+                            &format!("race-{round}-{k}"),
+                            &format!("b{k}"),
+                            "b",
+                            100,
+                            100,
+                        )
+                    })
+                    .collect();
+                s.insert_executions(&sc, "r", &batch, 1.0).await
+            })
+        };
+        let delete = {
+            let (s, sc) = (s.clone(), sc.clone());
+            tokio::spawn(async move { s.delete_remediation_configuration(&sc, "r").await })
+        };
+        let (started, deleted) = (start.await.unwrap(), delete.await.unwrap());
+        match (&started, &deleted) {
+            (Ok(outcomes), Err(StoreError::RemediationInProgress)) => {
+                assert!(outcomes.iter().all(|o| *o == InsertOutcome::Started))
+            }
+            (Err(StoreError::NotFound), Ok(())) => {}
+            other => {
+                panic!("round {round}: start and deletion both took effect or failed: {other:?}")
+            }
+        }
+        let configured = s
+            .get_remediation_configurations(&sc, &["r".to_string()])
+            .await
+            .unwrap();
+        assert_eq!(configured.is_empty(), deleted.is_ok(), "round {round}");
+    }
 }
 
 async fn concurrent_starts_of_one_key_start_one_execution(fx: Fx) {

@@ -11,6 +11,8 @@
 //!   the first lock a transaction takes, so it cannot join a deadlock cycle with row locks.
 //!   Recording a configuration item locks only its resource (and the scope first, when the
 //!   custom-resource limit may apply), so writes of different resources commit side by side.
+//!   StartRemediationExecution locks only its remediation configuration's row, which takes no
+//!   scope lock while held, so it cannot close a cycle either.
 //! - **Claims** (`claim_executions`, `claim_evaluation_jobs`, `enqueue_due_periodic`) take rows
 //!   `FOR UPDATE SKIP LOCKED`: concurrent claimers on any node never take the same row, and never
 //!   wait for each other. Leases and fencing tokens work as on SQLite; no transaction is held
@@ -825,6 +827,15 @@ impl Store for PgStore {
         let mut c = self.client().await?;
         let t = c.transaction().await.map_err(pg)?;
         lock_scopes(&t, [scope]).await?;
+        // Starts lock the configuration's row (FOR SHARE) instead of the scope: lock it first,
+        // so a start in progress commits its executions before they are counted.
+        t.q_opt(
+            "SELECT 1 FROM remediation_configurations WHERE account=$1 AND region=$2 AND rule_name=$3
+             FOR UPDATE",
+            &[&scope.account, &scope.region, &rule_name],
+        )
+        .await
+        .map_err(pg)?;
         if executions::rule_has_active_executions(&t, scope, rule_name).await? {
             return Err(StoreError::RemediationInProgress);
         }

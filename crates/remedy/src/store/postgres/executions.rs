@@ -3,7 +3,10 @@
 //!
 //! - The one-in-flight-per-key rule is the partial unique index: racing inserts on any nodes
 //!   block on each other's index entry and the loser's `ON CONFLICT DO NOTHING` reports
-//!   `InFlight`.
+//!   `InFlight`. A start inserts its whole batch in one statement (`unnest` of per-column
+//!   arrays) under the remediation configuration's row lock (`FOR SHARE`), not the scope's
+//!   advisory lock: starts do not queue behind every other write of the account and region, and
+//!   the configuration's deletion, which locks that row first, still sees their executions.
 //! - Claims take candidate rows `FOR UPDATE SKIP LOCKED` (two claimers never take one row, and
 //!   never wait for each other) and bump the fencing token; every later write names the token.
 //! - The per-rule concurrency bound is counted under a transaction-scoped advisory lock on the
@@ -257,10 +260,13 @@ impl ExecutionStore for PgStore {
     ) -> StoreResult<Vec<InsertOutcome>> {
         let mut c = self.client().await?;
         let t = c.transaction().await.map_err(pg)?;
-        lock_scopes(&t, [scope]).await?;
+        // The configuration's row lock (not the scope's lock, which every write in the account
+        // and region queues on) holds off its deletion until these executions are committed;
+        // the deletion locks the row before it looks for active executions, so it sees them.
         let configured = t
             .q_opt(
-                "SELECT 1 FROM remediation_configurations WHERE account=$1 AND region=$2 AND rule_name=$3",
+                "SELECT 1 FROM remediation_configurations WHERE account=$1 AND region=$2 AND rule_name=$3
+                 FOR SHARE",
                 &[&scope.account, &scope.region, &rule_name],
             )
             .await
@@ -269,48 +275,82 @@ impl ExecutionStore for PgStore {
         if !configured {
             return Err(StoreError::NotFound);
         }
-        let insert = t
-            .prepare_cached(
+        // One statement for the whole batch (one round trip while the scope's lock is held, not
+        // one per key); rows go in in the caller's order, and a key already in flight (or twice
+        // in the batch) is skipped by the one-in-flight index and reported as such.
+        let column = |f: fn(&NewExecution) -> String| executions.iter().map(f).collect::<Vec<_>>();
+        let ids = column(|e| e.id.clone());
+        let resource_types = column(|e| e.resource_type.clone());
+        let resource_ids = column(|e| e.resource_id.clone());
+        let document_names = column(|e| e.document_name.clone());
+        let parameters = column(|e| e.parameters.clone());
+        let states = column(|e| e.execution_state.clone());
+        let batch_ids = column(|e| e.batch_id.clone());
+        let document_versions: Vec<Option<String>> = executions
+            .iter()
+            .map(|e| e.document_version.clone())
+            .collect();
+        let automatic: Vec<bool> = executions.iter().map(|e| e.automatic).collect();
+        let concurrency: Vec<i64> = executions
+            .iter()
+            .map(|e| e.concurrency_percentage as i64)
+            .collect();
+        let errors: Vec<i64> = executions
+            .iter()
+            .map(|e| e.error_percentage as i64)
+            .collect();
+        let wake_at: Vec<f64> = executions.iter().map(|e| e.wake_at).collect();
+        let inserted = t
+            .q_all(
                 "INSERT INTO remediation_executions (id, account, region, rule_name, resource_type, resource_id,
                     state, document_name, document_version, parameters, execution_state, automatic,
                     concurrency_pct, error_pct, batch_id, invocation_time, last_updated, wake_at)
-                 VALUES ($1,$2,$3,$4,$5,$6,'QUEUED',$7,$8,$9,$10,$11,$12,$13,$14,$15,$15,$16)
-                 ON CONFLICT DO NOTHING",
+                 SELECT n.id, $1, $2, $3, n.resource_type, n.resource_id, 'QUEUED', n.document_name,
+                        n.document_version, n.parameters, n.execution_state, n.automatic,
+                        n.concurrency_pct, n.error_pct, n.batch_id, $4, $4, n.wake_at
+                 FROM unnest($5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[],
+                             $11::text[], $12::bool[], $13::int8[], $14::int8[], $15::text[], $16::float8[])
+                      WITH ORDINALITY AS n(id, resource_type, resource_id, document_name, document_version,
+                                           parameters, execution_state, automatic, concurrency_pct, error_pct,
+                                           batch_id, wake_at, ord)
+                 ORDER BY n.ord
+                 ON CONFLICT DO NOTHING
+                 RETURNING id",
+                &[
+                    &scope.account,
+                    &scope.region,
+                    &rule_name,
+                    &now,
+                    &ids,
+                    &resource_types,
+                    &resource_ids,
+                    &document_names,
+                    &document_versions,
+                    &parameters,
+                    &states,
+                    &automatic,
+                    &concurrency,
+                    &errors,
+                    &batch_ids,
+                    &wake_at,
+                ],
             )
             .await
             .map_err(pg)?;
-        let mut out = Vec::with_capacity(executions.len());
-        for e in executions {
-            let n = t
-                .execute(
-                    &insert,
-                    &[
-                        &e.id,
-                        &scope.account,
-                        &scope.region,
-                        &rule_name,
-                        &e.resource_type,
-                        &e.resource_id,
-                        &e.document_name,
-                        &e.document_version,
-                        &e.parameters,
-                        &e.execution_state,
-                        &e.automatic,
-                        &(e.concurrency_percentage as i64),
-                        &(e.error_percentage as i64),
-                        &e.batch_id,
-                        &now,
-                        &e.wake_at,
-                    ],
-                )
-                .await
-                .map_err(pg)?;
-            out.push(if n == 1 {
-                InsertOutcome::Started
-            } else {
-                InsertOutcome::InFlight
-            });
-        }
+        let started: std::collections::HashSet<String> = inserted
+            .iter()
+            .map(|r| col::<String>(r, 0))
+            .collect::<StoreResult<_>>()?;
+        let out = executions
+            .iter()
+            .map(|e| {
+                if started.contains(&e.id) {
+                    InsertOutcome::Started
+                } else {
+                    InsertOutcome::InFlight
+                }
+            })
+            .collect();
         t.commit().await.map_err(pg)?;
         Ok(out)
     }
