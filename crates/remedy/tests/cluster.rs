@@ -129,10 +129,16 @@ async fn put_rule(c: &config::Client, name: &str, group: &str) {
 
 /// The runbook on the rule's keys, `concurrency` % of a batch at once, errors never stopping it.
 async fn put_remediation(c: &config::Client, rule: &str, concurrency: i32) {
+    put_remediation_to(c, rule, RUNBOOK, concurrency).await
+}
+
+/// The rule's remediation configuration, running `runbook` (which takes `BucketName` and
+/// `AutomationAssumeRole`).
+async fn put_remediation_to(c: &config::Client, rule: &str, runbook: &str, concurrency: i32) {
     let config = RemediationConfiguration::builder()
         .config_rule_name(rule)
         .target_type(RemediationTargetType::SsmDocument)
-        .target_id(RUNBOOK)
+        .target_id(runbook)
         .parameters(
             "AutomationAssumeRole",
             RemediationParameterValue::builder()
@@ -534,20 +540,44 @@ async fn freeze_holding(
     panic!("never froze it holding a lease");
 }
 
+/// A runbook that holds its execution IN_PROGRESS for an hour.
+const HOLD_FOR_AN_HOUR: &str = r#"
+schemaVersion: '0.3'
+parameters:
+  BucketName:
+    type: String
+  AutomationAssumeRole:
+    type: String
+mainSteps:
+  - name: Hold
+    action: aws:sleep
+    isEnd: true
+    inputs:
+      Duration: PT1H
+"#;
+
 /// 20 concurrent starts of one key, spread over the three nodes: exactly one execution starts;
-/// every other call answers with the key in FailedItems and AWS's in-progress message.
+/// every other call answers with the key in FailedItems and AWS's in-progress message. The
+/// runbook sleeps for an hour, so the one execution is still in flight when the last start
+/// arrives, however slowly the calls are served.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn twenty_concurrent_starts_three_nodes() {
     let Some(cluster) = Cluster::start(NODES).await else {
         return;
     };
     let clients = cluster.clients();
+    cluster.nodes[0]
+        .ssm_client()
+        .create_document()
+        .name("Team-HoldForAnHour")
+        .content(HOLD_FOR_AN_HOUR)
+        .document_type(ssm::types::DocumentType::Automation)
+        .document_format(ssm::types::DocumentFormat::Yaml)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("create: {}", ssm::error::DisplayErrorContext(e)));
     put_rule(&clients[0], "versioning", "race").await;
-    // One execution of the rule at a time: 100 executions of buckets that are not recorded (each
-    // fails NoSuchBucket) queued first keep the raced key queued while the starts race.
-    put_remediation(&clients[1], "versioning", 1).await;
-    let busy: Vec<String> = (0..100).map(|i| format!("missing-{i:03}")).collect();
-    assert!(start(&clients[2], "versioning", &busy).await.0.is_empty());
+    put_remediation_to(&clients[1], "versioning", "Team-HoldForAnHour", 100).await;
 
     let mut tasks = Vec::new();
     for i in 0..20 {
