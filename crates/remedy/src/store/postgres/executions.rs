@@ -613,10 +613,14 @@ impl ExecutionStore for PgStore {
     async fn release_all_execution_leases(&self) -> StoreResult<usize> {
         let mut c = self.client().await?;
         let t = c.transaction().await.map_err(pg)?;
+        // Every node runs this every few seconds: only unfinished executions hold leases, so
+        // both statements stay within the partial indexes over them (migration 0007) instead of
+        // reading every execution ever stored.
         let nodes = t
             .q_all(
                 "SELECT DISTINCT lease_node FROM remediation_executions
-                 WHERE lease_owner IS NOT NULL AND lease_node IS NOT NULL AND lease_node <> $1",
+                 WHERE state IN ('QUEUED','IN_PROGRESS')
+                   AND lease_owner IS NOT NULL AND lease_node IS NOT NULL AND lease_node <> $1",
                 &[&self.node],
             )
             .await
@@ -626,7 +630,8 @@ impl ExecutionStore for PgStore {
         let n = t
             .exec(
                 "UPDATE remediation_executions SET lease_owner=NULL, lease_expires=NULL, lease_node=NULL
-                 WHERE lease_owner IS NOT NULL AND (lease_node = ANY($1) OR lease_expires < $2)",
+                 WHERE state IN ('QUEUED','IN_PROGRESS') AND lease_owner IS NOT NULL
+                   AND (lease_node = ANY($1) OR lease_expires < $2)",
                 &[&gone, &crate::time::now()],
             )
             .await
