@@ -14,6 +14,8 @@ pub mod runbooks;
 #[cfg(test)]
 mod sleep_crash_tests;
 #[cfg(test)]
+mod store_failure_tests;
+#[cfg(test)]
 mod sweep_tests;
 #[cfg(test)]
 mod test_support;

@@ -52,7 +52,7 @@ pub mod s3;
 
 use std::collections::BTreeMap;
 use std::hash::{Hash, Hasher};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use serde_json::{Map, Value};
 
@@ -147,6 +147,10 @@ fn unsupported(service: &str, api: &str) -> WorldError {
 pub struct ConfigWorld {
     store: Arc<dyn Store>,
     scope: Scope,
+    /// The first store failure a call met since the last [`ConfigWorld::take_store_failure`]
+    /// (shared by clones). A call that meets one answers `InternalFailure`, as AWS would; the
+    /// remediation engine reads this to tell a failed store from a failed API call.
+    store_failure: Arc<Mutex<Option<String>>>,
 }
 
 impl std::fmt::Debug for ConfigWorld {
@@ -159,7 +163,34 @@ impl std::fmt::Debug for ConfigWorld {
 
 impl ConfigWorld {
     pub fn new(store: Arc<dyn Store>, scope: Scope) -> Self {
-        Self { store, scope }
+        Self {
+            store,
+            scope,
+            store_failure: Arc::default(),
+        }
+    }
+
+    /// The store failure met by a call since the last time this was asked, if any. A runbook
+    /// step that met one saw `InternalFailure` from remedy itself, not from the emulated
+    /// service: its outcome says nothing about the runbook and must not be kept.
+    pub fn take_store_failure(&self) -> Option<String> {
+        self.store_failure
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .take()
+    }
+
+    /// Records a store failure and turns it into the call's `InternalFailure`.
+    fn store_failed(&self, e: crate::store::StoreError) -> WorldError {
+        let mut first = self
+            .store_failure
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        first.get_or_insert_with(|| e.to_string());
+        WorldError::new(
+            "InternalFailure",
+            format!("remedy's store failed while answering the call: {e}"),
+        )
     }
 
     pub fn scope(&self) -> &Scope {
@@ -210,7 +241,7 @@ impl ConfigWorld {
             .store
             .latest_configuration_item(&self.scope, resource_type, resource_id)
             .await
-            .map_err(internal)?;
+            .map_err(|e| self.store_failed(e))?;
         Ok(item.filter(|ci| !is_deleted_status(&ci.status)))
     }
 
@@ -237,7 +268,7 @@ impl ConfigWorld {
                     },
                 )
                 .await
-                .map_err(internal)?;
+                .map_err(|e| self.store_failed(e))?;
             let n = page.len();
             for r in &page {
                 if let Some(ci) = self.current(resource_type, &r.resource_id).await? {
@@ -284,7 +315,7 @@ impl ConfigWorld {
                 .store
                 .latest_configuration_item(&self.scope, resource_type, resource_id)
                 .await
-                .map_err(internal)?;
+                .map_err(|e| self.store_failed(e))?;
             // The state the change is computed from: a deleted item counts as missing, but a
             // write must still land right after it.
             let read_state = latest.as_ref().map(|ci| ci.state_id);
@@ -322,7 +353,7 @@ impl ConfigWorld {
                 .store
                 .record_configuration_item_if_latest(&self.scope, item, read_state)
                 .await
-                .map_err(internal)?;
+                .map_err(|e| self.store_failed(e))?;
             if let Some(item) = recorded {
                 return Ok(Updated {
                     item,
@@ -381,13 +412,6 @@ pub(crate) struct Updated<R> {
     #[allow(dead_code)]
     pub recorded: bool,
     pub result: R,
-}
-
-fn internal(e: crate::store::StoreError) -> WorldError {
-    WorldError::new(
-        "InternalFailure",
-        format!("remedy's store failed while answering the call: {e}"),
-    )
 }
 
 /// Per-resource write serialisation among the writers sharing one store handle (one node),

@@ -20,6 +20,9 @@
 //!   are idempotent, so a step interrupted mid-way may safely run again. On PostgreSQL, the
 //!   leases of a node that dies are released by the other nodes every [`NODE_RESCUE_INTERVAL`]
 //!   ([`crate::store::Store::release_dead_node_execution_leases`]), not only when they expire.
+//! - **Store failures** (a refused connection, a lock timeout) never fail an execution: a step
+//!   whose world calls met one is dropped and run again from the last committed state, and a
+//!   failed read or commit is tried again, the worker keeping its lease meanwhile (`StoreRetry`).
 //! - **StopAutomationExecution** on an execution a worker holds marks it; the worker's next
 //!   fenced commit ends it Cancelled (the claim does, if the worker died first). Executions no
 //!   worker holds are cancelled by the stop itself ([`crate::store::ExecutionStore::stop_execution`]).
@@ -224,22 +227,26 @@ async fn fail_unrunnable(app: &App, rec: &ExecutionRecord, message: String) {
     }
 }
 
-async fn run_execution(app: Arc<App>, rec: ExecutionRecord, stop: watch::Receiver<bool>) {
+async fn run_execution(app: Arc<App>, rec: ExecutionRecord, mut stop: watch::Receiver<bool>) {
     let app = &app;
-    let resolved = match app
-        .runbooks
-        .resolve(
-            &rec.scope,
-            &rec.document_name,
-            rec.document_version.as_deref(),
-        )
-        .await
-    {
-        Ok(r) => r,
-        Err(e) => {
-            // A store failure: leave the execution to be claimed again once its lease expires.
-            tracing::warn!(execution = %rec.id, error = %e, "remediation: cannot read the document");
-            return;
+    let mut retry = StoreRetry::new();
+    let resolved = loop {
+        match app
+            .runbooks
+            .resolve(
+                &rec.scope,
+                &rec.document_name,
+                rec.document_version.as_deref(),
+            )
+            .await
+        {
+            Ok(r) => break r,
+            Err(e) => {
+                tracing::warn!(execution = %rec.id, error = %e, "remediation: cannot read the document; retrying");
+                if !retry.wait(app, &rec, &mut stop).await {
+                    return;
+                }
+            }
         }
     };
     let Some(runbook) = resolved.map(|r| r.runbook) else {
@@ -261,6 +268,8 @@ async fn run_execution(app: Arc<App>, rec: ExecutionRecord, stop: watch::Receive
             return;
         }
     };
+    // The state as last committed: a step the store failed during starts over from it.
+    let mut committed = rec.execution_state.clone();
     let ctx = ExecutionContext::new(&rec.id, &rec.scope.account, &rec.scope.region);
     let world = ConfigWorld::new(app.store.clone(), rec.scope.clone());
     let clock = TokioClock;
@@ -292,6 +301,26 @@ async fn run_execution(app: Arc<App>, rec: ExecutionRecord, stop: watch::Receive
             tracing::warn!(execution = %rec.id, "remediation: lease lost; another worker owns the execution");
             return;
         };
+        if let Some(failure) = world.take_store_failure() {
+            // The step's calls met remedy's own store failing (a refused connection, a lock
+            // timeout), not the emulated service: the InternalFailure they answered says nothing
+            // about the runbook, so the step's outcome is dropped and the step runs again from
+            // the last committed state once the store answers (world writes are idempotent).
+            tracing::warn!(execution = %rec.id, error = %failure,
+                "remediation: the store failed during a step; running the step again");
+            if !retry.wait(app, &rec, &mut stop).await {
+                return;
+            }
+            match serde_json::from_str(&committed) {
+                Ok(s) => state = s,
+                Err(e) => {
+                    let msg = format!("The execution's stored state cannot be read: {e}");
+                    fail_unrunnable(app, &rec, msg).await;
+                    return;
+                }
+            }
+            continue;
+        }
         let (db_state, wake_at, ended) = match result {
             StepResult::Continue => (STATE_IN_PROGRESS, None, None),
             StepResult::Waiting { until } => (STATE_IN_PROGRESS, Some(until as f64 / 1000.0), None),
@@ -305,25 +334,35 @@ async fn run_execution(app: Arc<App>, rec: ExecutionRecord, stop: watch::Receive
             now: crate::time::now(),
             wake_at,
         };
-        match app.store.commit_step(&commit).await {
-            Ok(CommitOutcome::Committed) => {}
-            Ok(CommitOutcome::Cancelled) => {
+        // A commit the store failed is tried again with the same fence: if another worker took
+        // the execution meanwhile, the fence refuses it.
+        let outcome = loop {
+            match app.store.commit_step(&commit).await {
+                Ok(outcome) => break outcome,
+                Err(e) => {
+                    tracing::warn!(execution = %rec.id, error = %e, "remediation: cannot commit a step; retrying");
+                    if !retry.wait(app, &rec, &mut stop).await {
+                        return;
+                    }
+                }
+            }
+        };
+        retry.reset();
+        match outcome {
+            CommitOutcome::Committed => {}
+            CommitOutcome::Cancelled => {
                 // StopAutomationExecution while this worker held it: the step is committed and
                 // the execution ended Cancelled (a user's stop, not an automatic failure).
                 tracing::info!(execution = %rec.id, "remediation: execution cancelled");
                 app.remediation_wakeup.notify_one();
                 return;
             }
-            Ok(CommitOutcome::Stale) => {
+            CommitOutcome::Stale => {
                 tracing::warn!(execution = %rec.id, "remediation: stale fencing token; dropping the execution");
                 return;
             }
-            Err(e) => {
-                // Not committed: the lease expires and the step runs again (idempotent).
-                tracing::error!(execution = %rec.id, error = %e, "remediation: cannot commit a step");
-                return;
-            }
         }
+        committed = commit.execution_state;
         if let Some(status) = ended {
             tracing::info!(execution = %rec.id, rule = %rec.rule_name, resource = %rec.resource_id,
                 status = status.as_str(), "remediation: execution ended");
@@ -336,5 +375,58 @@ async fn run_execution(app: Arc<App>, rec: ExecutionRecord, stop: watch::Receive
         if wake_at.is_some() {
             return;
         }
+    }
+}
+
+/// First wait after the store fails an execution's read, step or commit.
+const STORE_RETRY_FIRST: Duration = Duration::from_millis(100);
+/// Longest wait between attempts: well inside [`LEASE_SECONDS`], so a recovered store finds the
+/// execution still leased to its worker.
+const STORE_RETRY_MAX: Duration = Duration::from_secs(5);
+
+/// Waiting out a store failure in the middle of an execution (issue 6: a refused connection
+/// under overload failed executions whose runbooks had done nothing wrong). The execution keeps
+/// its worker and lease: the wait doubles from [`STORE_RETRY_FIRST`] to [`STORE_RETRY_MAX`],
+/// and each one ends by renewing the lease, which also asks whether the store answers again.
+struct StoreRetry {
+    delay: Duration,
+}
+
+impl StoreRetry {
+    fn new() -> Self {
+        Self {
+            delay: STORE_RETRY_FIRST,
+        }
+    }
+
+    fn reset(&mut self) {
+        self.delay = STORE_RETRY_FIRST;
+    }
+
+    /// Waits before the next attempt. `false` means leave the execution: the process is
+    /// stopping (the lease is released, best effort) or another worker holds the execution.
+    async fn wait(
+        &mut self,
+        app: &App,
+        rec: &ExecutionRecord,
+        stop: &mut watch::Receiver<bool>,
+    ) -> bool {
+        let stopping = *stop.borrow()
+            || tokio::select! {
+                _ = stop.changed() => true,
+                _ = tokio::time::sleep(self.delay) => false,
+            };
+        if stopping {
+            let _ = app.store.release_execution(&rec.id, rec.fence).await;
+            return false;
+        }
+        self.delay = (self.delay * 2).min(STORE_RETRY_MAX);
+        let until = crate::time::now() + LEASE_SECONDS;
+        // A renewal the store fails still lets the next attempt go ahead: it fails fast and
+        // waits longer.
+        app.store
+            .renew_execution_lease(&rec.id, rec.fence, until)
+            .await
+            .unwrap_or(true)
     }
 }

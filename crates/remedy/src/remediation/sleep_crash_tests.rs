@@ -11,16 +11,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use remedy_automation::{ExecutionState, Runbook};
-use remedy_wire::config::Operation;
-use serde_json::{json, Value};
+use serde_json::json;
 
 use super::runbooks::{BuiltinRunbooks, ResolvedRunbook, RunbookSource};
-use super::test_support::{call, scope};
+use super::test_support::{bucket_versions, scope, start_bucket_remediations};
 use crate::app::{App, Settings};
 use crate::auth::StaticCredentials;
 use crate::store::executions::{ExecutionRecord, STATE_SUCCEEDED};
 use crate::store::sqlite::SqliteStore;
-use crate::store::HistoryQuery;
 
 const DOCUMENT: &str = "Test-SleepingVersioning";
 const RULE: &str = "versioning";
@@ -99,21 +97,6 @@ fn bucket_name(i: usize) -> String {
     format!("sleepy-bucket-{i:03}")
 }
 
-fn bucket(name: &str) -> Value {
-    json!({
-        "version": "1.3", "configurationItemStatus": "OK",
-        "arn": format!("arn:aws:s3:::{name}"), "resourceType": "AWS::S3::Bucket", "resourceId": name,
-        "resourceName": name, "availabilityZone": "Regional", "resourceCreationTime": 1690000000.0,
-        "tags": {}, "relatedEvents": [], "relationships": [],
-        "configuration": json!({"name": name, "owner": {"displayName": null, "id": "abc123"},
-            "creationDate": "2023-07-22T04:26:40.000Z"}).to_string(),
-        "supplementaryConfiguration": {
-            "BucketVersioningConfiguration": json!({"status": "Suspended", "isMfaDeleteEnabled": null}).to_string(),
-            "IsRequesterPaysEnabled": "false"
-        }
-    })
-}
-
 async fn executions(app: &App) -> Vec<ExecutionRecord> {
     app.store
         .latest_executions(&scope(), RULE, None, None, BUCKETS + 1)
@@ -147,52 +130,9 @@ fn sleeping_executions_resume_after_a_crash() {
     // Setup: a rule, 200 recorded buckets, a configuration running the sleeping runbook with
     // no concurrency or error bound, and 200 queued executions.
     let first = app(&path);
+    let buckets: Vec<String> = (0..BUCKETS).map(bucket_name).collect();
     driver.block_on(async {
-        call(
-            &first,
-            Operation::PutConfigRule,
-            json!({"ConfigRule": {"ConfigRuleName": RULE,
-                "Source": {"Owner": "AWS", "SourceIdentifier": "S3_BUCKET_VERSIONING_ENABLED"}}}),
-        )
-        .await;
-        for i in 0..BUCKETS {
-            let name = bucket_name(i);
-            call(
-                &first,
-                Operation::PutResourceConfig,
-                json!({"ResourceType": "AWS::S3::Bucket", "SchemaVersionId": "ConfigurationItem",
-                    "ResourceId": name, "Configuration": bucket(&name).to_string()}),
-            )
-            .await;
-        }
-        call(
-            &first,
-            Operation::PutRemediationConfigurations,
-            json!({"RemediationConfigurations": [{
-                "ConfigRuleName": RULE, "TargetType": "SSM_DOCUMENT", "TargetId": DOCUMENT,
-                "Parameters": {
-                    "AutomationAssumeRole": {"StaticValue": {"Values": ["arn:aws:iam::000000000000:role/remediation"]}},
-                    "BucketName": {"ResourceValue": {"Value": "RESOURCE_ID"}}
-                },
-                "ExecutionControls": {"SsmControls": {
-                    "ConcurrentExecutionRatePercentage": 100, "ErrorPercentage": 100}}
-            }]}),
-        )
-        .await;
-        for chunk in (0..BUCKETS).collect::<Vec<_>>().chunks(100) {
-            let keys: Vec<Value> = chunk
-                .iter()
-                .map(|i| json!({"resourceType": "AWS::S3::Bucket", "resourceId": bucket_name(*i)}))
-                .collect();
-            let out = call(
-                &first,
-                Operation::StartRemediationExecution,
-                json!({"ConfigRuleName": RULE, "ResourceKeys": keys}),
-            )
-            .await;
-            let failed = out["FailedItems"].as_array().map_or(0, Vec::len);
-            assert_eq!(failed, 0, "{out}");
-        }
+        start_bucket_remediations(&first, RULE, DOCUMENT, &buckets).await;
         assert_eq!(executions(&first).await.len(), BUCKETS);
     });
 
@@ -308,22 +248,8 @@ fn sleeping_executions_resume_after_a_crash() {
 
     // Each bucket written once: its recorded item plus one new version, versioning Enabled.
     driver.block_on(async {
-        for i in 0..BUCKETS {
-            let query = HistoryQuery {
-                resource_type: "AWS::S3::Bucket".into(),
-                resource_id: bucket_name(i),
-                earlier_time: None,
-                later_time: None,
-                forward: true,
-                after_state_id: None,
-                limit: 10,
-            };
-            let history = second
-                .store
-                .configuration_history(&scope(), &query)
-                .await
-                .unwrap();
-            assert_eq!(history.len(), 2, "{}", bucket_name(i));
+        for name in &buckets {
+            assert_eq!(bucket_versions(&second, name).await, 2, "{name}");
         }
         engine.stop().await;
     });
