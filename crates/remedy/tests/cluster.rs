@@ -32,20 +32,16 @@ use std::time::{Duration, Instant};
 use common::config::config::http::HttpResponse;
 use common::config::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use common::config::types::{
-    ConfigRule, ExecutionControls, Owner, RemediationConfiguration, RemediationExecutionState,
-    RemediationExecutionStatus, RemediationExecutionStepState, RemediationParameterValue,
-    RemediationTargetType, ResourceKey, ResourceType, ResourceValue, ResourceValueType, Scope,
-    Source, SsmControls, StaticValue,
+    ConfigRule, Owner, RemediationExecutionState, RemediationExecutionStepState, ResourceKey,
+    ResourceType, Scope, Source,
 };
 use common::pg;
 use common::*;
 use serde_json::json;
 
 const NODES: usize = 3;
-const BUCKET: &str = "AWS::S3::Bucket";
 /// The 2-step runbook: PutBucketVersioning, then an assert that reads it back.
 const RUNBOOK: &str = "AWS-ConfigureS3BucketVersioning";
-const ROLE: &str = "arn:aws:iam::000000000000:role/remediation";
 const IN_PROGRESS: &str = "A remediation execution is already in progress for this resource.";
 /// Executions not yet ended, as the database spells their states.
 const ACTIVE: &str = "state IN ('QUEUED', 'IN_PROGRESS')";
@@ -97,14 +93,6 @@ fn node(url: &str) -> Server {
 
 // ---- rules, buckets, executions ---------------------------------------------------------------
 
-fn key(id: &str) -> ResourceKey {
-    ResourceKey::builder()
-        .resource_type(ResourceType::from(BUCKET))
-        .resource_id(id)
-        .build()
-        .unwrap()
-}
-
 /// S3_BUCKET_VERSIONING_ENABLED on the buckets tagged `group` = `group` (each rule judges its own
 /// buckets only, so N rules do not evaluate every bucket N times).
 async fn put_rule(c: &config::Client, name: &str, group: &str) {
@@ -135,39 +123,8 @@ async fn put_remediation(c: &config::Client, rule: &str, concurrency: i32) {
 /// The rule's remediation configuration, running `runbook` (which takes `BucketName` and
 /// `AutomationAssumeRole`).
 async fn put_remediation_to(c: &config::Client, rule: &str, runbook: &str, concurrency: i32) {
-    let config = RemediationConfiguration::builder()
-        .config_rule_name(rule)
-        .target_type(RemediationTargetType::SsmDocument)
-        .target_id(runbook)
-        .parameters(
-            "AutomationAssumeRole",
-            RemediationParameterValue::builder()
-                .static_value(StaticValue::builder().values(ROLE).build().unwrap())
-                .build(),
-        )
-        .parameters(
-            "BucketName",
-            RemediationParameterValue::builder()
-                .resource_value(
-                    ResourceValue::builder()
-                        .value(ResourceValueType::ResourceId)
-                        .build()
-                        .unwrap(),
-                )
-                .build(),
-        )
-        .execution_controls(
-            ExecutionControls::builder()
-                .ssm_controls(
-                    SsmControls::builder()
-                        .concurrent_execution_rate_percentage(concurrency)
-                        .error_percentage(100)
-                        .build(),
-                )
-                .build(),
-        )
-        .build()
-        .unwrap();
+    let mut config = remediation_config(rule, runbook);
+    config.execution_controls = Some(ssm_controls(concurrency, 100));
     let out = c
         .put_remediation_configurations()
         .remediation_configurations(config)
@@ -244,7 +201,7 @@ async fn start(
     let out = c
         .start_remediation_execution()
         .config_rule_name(rule)
-        .set_resource_keys(Some(ids.iter().map(|i| key(i)).collect()))
+        .set_resource_keys(Some(ids.iter().map(|i| bucket_key(i)).collect()))
         .send()
         .await
         .unwrap_or_else(|e| panic!("start {rule}: {}", DisplayErrorContext(e)));
@@ -325,20 +282,6 @@ async fn wait_all_ended(cluster: &Cluster, limit: Duration) {
         },
     )
     .await;
-}
-
-/// Every latest execution of a rule, across pages.
-async fn all_statuses(c: &config::Client, rule: &str) -> Vec<RemediationExecutionStatus> {
-    let mut all = Vec::new();
-    let mut pages = c
-        .describe_remediation_execution_status()
-        .config_rule_name(rule)
-        .into_paginator()
-        .send();
-    while let Some(p) = pages.next().await {
-        all.extend(p.unwrap().remediation_execution_statuses().to_vec());
-    }
-    all
 }
 
 /// The planned keys ran exactly once each and changed their bucket exactly once:
@@ -566,16 +509,12 @@ async fn twenty_concurrent_starts_three_nodes() {
         return;
     };
     let clients = cluster.clients();
-    cluster.nodes[0]
-        .ssm_client()
-        .create_document()
-        .name("Team-HoldForAnHour")
-        .content(HOLD_FOR_AN_HOUR)
-        .document_type(ssm::types::DocumentType::Automation)
-        .document_format(ssm::types::DocumentFormat::Yaml)
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("create: {}", ssm::error::DisplayErrorContext(e)));
+    create_runbook(
+        &cluster.nodes[0].ssm_client(),
+        "Team-HoldForAnHour",
+        HOLD_FOR_AN_HOUR,
+    )
+    .await;
     put_rule(&clients[0], "versioning", "race").await;
     put_remediation_to(&clients[1], "versioning", "Team-HoldForAnHour", 100).await;
 
@@ -592,7 +531,7 @@ async fn twenty_concurrent_starts_three_nodes() {
         if failed.is_empty() {
             started += 1;
         } else {
-            assert_eq!(failed, vec![key("raced")]);
+            assert_eq!(failed, vec![bucket_key("raced")]);
             assert_eq!(message.as_deref(), Some(IN_PROGRESS));
         }
     }
@@ -607,7 +546,7 @@ async fn twenty_concurrent_starts_three_nodes() {
         let out = c
             .describe_remediation_execution_status()
             .config_rule_name("versioning")
-            .resource_keys(key("raced"))
+            .resource_keys(bucket_key("raced"))
             .send()
             .await
             .unwrap();
@@ -818,7 +757,7 @@ async fn load_loop(load: Arc<Load>, t: usize) {
             async move {
                 c.start_remediation_execution()
                     .config_rule_name("versioning")
-                    .resource_keys(key(&id))
+                    .resource_keys(bucket_key(&id))
                     .send()
                     .await
             }
@@ -914,7 +853,7 @@ async fn rolling_restart_loses_no_acknowledged_request() {
     for (n, chunk) in buckets.chunks(100).enumerate() {
         let out = clients[1 + n % (NODES - 1)]
             .batch_get_resource_config()
-            .set_resource_keys(Some(chunk.iter().map(|i| key(i)).collect()))
+            .set_resource_keys(Some(chunk.iter().map(|i| bucket_key(i)).collect()))
             .send()
             .await
             .unwrap();
@@ -936,7 +875,7 @@ async fn rolling_restart_loses_no_acknowledged_request() {
             let out = clients[n % NODES]
                 .describe_remediation_execution_status()
                 .config_rule_name("versioning")
-                .set_resource_keys(Some(chunk.iter().map(|i| key(i)).collect()))
+                .set_resource_keys(Some(chunk.iter().map(|i| bucket_key(i)).collect()))
                 .send()
                 .await
                 .unwrap();

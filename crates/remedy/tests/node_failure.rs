@@ -20,16 +20,12 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use aws_smithy_types::DateTime;
 use common::config::types::{
     ComplianceType, ConfigRule, Evaluation, MessageType, Owner, RemediationConfiguration,
-    RemediationExecutionState, RemediationParameterValue, RemediationTargetType, ResourceKey,
-    ResourceType, ResourceValue, ResourceValueType, Scope, Source, SourceDetail, StaticValue,
+    RemediationExecutionState, Scope, Source, SourceDetail,
 };
 use common::pg::{self, query};
 use common::*;
 use remedy::store::ExecutionStore;
-use serde_json::{json, Value};
 
-const BUCKET: &str = "AWS::S3::Bucket";
-const ROLE: &str = "arn:aws:iam::000000000000:role/remediation";
 /// How long a test waits for the surviving node before calling it a hang.
 const DEADLINE: Duration = Duration::from_secs(180);
 
@@ -52,32 +48,6 @@ where
 
 fn count(url: &str, sql: &str) -> i64 {
     query(url, sql).parse().unwrap()
-}
-
-fn bucket(name: &str, versioning: &str) -> Value {
-    json!({
-        "version": "1.3", "configurationItemStatus": "OK",
-        "arn": format!("arn:aws:s3:::{name}"), "resourceType": BUCKET, "resourceId": name,
-        "resourceName": name, "availabilityZone": "Regional", "resourceCreationTime": 1690000000.0,
-        "tags": {}, "relatedEvents": [], "relationships": [],
-        "configuration": json!({"name": name, "owner": {"displayName": null, "id": "abc123"},
-            "creationDate": "2023-07-22T04:26:40.000Z"}).to_string(),
-        "supplementaryConfiguration": {
-            "BucketVersioningConfiguration": json!({"status": versioning, "isMfaDeleteEnabled": null}).to_string(),
-            "IsRequesterPaysEnabled": "false"
-        }
-    })
-}
-
-async fn record_bucket(c: &config::Client, name: &str) {
-    c.put_resource_config()
-        .resource_type(BUCKET)
-        .schema_version_id("ConfigurationItem")
-        .resource_id(name)
-        .configuration(bucket(name, "Off").to_string())
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("put {name}: {}", config::error::DisplayErrorContext(e)));
 }
 
 /// A custom Lambda rule over buckets, triggered by changes, for function `arn`.
@@ -162,7 +132,7 @@ async fn a_killed_nodes_evaluation_jobs_are_run_by_a_live_node() {
         .map(|i| format!("bucket-{i:03}"))
         .collect();
     for b in &buckets {
-        record_bucket(&ca, b).await;
+        record_bucket(&ca, b, "Off").await;
     }
     eventually("the change jobs (no rule yet) are done", || async {
         count(&url, "SELECT count(*) FROM evaluation_queue") == 0
@@ -237,18 +207,11 @@ async fn executions_leased_by_a_dead_node_are_run_by_a_live_node() {
     };
     let server = Server::start_with(&["--database-url", &url]);
     let (c, s) = (server.client(), server.ssm_client());
-    s.create_document()
-        .name("Team-NapThenEnable")
-        .content(NAP_THEN_ENABLE)
-        .document_type(ssm::types::DocumentType::Automation)
-        .document_format(ssm::types::DocumentFormat::Yaml)
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("create: {}", ssm::error::DisplayErrorContext(e)));
+    create_runbook(&s, "Team-NapThenEnable", NAP_THEN_ENABLE).await;
     let mut ids = Vec::new();
     for i in 0..3 {
         let name = format!("napper-{i}");
-        record_bucket(&c, &name).await;
+        record_bucket(&c, &name, "Off").await;
         let id = s
             .start_automation_execution()
             .document_name("Team-NapThenEnable")
@@ -316,30 +279,9 @@ async fn executions_leased_by_a_dead_node_are_run_by_a_live_node() {
 const PUSHED: &str = "arn:aws:lambda:us-east-1:000000000000:function:pushed";
 
 fn automatic(on: bool) -> RemediationConfiguration {
-    RemediationConfiguration::builder()
-        .config_rule_name("pushed")
-        .target_type(RemediationTargetType::SsmDocument)
-        .target_id("AWS-ConfigureS3BucketVersioning")
-        .automatic(on)
-        .parameters(
-            "AutomationAssumeRole",
-            RemediationParameterValue::builder()
-                .static_value(StaticValue::builder().values(ROLE).build().unwrap())
-                .build(),
-        )
-        .parameters(
-            "BucketName",
-            RemediationParameterValue::builder()
-                .resource_value(
-                    ResourceValue::builder()
-                        .value(ResourceValueType::ResourceId)
-                        .build()
-                        .unwrap(),
-                )
-                .build(),
-        )
-        .build()
-        .unwrap()
+    let mut config = remediation_config("pushed", "AWS-ConfigureS3BucketVersioning");
+    config.automatic = on;
+    config
 }
 
 async fn put_config(c: &config::Client, config: RemediationConfiguration) {
@@ -394,13 +336,7 @@ async fn latest(c: &config::Client, id: &str) -> Option<(RemediationExecutionSta
     let out = c
         .describe_remediation_execution_status()
         .config_rule_name("pushed")
-        .resource_keys(
-            ResourceKey::builder()
-                .resource_type(ResourceType::from(BUCKET))
-                .resource_id(id)
-                .build()
-                .unwrap(),
-        )
+        .resource_keys(bucket_key(id))
         .send()
         .await
         .unwrap();
@@ -426,7 +362,7 @@ async fn a_finding_is_remediated_once_whichever_node_sees_it() {
     put_config(&ca, automatic(true)).await;
     let keys: Vec<String> = (0..5).map(|i| format!("finding-{i}")).collect();
     for k in &keys {
-        record_bucket(&ca, k).await;
+        record_bucket(&ca, k, "Off").await;
     }
     let token = result_token(&url, &a.data_dir);
     let found = now();

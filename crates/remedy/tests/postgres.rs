@@ -7,11 +7,7 @@ mod common;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::config::types::{
-    ConfigRule, ExecutionControls, Owner, RemediationConfiguration, RemediationExecutionState,
-    RemediationParameterValue, RemediationTargetType, ResourceKey, ResourceType, ResourceValue,
-    ResourceValueType, Source, SsmControls, StaticValue,
-};
+use common::config::types::{RemediationExecutionState, ResourceKey};
 use common::pg::{self, psql};
 use common::*;
 
@@ -45,16 +41,6 @@ fn ready_follows_the_database() {
     assert_eq!(server.get("/health").unwrap().0, 200);
 }
 
-const BUCKET: &str = "AWS::S3::Bucket";
-
-fn key(id: &str) -> ResourceKey {
-    ResourceKey::builder()
-        .resource_type(ResourceType::from(BUCKET))
-        .resource_id(id)
-        .build()
-        .unwrap()
-}
-
 async fn start(c: &config::Client, keys: Vec<ResourceKey>) -> (Vec<ResourceKey>, Option<String>) {
     let out = c
         .start_remediation_execution()
@@ -78,18 +64,7 @@ async fn two_nodes_share_state_and_start_one_execution_per_key() {
     let b = Server::start_with(&["--database-url", &url]);
     let (ca, cb) = (a.client(), b.client());
     ca.put_config_rule()
-        .config_rule(
-            ConfigRule::builder()
-                .config_rule_name("versioning")
-                .source(
-                    Source::builder()
-                        .owner(Owner::Aws)
-                        .source_identifier("S3_BUCKET_VERSIONING_ENABLED")
-                        .build()
-                        .unwrap(),
-                )
-                .build(),
-        )
+        .config_rule(managed_rule("versioning"))
         .send()
         .await
         .unwrap();
@@ -103,59 +78,25 @@ async fn two_nodes_share_state_and_start_one_execution_per_key() {
     assert_eq!(rules.config_rules().len(), 1);
     // One execution of the rule at a time across the nodes; 100 executions of buckets that are
     // not recorded (each fails NoSuchBucket) keep the rule busy.
-    let config = RemediationConfiguration::builder()
-        .config_rule_name("versioning")
-        .target_type(RemediationTargetType::SsmDocument)
-        .target_id("AWS-ConfigureS3BucketVersioning")
-        .parameters(
-            "AutomationAssumeRole",
-            RemediationParameterValue::builder()
-                .static_value(
-                    StaticValue::builder()
-                        .values("arn:aws:iam::000000000000:role/remediation")
-                        .build()
-                        .unwrap(),
-                )
-                .build(),
-        )
-        .parameters(
-            "BucketName",
-            RemediationParameterValue::builder()
-                .resource_value(
-                    ResourceValue::builder()
-                        .value(ResourceValueType::ResourceId)
-                        .build()
-                        .unwrap(),
-                )
-                .build(),
-        )
-        .execution_controls(
-            ExecutionControls::builder()
-                .ssm_controls(
-                    SsmControls::builder()
-                        .concurrent_execution_rate_percentage(1)
-                        .error_percentage(100)
-                        .build(),
-                )
-                .build(),
-        )
-        .build()
-        .unwrap();
+    let mut config = remediation_config("versioning", "AWS-ConfigureS3BucketVersioning");
+    config.execution_controls = Some(ssm_controls(1, 100));
     cb.put_remediation_configurations()
         .remediation_configurations(config)
         .send()
         .await
         .unwrap();
-    let busy: Vec<_> = (0..100).map(|i| key(&format!("missing-{i:03}"))).collect();
+    let busy: Vec<_> = (0..100)
+        .map(|i| bucket_key(&format!("missing-{i:03}")))
+        .collect();
     assert!(start(&ca, busy).await.0.is_empty());
 
     // 20 concurrent starts of one key, sent to both nodes: exactly one starts.
     let mut tasks = Vec::new();
     for i in 0..20 {
         let c = if i % 2 == 0 { ca.clone() } else { cb.clone() };
-        tasks.push(tokio::spawn(
-            async move { start(&c, vec![key("raced")]).await },
-        ));
+        tasks.push(tokio::spawn(async move {
+            start(&c, vec![bucket_key("raced")]).await
+        }));
     }
     let mut started = 0;
     for t in tasks {
@@ -176,15 +117,7 @@ async fn two_nodes_share_state_and_start_one_execution_per_key() {
     loop {
         let mut states = Vec::new();
         for c in [&ca, &cb] {
-            let mut all = Vec::new();
-            let mut pages = c
-                .describe_remediation_execution_status()
-                .config_rule_name("versioning")
-                .into_paginator()
-                .send();
-            while let Some(p) = pages.next().await {
-                all.extend(p.unwrap().remediation_execution_statuses().to_vec());
-            }
+            let all = all_statuses(c, "versioning").await;
             states.push(all.iter().map(|s| s.state().cloned()).collect::<Vec<_>>());
         }
         assert_eq!(states[0].len(), 101);

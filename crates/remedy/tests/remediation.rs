@@ -9,17 +9,14 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::config::types::{
-    ComplianceType, ConfigRule, ExecutionControls, Owner, RemediationConfiguration,
-    RemediationExecutionState, RemediationExecutionStatus, RemediationExecutionStepState,
-    RemediationParameterValue, RemediationTargetType, ResourceKey, ResourceType, ResourceValue,
-    ResourceValueType, Source, SsmControls, StaticValue,
+    ComplianceType, ConfigRule, Owner, RemediationConfiguration, RemediationExecutionState,
+    RemediationExecutionStatus, RemediationExecutionStepState, RemediationParameterValue,
+    ResourceKey, ResourceType, Source, StaticValue,
 };
 use common::*;
 use serde_json::{json, Value};
 
-const BUCKET: &str = "AWS::S3::Bucket";
 const SG: &str = "AWS::EC2::SecurityGroup";
-const ROLE: &str = "arn:aws:iam::000000000000:role/remediation";
 
 async fn put_envelope(c: &config::Client, t: &str, id: &str, item: &Value) {
     c.put_resource_config()
@@ -30,21 +27,6 @@ async fn put_envelope(c: &config::Client, t: &str, id: &str, item: &Value) {
         .send()
         .await
         .unwrap_or_else(|e| panic!("put {t} {id}: {}", config::error::DisplayErrorContext(e)));
-}
-
-fn bucket(name: &str, versioning: &str) -> Value {
-    json!({
-        "version": "1.3", "configurationItemStatus": "OK",
-        "arn": format!("arn:aws:s3:::{name}"), "resourceType": BUCKET, "resourceId": name,
-        "resourceName": name, "availabilityZone": "Regional", "resourceCreationTime": 1690000000.0,
-        "tags": {}, "relatedEvents": [], "relationships": [],
-        "configuration": json!({"name": name, "owner": {"displayName": null, "id": "abc123"},
-            "creationDate": "2023-07-22T04:26:40.000Z"}).to_string(),
-        "supplementaryConfiguration": {
-            "BucketVersioningConfiguration": json!({"status": versioning, "isMfaDeleteEnabled": null}).to_string(),
-            "IsRequesterPaysEnabled": "false"
-        }
-    })
 }
 
 fn security_group(id: &str, cidr: &str) -> Value {
@@ -82,17 +64,6 @@ async fn put_rule(c: &config::Client, name: &str, identifier: &str) {
         .unwrap();
 }
 
-fn resource_value() -> RemediationParameterValue {
-    RemediationParameterValue::builder()
-        .resource_value(
-            ResourceValue::builder()
-                .value(ResourceValueType::ResourceId)
-                .build()
-                .unwrap(),
-        )
-        .build()
-}
-
 fn static_value(values: &[&str]) -> RemediationParameterValue {
     let mut s = StaticValue::builder();
     for v in values {
@@ -103,20 +74,13 @@ fn static_value(values: &[&str]) -> RemediationParameterValue {
         .build()
 }
 
-fn remediation(
-    rule: &str,
-    document: &str,
-    resource_param: Option<&str>,
-) -> RemediationConfiguration {
-    let mut b = RemediationConfiguration::builder()
-        .config_rule_name(rule)
-        .target_type(RemediationTargetType::SsmDocument)
-        .target_id(document)
-        .parameters("AutomationAssumeRole", static_value(&[ROLE]));
-    if let Some(p) = resource_param {
-        b = b.parameters(p, resource_value());
-    }
-    b.build().unwrap()
+/// [`remediation_config`] passing the resource's id as `param` instead of `BucketName`.
+fn with_resource_param(rule: &str, document: &str, param: &str) -> RemediationConfiguration {
+    let mut config = remediation_config(rule, document);
+    let params = config.parameters.as_mut().unwrap();
+    let id = params.remove("BucketName").unwrap();
+    params.insert(param.to_string(), id);
+    config
 }
 
 async fn put_remediation(c: &config::Client, config: RemediationConfiguration) {
@@ -266,11 +230,7 @@ async fn manual_remediation_of_an_unversioned_bucket() {
 
     put_remediation(
         &c,
-        remediation(
-            "versioning",
-            "AWS-ConfigureS3BucketVersioning",
-            Some("BucketName"),
-        ),
+        remediation_config("versioning", "AWS-ConfigureS3BucketVersioning"),
     )
     .await;
     let (failed, message) = start(&c, "versioning", vec![key(BUCKET, "unversioned")]).await;
@@ -356,11 +316,7 @@ async fn manual_remediation_of_an_unversioned_bucket() {
     put_envelope(&c, BUCKET, "third", &bucket("third", "Off")).await;
     let out = c
         .put_remediation_configurations()
-        .remediation_configurations(remediation(
-            "versioning",
-            "No-Such-Document",
-            Some("BucketName"),
-        ))
+        .remediation_configurations(remediation_config("versioning", "No-Such-Document"))
         .send()
         .await
         .unwrap();
@@ -374,10 +330,10 @@ async fn manual_remediation_of_an_unversioned_bucket() {
     );
     put_remediation(
         &c,
-        remediation(
+        with_resource_param(
             "versioning",
             "AWS-ConfigureS3BucketVersioning",
-            Some("NotAParameter"),
+            "NotAParameter",
         ),
     )
     .await;
@@ -398,21 +354,8 @@ async fn racing_starts_start_one_execution_and_delete_waits_for_them() {
     put_rule(&c, "versioning", "S3_BUCKET_VERSIONING_ENABLED").await;
     // One execution of the rule at a time, errors never stop the batch: 100 executions (of
     // buckets that are not recorded: each fails NoSuchBucket) keep the rule busy for a while.
-    let mut config = remediation(
-        "versioning",
-        "AWS-ConfigureS3BucketVersioning",
-        Some("BucketName"),
-    );
-    config.execution_controls = Some(
-        ExecutionControls::builder()
-            .ssm_controls(
-                SsmControls::builder()
-                    .concurrent_execution_rate_percentage(1)
-                    .error_percentage(100)
-                    .build(),
-            )
-            .build(),
-    );
+    let mut config = remediation_config("versioning", "AWS-ConfigureS3BucketVersioning");
+    config.execution_controls = Some(ssm_controls(1, 100));
     put_remediation(&c, config).await;
     let busy: Vec<_> = (0..100)
         .map(|i| key(BUCKET, &format!("missing-{i:03}")))
@@ -455,15 +398,7 @@ async fn racing_starts_start_one_execution_and_delete_waits_for_them() {
     // All end (FAILED: the buckets do not exist); then the configuration can go.
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let mut all = Vec::new();
-        let mut pages = c
-            .describe_remediation_execution_status()
-            .config_rule_name("versioning")
-            .into_paginator()
-            .send();
-        while let Some(p) = pages.next().await {
-            all.extend(p.unwrap().remediation_execution_statuses().to_vec());
-        }
+        let all = all_statuses(&c, "versioning").await;
         assert_eq!(all.len(), 101);
         if all
             .iter()
@@ -500,11 +435,7 @@ async fn automatic_remediation_fixes_new_non_compliant_resources() {
     wait_compliance(&c, "versioning", "before", ComplianceType::NonCompliant).await;
 
     // Turning Automatic on remediates what the rule already holds NON_COMPLIANT.
-    let mut config = remediation(
-        "versioning",
-        "AWS-ConfigureS3BucketVersioning",
-        Some("BucketName"),
-    );
+    let mut config = remediation_config("versioning", "AWS-ConfigureS3BucketVersioning");
     config.automatic = true;
     put_remediation(&c, config).await;
     wait_compliance(&c, "versioning", "before", ComplianceType::Compliant).await;
@@ -524,7 +455,7 @@ async fn failing_automatic_remediation_retries_then_creates_an_exception() {
     let c = server.client();
     put_rule(&c, "versioning", "S3_BUCKET_VERSIONING_ENABLED").await;
     // A remediation that always fails: it names a bucket that does not exist.
-    let mut config = remediation("versioning", "AWS-ConfigureS3BucketVersioning", None);
+    let mut config = remediation_config("versioning", "AWS-ConfigureS3BucketVersioning");
     config
         .parameters
         .get_or_insert_with(Default::default)
@@ -587,10 +518,10 @@ async fn remediating_a_security_group_open_to_the_world() {
     wait_compliance(&c, "restricted-ssh", id, ComplianceType::NonCompliant).await;
     put_remediation(
         &c,
-        remediation(
+        with_resource_param(
             "restricted-ssh",
             "AWS-DisableIncomingSSHOnPort22",
-            Some("SecurityGroupIds"),
+            "SecurityGroupIds",
         ),
     )
     .await;
@@ -614,20 +545,6 @@ async fn remediating_a_security_group_open_to_the_world() {
     assert_eq!(items.len(), 2, "{items:?}");
     let conf: Value = serde_json::from_str(items[0].configuration().unwrap()).unwrap();
     assert_eq!(conf["ipPermissions"], json!([]), "{conf}");
-}
-
-/// Every latest execution of a rule, across pages.
-async fn all_statuses(c: &config::Client, rule: &str) -> Vec<RemediationExecutionStatus> {
-    let mut all = Vec::new();
-    let mut pages = c
-        .describe_remediation_execution_status()
-        .config_rule_name(rule)
-        .into_paginator()
-        .send();
-    while let Some(p) = pages.next().await {
-        all.extend(p.unwrap().remediation_execution_statuses().to_vec());
-    }
-    all
 }
 
 /// Polls until at least `n` of the rule's executions succeeded; returns how many.
@@ -654,21 +571,8 @@ async fn executions_survive_sigkill_and_sigterm() {
     let mut server = Server::start();
     let c = server.client();
     put_rule(&c, "versioning", "S3_BUCKET_VERSIONING_ENABLED").await;
-    let mut config = remediation(
-        "versioning",
-        "AWS-ConfigureS3BucketVersioning",
-        Some("BucketName"),
-    );
-    config.execution_controls = Some(
-        ExecutionControls::builder()
-            .ssm_controls(
-                SsmControls::builder()
-                    .concurrent_execution_rate_percentage(100)
-                    .error_percentage(100)
-                    .build(),
-            )
-            .build(),
-    );
+    let mut config = remediation_config("versioning", "AWS-ConfigureS3BucketVersioning");
+    config.execution_controls = Some(ssm_controls(100, 100));
     put_remediation(&c, config).await;
     let names: Vec<String> = (0..EXECUTIONS).map(|i| format!("bucket-{i:04}")).collect();
     for n in &names {
@@ -729,21 +633,8 @@ async fn execution_controls_bound_concurrency_and_stop_after_too_many_errors() {
     let c = server.client();
     put_rule(&c, "versioning", "S3_BUCKET_VERSIONING_ENABLED").await;
     // 10 % of 10 executions: one at a time. 40 % errors of 10: the 5th error stops the rest.
-    let mut config = remediation(
-        "versioning",
-        "AWS-ConfigureS3BucketVersioning",
-        Some("BucketName"),
-    );
-    config.execution_controls = Some(
-        ExecutionControls::builder()
-            .ssm_controls(
-                SsmControls::builder()
-                    .concurrent_execution_rate_percentage(10)
-                    .error_percentage(40)
-                    .build(),
-            )
-            .build(),
-    );
+    let mut config = remediation_config("versioning", "AWS-ConfigureS3BucketVersioning");
+    config.execution_controls = Some(ssm_controls(10, 40));
     put_remediation(&c, config).await;
     let keys: Vec<_> = (0..10).map(|i| key(BUCKET, &format!("gone-{i}"))).collect();
     let (failed, _) = start(&c, "versioning", keys).await;

@@ -11,9 +11,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use common::config::types::{
-    ComplianceType, ConfigRule, Owner, RemediationConfiguration, RemediationExecutionState,
-    RemediationExecutionStepState, RemediationParameterValue, RemediationTargetType, ResourceKey,
-    ResourceType, ResourceValue, ResourceValueType, Source, StaticValue,
+    ComplianceType, RemediationExecutionState, RemediationExecutionStepState, ResourceType,
 };
 use common::ssm::types::{
     AutomationExecution, AutomationExecutionFilter, AutomationExecutionFilterKey,
@@ -23,36 +21,8 @@ use common::ssm::types::{
 use common::*;
 use serde_json::{json, Value};
 
-const BUCKET: &str = "AWS::S3::Bucket";
 const VERSIONING: &str = "AWS-ConfigureS3BucketVersioning";
-const ROLE: &str = "arn:aws:iam::000000000000:role/remediation";
 const UNKNOWN_ID: &str = "00000000-0000-4000-8000-000000000000";
-
-fn bucket(name: &str, versioning: &str) -> Value {
-    json!({
-        "version": "1.3", "configurationItemStatus": "OK",
-        "arn": format!("arn:aws:s3:::{name}"), "resourceType": BUCKET, "resourceId": name,
-        "resourceName": name, "availabilityZone": "Regional", "resourceCreationTime": 1690000000.0,
-        "tags": {}, "relatedEvents": [], "relationships": [],
-        "configuration": json!({"name": name, "owner": {"displayName": null, "id": "abc123"},
-            "creationDate": "2023-07-22T04:26:40.000Z"}).to_string(),
-        "supplementaryConfiguration": {
-            "BucketVersioningConfiguration": json!({"status": versioning, "isMfaDeleteEnabled": null}).to_string(),
-            "IsRequesterPaysEnabled": "false"
-        }
-    })
-}
-
-async fn record_bucket(c: &config::Client, name: &str, versioning: &str) {
-    c.put_resource_config()
-        .resource_type(BUCKET)
-        .schema_version_id("ConfigurationItem")
-        .resource_id(name)
-        .configuration(bucket(name, versioning).to_string())
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("put {name}: {}", config::error::DisplayErrorContext(e)));
-}
 
 /// The recorded bucket's latest versioning status.
 async fn versioning_of(c: &config::Client, name: &str) -> String {
@@ -925,46 +895,9 @@ async fn errors_and_constraints_at_the_boundary_and_one_past_it() {
 
 // ---- a remediation execution through both APIs ------------------------------------------------
 
-fn remediation(rule: &str, document: &str) -> RemediationConfiguration {
-    RemediationConfiguration::builder()
-        .config_rule_name(rule)
-        .target_type(RemediationTargetType::SsmDocument)
-        .target_id(document)
-        .parameters(
-            "AutomationAssumeRole",
-            RemediationParameterValue::builder()
-                .static_value(StaticValue::builder().values(ROLE).build().unwrap())
-                .build(),
-        )
-        .parameters(
-            "BucketName",
-            RemediationParameterValue::builder()
-                .resource_value(
-                    ResourceValue::builder()
-                        .value(ResourceValueType::ResourceId)
-                        .build()
-                        .unwrap(),
-                )
-                .build(),
-        )
-        .build()
-        .unwrap()
-}
-
 async fn put_versioning_rule(c: &config::Client, rule: &str) {
     c.put_config_rule()
-        .config_rule(
-            ConfigRule::builder()
-                .config_rule_name(rule)
-                .source(
-                    Source::builder()
-                        .owner(Owner::Aws)
-                        .source_identifier("S3_BUCKET_VERSIONING_ENABLED")
-                        .build()
-                        .unwrap(),
-                )
-                .build(),
-        )
+        .config_rule(managed_rule(rule))
         .send()
         .await
         .unwrap();
@@ -992,14 +925,6 @@ async fn wait_non_compliant(c: &config::Client, rule: &str, id: &str) {
         assert!(Instant::now() < deadline, "{rule}/{id} not NON_COMPLIANT");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-}
-
-fn key(id: &str) -> ResourceKey {
-    ResourceKey::builder()
-        .resource_type(ResourceType::from(BUCKET))
-        .resource_id(id)
-        .build()
-        .unwrap()
 }
 
 /// The Config state an automation status maps to (spec §4.7, and the stored-state table in
@@ -1038,7 +963,7 @@ async fn assert_consistent(
     let status = c
         .describe_remediation_execution_status()
         .config_rule_name(rule)
-        .resource_keys(key(resource))
+        .resource_keys(bucket_key(resource))
         .send()
         .await
         .unwrap()
@@ -1048,7 +973,7 @@ async fn assert_consistent(
     let again = c
         .describe_remediation_execution_status()
         .config_rule_name(rule)
-        .resource_keys(key(resource))
+        .resource_keys(bucket_key(resource))
         .send()
         .await
         .unwrap()
@@ -1089,14 +1014,14 @@ async fn a_remediation_execution_is_an_automation_execution() {
     put_versioning_rule(&c, "versioning").await;
     wait_non_compliant(&c, "versioning", "remediated").await;
     c.put_remediation_configurations()
-        .remediation_configurations(remediation("versioning", VERSIONING))
+        .remediation_configurations(remediation_config("versioning", VERSIONING))
         .send()
         .await
         .unwrap();
     let out = c
         .start_remediation_execution()
         .config_rule_name("versioning")
-        .resource_keys(key("remediated"))
+        .resource_keys(bucket_key("remediated"))
         .send()
         .await
         .unwrap();
@@ -1264,17 +1189,6 @@ outputs:
   - After.Status
 "#;
 
-async fn create_document(s: &ssm::Client, name: &str, content: &str) {
-    s.create_document()
-        .name(name)
-        .content(content)
-        .document_type(ssm::types::DocumentType::Automation)
-        .document_format(ssm::types::DocumentFormat::Yaml)
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("create {name}: {}", ssm::error::DisplayErrorContext(e)));
-}
-
 fn names(e: &AutomationExecution) -> Vec<&str> {
     e.step_executions()
         .iter()
@@ -1332,7 +1246,7 @@ async fn a_custom_runbook_through_remediation_and_directly() {
     let server = Server::start();
     let c = server.client();
     let s = server.ssm_client();
-    create_document(&s, "Team-SuspendedToEnabled", CUSTOM).await;
+    create_runbook(&s, "Team-SuspendedToEnabled", CUSTOM).await;
     record_bucket(&c, "suspended-one", "Suspended").await;
     record_bucket(&c, "suspended-two", "Suspended").await;
     put_versioning_rule(&c, "versioning").await;
@@ -1340,14 +1254,14 @@ async fn a_custom_runbook_through_remediation_and_directly() {
 
     // Used in a remediation configuration and started by Config.
     c.put_remediation_configurations()
-        .remediation_configurations(remediation("versioning", "Team-SuspendedToEnabled"))
+        .remediation_configurations(remediation_config("versioning", "Team-SuspendedToEnabled"))
         .send()
         .await
         .unwrap_or_else(|e| panic!("{}", config::error::DisplayErrorContext(e)));
     let out = c
         .start_remediation_execution()
         .config_rule_name("versioning")
-        .resource_keys(key("suspended-one"))
+        .resource_keys(bucket_key("suspended-one"))
         .send()
         .await
         .unwrap();
@@ -1477,7 +1391,7 @@ async fn stop_cancels_a_sleeping_execution() {
     let server = Server::start();
     let c = server.client();
     let s = server.ssm_client();
-    create_document(&s, "Team-Napper", NAPPER).await;
+    create_runbook(&s, "Team-Napper", NAPPER).await;
     record_bucket(&c, "napping", "Off").await;
     let id = s
         .start_automation_execution()
@@ -1547,7 +1461,7 @@ async fn stop_cancels_a_sleeping_execution() {
 async fn a_sleeping_execution_survives_a_kill() {
     let mut server = Server::start();
     let s = server.ssm_client();
-    create_document(&s, "Team-Napper", NAPPER).await;
+    create_runbook(&s, "Team-Napper", NAPPER).await;
     record_bucket(&server.client(), "crash-nap", "Off").await;
     let id = s
         .start_automation_execution()

@@ -420,3 +420,121 @@ pub fn managed_rule(name: &str) -> config::types::ConfigRule {
         )
         .build()
 }
+
+/// The S3 bucket resource type.
+pub const BUCKET: &str = "AWS::S3::Bucket";
+
+/// The role the tests' remediation configurations assume.
+pub const ROLE: &str = "arn:aws:iam::000000000000:role/remediation";
+
+/// The key of bucket `id`.
+pub fn bucket_key(id: &str) -> config::types::ResourceKey {
+    config::types::ResourceKey::builder()
+        .resource_type(config::types::ResourceType::from(BUCKET))
+        .resource_id(id)
+        .build()
+        .unwrap()
+}
+
+/// A bucket's configuration item as PutResourceConfig takes it, its versioning status
+/// `versioning` (`Off`, `Suspended` or `Enabled`).
+pub fn bucket(name: &str, versioning: &str) -> serde_json::Value {
+    use serde_json::json;
+    json!({
+        "version": "1.3", "configurationItemStatus": "OK",
+        "arn": format!("arn:aws:s3:::{name}"), "resourceType": BUCKET, "resourceId": name,
+        "resourceName": name, "availabilityZone": "Regional", "resourceCreationTime": 1690000000.0,
+        "tags": {}, "relatedEvents": [], "relationships": [],
+        "configuration": json!({"name": name, "owner": {"displayName": null, "id": "abc123"},
+            "creationDate": "2023-07-22T04:26:40.000Z"}).to_string(),
+        "supplementaryConfiguration": {
+            "BucketVersioningConfiguration": json!({"status": versioning, "isMfaDeleteEnabled": null}).to_string(),
+            "IsRequesterPaysEnabled": "false"
+        }
+    })
+}
+
+/// Records [`bucket`] `name` through PutResourceConfig.
+pub async fn record_bucket(c: &config::Client, name: &str, versioning: &str) {
+    c.put_resource_config()
+        .resource_type(BUCKET)
+        .schema_version_id("ConfigurationItem")
+        .resource_id(name)
+        .configuration(bucket(name, versioning).to_string())
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("put {name}: {}", config::error::DisplayErrorContext(e)));
+}
+
+/// The rule's remediation configuration running `runbook` (an SSM document taking
+/// `AutomationAssumeRole` and `BucketName`): assuming [`ROLE`], on the resource's id.
+pub fn remediation_config(rule: &str, runbook: &str) -> config::types::RemediationConfiguration {
+    use config::types::{
+        RemediationConfiguration, RemediationParameterValue, RemediationTargetType, ResourceValue,
+        ResourceValueType, StaticValue,
+    };
+    RemediationConfiguration::builder()
+        .config_rule_name(rule)
+        .target_type(RemediationTargetType::SsmDocument)
+        .target_id(runbook)
+        .parameters(
+            "AutomationAssumeRole",
+            RemediationParameterValue::builder()
+                .static_value(StaticValue::builder().values(ROLE).build().unwrap())
+                .build(),
+        )
+        .parameters(
+            "BucketName",
+            RemediationParameterValue::builder()
+                .resource_value(
+                    ResourceValue::builder()
+                        .value(ResourceValueType::ResourceId)
+                        .build()
+                        .unwrap(),
+                )
+                .build(),
+        )
+        .build()
+        .unwrap()
+}
+
+/// Execution controls: `concurrency` % of a batch at once, stopping after `error_pct` % errors.
+pub fn ssm_controls(concurrency: i32, error_pct: i32) -> config::types::ExecutionControls {
+    config::types::ExecutionControls::builder()
+        .ssm_controls(
+            config::types::SsmControls::builder()
+                .concurrent_execution_rate_percentage(concurrency)
+                .error_percentage(error_pct)
+                .build(),
+        )
+        .build()
+}
+
+/// Every latest execution of a rule, across pages.
+pub async fn all_statuses(
+    c: &config::Client,
+    rule: &str,
+) -> Vec<config::types::RemediationExecutionStatus> {
+    let mut all = Vec::new();
+    let mut pages = c
+        .describe_remediation_execution_status()
+        .config_rule_name(rule)
+        .into_paginator()
+        .send();
+    while let Some(p) = pages.next().await {
+        all.extend(p.unwrap().remediation_execution_statuses().to_vec());
+    }
+    all
+}
+
+/// Creates the YAML Automation document `name` (a runbook) from `yaml`.
+pub async fn create_runbook(ssm: &ssm::Client, name: &str, yaml: &str) {
+    ssm.create_document()
+        .name(name)
+        .content(yaml)
+        .document_type(ssm::types::DocumentType::Automation)
+        .document_format(ssm::types::DocumentFormat::Yaml)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("create {name}: {}", ssm::error::DisplayErrorContext(e)));
+}
