@@ -5,8 +5,7 @@
 mod common;
 
 use common::config::types::{
-    RemediationConfiguration, RemediationExceptionResourceKey, RemediationParameterValue,
-    RemediationTargetType, ResourceKey, ResourceType, ResourceValue, ResourceValueType, Tag,
+    RemediationConfiguration, RemediationExceptionResourceKey, ResourceType, Tag,
 };
 use common::*;
 
@@ -34,24 +33,14 @@ fn two_account_server() -> (Server, tempfile::TempDir) {
     )
 }
 
+/// [`remediation_config`] without `AutomationAssumeRole`: `BucketName` is its one parameter.
 fn remediation(rule: &str, document: &str) -> RemediationConfiguration {
-    RemediationConfiguration::builder()
-        .config_rule_name(rule)
-        .target_type(RemediationTargetType::SsmDocument)
-        .target_id(document)
-        .parameters(
-            "BucketName",
-            RemediationParameterValue::builder()
-                .resource_value(
-                    ResourceValue::builder()
-                        .value(ResourceValueType::ResourceId)
-                        .build()
-                        .unwrap(),
-                )
-                .build(),
-        )
-        .build()
+    let mut r = remediation_config(rule, document);
+    r.parameters
+        .as_mut()
         .unwrap()
+        .remove("AutomationAssumeRole");
+    r
 }
 
 fn exception_key(id: &str) -> RemediationExceptionResourceKey {
@@ -203,13 +192,7 @@ async fn assert_sees_nothing(c: &config::Client, arn: &str, who: &str) {
     assert_eq!(error_code(&err), "ResourceNotDiscoveredException", "{who}");
     let out = c
         .batch_get_resource_config()
-        .resource_keys(
-            ResourceKey::builder()
-                .resource_type(ResourceType::from("AWS::S3::Bucket"))
-                .resource_id("owners-bucket")
-                .build()
-                .unwrap(),
-        )
+        .resource_keys(bucket_key("owners-bucket"))
         .send()
         .await
         .unwrap();

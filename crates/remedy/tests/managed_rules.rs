@@ -11,7 +11,6 @@ use common::config::types::{ComplianceType, ConfigRule, Owner, Source};
 use common::*;
 use serde_json::{json, Value};
 
-const BUCKET: &str = "AWS::S3::Bucket";
 const SG: &str = "AWS::EC2::SecurityGroup";
 
 async fn put_envelope(c: &config::Client, t: &str, id: &str, item: &Value) {
@@ -26,26 +25,20 @@ async fn put_envelope(c: &config::Client, t: &str, id: &str, item: &Value) {
 }
 
 /// An S3 bucket in the API form of spec §6.2 (configuration and supplementary values as JSON
-/// strings; the ACL encoded twice).
+/// strings; the ACL encoded twice): [`common::bucket`] with a full supplementary configuration.
 fn bucket(name: &str, versioning: &str) -> Value {
     let acl = json!({"grantSet": null, "grantList": [
         {"grantee": {"id": "abc123", "displayName": null}, "permission": "FullControl"}],
         "owner": {"displayName": null, "id": "abc123"}});
-    json!({
-        "version": "1.3", "configurationItemStatus": "OK",
-        "arn": format!("arn:aws:s3:::{name}"), "resourceType": BUCKET, "resourceId": name,
-        "resourceName": name, "availabilityZone": "Regional", "resourceCreationTime": 1690000000.0,
-        "tags": {}, "relatedEvents": [], "relationships": [],
-        "configuration": json!({"name": name, "owner": {"displayName": null, "id": "abc123"},
-            "creationDate": "2023-07-22T04:26:40.000Z"}).to_string(),
-        "supplementaryConfiguration": {
-            "AccessControlList": Value::String(acl.to_string()).to_string(),
-            "BucketPolicy": json!({"policyText": null}).to_string(),
-            "BucketVersioningConfiguration": json!({"status": versioning, "isMfaDeleteEnabled": null}).to_string(),
-            "BucketLoggingConfiguration": json!({"destinationBucketName": null, "logFilePrefix": null}).to_string(),
-            "IsRequesterPaysEnabled": "false"
-        }
-    })
+    let mut b = common::bucket(name, versioning);
+    b["supplementaryConfiguration"] = json!({
+        "AccessControlList": Value::String(acl.to_string()).to_string(),
+        "BucketPolicy": json!({"policyText": null}).to_string(),
+        "BucketVersioningConfiguration": json!({"status": versioning, "isMfaDeleteEnabled": null}).to_string(),
+        "BucketLoggingConfiguration": json!({"destinationBucketName": null, "logFilePrefix": null}).to_string(),
+        "IsRequesterPaysEnabled": "false"
+    });
+    b
 }
 
 /// A security group in the spec §6.3 shape with one inbound TCP 22 rule from `cidr`.

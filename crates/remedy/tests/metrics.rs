@@ -8,10 +8,6 @@ mod common;
 use std::collections::{BTreeMap, HashSet};
 use std::time::{Duration, Instant};
 
-use common::config::types::{
-    ConfigRule, Owner, RemediationConfiguration, RemediationParameterValue, RemediationTargetType,
-    ResourceKey, ResourceType, ResourceValue, ResourceValueType, Source, StaticValue,
-};
 use common::*;
 
 // ---- a strict parser of the text format ---------------------------------------------------------
@@ -354,12 +350,6 @@ impl Exposition {
     }
 }
 
-fn static_value(value: &str) -> RemediationParameterValue {
-    RemediationParameterValue::builder()
-        .static_value(StaticValue::builder().values(value).build().unwrap())
-        .build()
-}
-
 #[tokio::test]
 async fn metrics_count_requests_by_operation_and_status_and_executions_by_state() {
     let server = Server::start();
@@ -375,29 +365,14 @@ async fn metrics_count_requests_by_operation_and_status_and_executions_by_state(
     assert!(before.get("process_resident_memory_bytes", &[]) > 0.0);
 
     // Calls whose outcomes are known: each one is counted exactly once.
-    let source = Source::builder()
-        .owner(Owner::Aws)
-        .source_identifier("S3_BUCKET_VERSIONING_ENABLED")
-        .build()
-        .unwrap();
     c.put_config_rule()
-        .config_rule(
-            ConfigRule::builder()
-                .config_rule_name("versioning")
-                .source(source.clone())
-                .build(),
-        )
+        .config_rule(managed_rule("versioning"))
         .send()
         .await
         .unwrap();
     let err = c
         .put_config_rule()
-        .config_rule(
-            ConfigRule::builder()
-                .config_rule_name("n".repeat(129))
-                .source(source)
-                .build(),
-        )
+        .config_rule(managed_rule(&"n".repeat(129)))
         .send()
         .await
         .unwrap_err();
@@ -416,30 +391,12 @@ async fn metrics_count_requests_by_operation_and_status_and_executions_by_state(
         .send()
         .await
         .unwrap();
-    let remediation = RemediationConfiguration::builder()
-        .config_rule_name("versioning")
-        .target_type(RemediationTargetType::SsmDocument)
-        .target_id("AWS-ConfigureS3BucketVersioning")
-        .parameters(
-            "BucketName",
-            RemediationParameterValue::builder()
-                .resource_value(
-                    ResourceValue::builder()
-                        .value(ResourceValueType::ResourceId)
-                        .build()
-                        .unwrap(),
-                )
-                .build(),
-        )
-        .parameters(
-            "AutomationAssumeRole",
-            static_value("arn:aws:iam::000000000000:role/remediation"),
-        )
-        .build()
-        .unwrap();
     let put = c
         .put_remediation_configurations()
-        .remediation_configurations(remediation)
+        .remediation_configurations(remediation_config(
+            "versioning",
+            "AWS-ConfigureS3BucketVersioning",
+        ))
         .send()
         .await
         .unwrap();
@@ -447,13 +404,7 @@ async fn metrics_count_requests_by_operation_and_status_and_executions_by_state(
     let started = c
         .start_remediation_execution()
         .config_rule_name("versioning")
-        .resource_keys(
-            ResourceKey::builder()
-                .resource_type(ResourceType::from("AWS::S3::Bucket"))
-                .resource_id("unversioned")
-                .build()
-                .unwrap(),
-        )
+        .resource_keys(bucket_key("unversioned"))
         .send()
         .await
         .unwrap();

@@ -11,16 +11,12 @@ use std::time::{Duration, Instant};
 
 use common::config::types::{
     ComplianceType, ConfigRule, ConfigurationItem, Owner, RemediationConfiguration,
-    RemediationExecutionState, RemediationExecutionStatus, RemediationParameterValue,
-    RemediationTargetType, ResourceKey, ResourceType, ResourceValue, ResourceValueType, Source,
-    StaticValue,
+    RemediationExecutionState, RemediationExecutionStatus, ResourceKey, ResourceType, Source,
 };
 use common::*;
 use serde_json::{json, Value};
 
 const ACCOUNT: &str = "000000000000";
-const REGION: &str = "us-east-1";
-const ROLE: &str = "arn:aws:iam::000000000000:role/remediation";
 const KEY_ID: &str = "1234abcd-12ab-34cd-56ef-1234567890ab";
 
 /// One catalogue entry: the item, the rule, the runbook and what the fix looks like.
@@ -209,33 +205,17 @@ fn key(c: &Case) -> ResourceKey {
         .unwrap()
 }
 
+/// [`remediation_config`] for the case's rule, runbook and resource type, RESOURCE_ID going to
+/// the case's `resource_param` (to none without one).
 fn remediation(c: &Case) -> RemediationConfiguration {
-    let role = StaticValue::builder().values(ROLE).build().unwrap();
-    let mut b = RemediationConfiguration::builder()
-        .config_rule_name(c.rule)
-        .target_type(RemediationTargetType::SsmDocument)
-        .target_id(c.document)
-        .resource_type(c.resource_type)
-        .parameters(
-            "AutomationAssumeRole",
-            RemediationParameterValue::builder()
-                .static_value(role)
-                .build(),
-        );
+    let mut r = remediation_config(c.rule, c.document);
+    r.resource_type = Some(c.resource_type.to_string());
+    let params = r.parameters.as_mut().unwrap();
+    let resource_id = params.remove("BucketName").unwrap();
     if let Some(p) = c.resource_param {
-        b = b.parameters(
-            p,
-            RemediationParameterValue::builder()
-                .resource_value(
-                    ResourceValue::builder()
-                        .value(ResourceValueType::ResourceId)
-                        .build()
-                        .unwrap(),
-                )
-                .build(),
-        );
+        params.insert(p.to_string(), resource_id);
     }
-    b.build().unwrap()
+    r
 }
 
 async fn compliance(client: &config::Client, c: &Case) -> Option<ComplianceType> {

@@ -4,12 +4,10 @@
 mod common;
 
 use common::config::types::{
-    ExecutionControls, RemediationConfiguration, RemediationParameterValue, RemediationTargetType,
-    ResourceValue, ResourceValueType, SsmControls, StaticValue,
+    RemediationConfiguration, RemediationParameterValue, RemediationTargetType, ResourceValue,
+    ResourceValueType, StaticValue,
 };
 use common::*;
-
-const ROLE: &str = "arn:aws:iam::000000000000:role/remediation";
 
 fn static_value(values: &[&str]) -> RemediationParameterValue {
     RemediationParameterValue::builder()
@@ -33,41 +31,31 @@ fn resource_id_value() -> RemediationParameterValue {
         .build()
 }
 
+/// [`remediation_config`] running `AWS-ConfigureS3BucketVersioning` without
+/// `AutomationAssumeRole`: `BucketName` is its one parameter.
 fn basic(rule: &str) -> RemediationConfiguration {
-    RemediationConfiguration::builder()
-        .config_rule_name(rule)
-        .target_type(RemediationTargetType::SsmDocument)
-        .target_id("AWS-ConfigureS3BucketVersioning")
-        .parameters("BucketName", resource_id_value())
-        .build()
+    let mut r = remediation_config(rule, "AWS-ConfigureS3BucketVersioning");
+    r.parameters
+        .as_mut()
         .unwrap()
+        .remove("AutomationAssumeRole");
+    r
 }
 
+/// [`remediation_config`] running `AWS-ConfigureS3BucketVersioning` with every member set.
 fn full(rule: &str) -> RemediationConfiguration {
-    RemediationConfiguration::builder()
-        .config_rule_name(rule)
-        .target_type(RemediationTargetType::SsmDocument)
-        .target_id("AWS-ConfigureS3BucketVersioning")
-        .target_version("$DEFAULT")
-        .parameters("BucketName", resource_id_value())
-        .parameters("AutomationAssumeRole", static_value(&[ROLE]))
-        .parameters("VersioningState", static_value(&["Enabled", "Suspended"]))
-        .resource_type("AWS::S3::Bucket")
-        .automatic(true)
-        .execution_controls(
-            ExecutionControls::builder()
-                .ssm_controls(
-                    SsmControls::builder()
-                        .concurrent_execution_rate_percentage(20)
-                        .error_percentage(40)
-                        .build(),
-                )
-                .build(),
-        )
-        .maximum_automatic_attempts(7)
-        .retry_attempt_seconds(120)
-        .build()
-        .unwrap()
+    let mut r = remediation_config(rule, "AWS-ConfigureS3BucketVersioning");
+    r.target_version = Some("$DEFAULT".into());
+    r.parameters.as_mut().unwrap().insert(
+        "VersioningState".into(),
+        static_value(&["Enabled", "Suspended"]),
+    );
+    r.resource_type = Some(BUCKET.into());
+    r.automatic = true;
+    r.execution_controls = Some(ssm_controls(20, 40));
+    r.maximum_automatic_attempts = Some(7);
+    r.retry_attempt_seconds = Some(120);
+    r
 }
 
 async fn create_rule(c: &config::Client, name: &str) {

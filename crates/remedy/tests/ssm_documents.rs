@@ -9,9 +9,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::config::types::{
-    RemediationConfiguration, RemediationExecutionState, RemediationExecutionStatus,
-    RemediationParameterValue, RemediationTargetType, ResourceKey, ResourceType, ResourceValue,
-    ResourceValueType, StaticValue,
+    RemediationConfiguration, RemediationExecutionState, RemediationExecutionStatus, ResourceType,
 };
 use common::ssm::types::{
     DocumentFilter, DocumentFilterKey, DocumentFormat, DocumentHashType, DocumentKeyValuesFilter,
@@ -22,7 +20,6 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 const ACCOUNT: &str = "000000000000";
-const ROLE: &str = "arn:aws:iam::000000000000:role/remediation";
 
 /// A custom runbook: enables versioning on a bucket; its one step is named `step`.
 fn runbook_yaml(step: &str, description: &str) -> String {
@@ -74,17 +71,6 @@ fn sha256(s: &str) -> String {
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
-}
-
-async fn create_yaml(s: &ssm::Client, name: &str, content: &str) {
-    s.create_document()
-        .name(name)
-        .content(content)
-        .document_type(DocumentType::Automation)
-        .document_format(DocumentFormat::Yaml)
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("create {name}: {}", ssm::error::DisplayErrorContext(e)));
 }
 
 /// A raw signed SSM call (for bodies the SDK will not send).
@@ -271,7 +257,7 @@ async fn create_describe_and_get_in_yaml_and_json() {
         .unwrap();
     let yaml_text = as_yaml.content().unwrap().to_string();
     assert!(yaml_text.contains("mainSteps:"), "{yaml_text}");
-    create_yaml(&s, "Team-Json-Again", &yaml_text).await;
+    create_runbook(&s, "Team-Json-Again", &yaml_text).await;
     let back = s
         .get_document()
         .name("Team-Json-Again")
@@ -325,7 +311,7 @@ async fn versions_default_version_and_delete() {
     let server = Server::start();
     let s = server.ssm_client();
     let name = "Team-Versions";
-    create_yaml(&s, name, &runbook_yaml("V1", "one")).await;
+    create_runbook(&s, name, &runbook_yaml("V1", "one")).await;
 
     // UpdateDocument adds version 2 (latest), the default stays 1.
     let v2 = runbook_yaml("V2", "two");
@@ -653,7 +639,7 @@ async fn versions_default_version_and_delete() {
         .unwrap_err();
     assert_eq!(error_code(&err), "InvalidDocument");
     // The name is free again.
-    create_yaml(&s, name, &runbook_yaml("V1", "one")).await;
+    create_runbook(&s, name, &runbook_yaml("V1", "one")).await;
     let d = s.describe_document().name(name).send().await.unwrap();
     assert_eq!(d.document().unwrap().latest_version(), Some("1"));
 }
@@ -1337,7 +1323,7 @@ async fn list_documents_filters_and_paging() {
         .await
         .unwrap_err();
     assert_eq!(error_code(&err), "InvalidDocument");
-    create_yaml(
+    create_runbook(
         &other_region,
         "Team-A-Buckets",
         &runbook_yaml("Elsewhere", "x"),
@@ -1356,7 +1342,7 @@ async fn document_and_version_limits() {
         tasks.push(tokio::spawn(async move {
             for i in 0..50 {
                 let n = chunk * 50 + i;
-                create_yaml(
+                create_runbook(
                     &s,
                     &format!("Doc-{n:03}"),
                     &runbook_yaml(&format!("S{n}"), "x"),
@@ -1381,7 +1367,7 @@ async fn document_and_version_limits() {
     assert!(error_message(&err).contains("500"));
     // Deleting one frees a place.
     s.delete_document().name("Doc-000").send().await.unwrap();
-    create_yaml(&s, "Doc-500", &runbook_yaml("S500", "x")).await;
+    create_runbook(&s, "Doc-500", &runbook_yaml("S500", "x")).await;
 
     // 1,000 versions per document.
     let mut tasks = Vec::new();
@@ -1438,7 +1424,7 @@ async fn document_and_version_limits() {
 async fn documents_survive_a_restart() {
     let mut server = Server::start();
     let s = server.ssm_client();
-    create_yaml(&s, "Team-Durable", &runbook_yaml("V1", "one")).await;
+    create_runbook(&s, "Team-Durable", &runbook_yaml("V1", "one")).await;
     s.update_document()
         .name("Team-Durable")
         .content(runbook_json("V2").to_string())
@@ -1494,61 +1480,29 @@ async fn documents_survive_a_restart() {
 
 // ---- a custom document in a remediation configuration ------------------------------------------
 
-const BUCKET: &str = "AWS::S3::Bucket";
-
+/// [`common::bucket`] with versioning `Off`, its configuration only the name and its
+/// supplementary configuration only the versioning.
 fn bucket(name: &str) -> Value {
-    json!({
-        "version": "1.3", "configurationItemStatus": "OK",
-        "arn": format!("arn:aws:s3:::{name}"), "resourceType": BUCKET, "resourceId": name,
-        "resourceName": name, "availabilityZone": "Regional", "resourceCreationTime": 1690000000.0,
-        "tags": {}, "relatedEvents": [], "relationships": [],
-        "configuration": json!({"name": name}).to_string(),
-        "supplementaryConfiguration": {
-            "BucketVersioningConfiguration": json!({"status": "Off", "isMfaDeleteEnabled": null}).to_string()
-        }
-    })
+    let mut b = common::bucket(name, "Off");
+    b["configuration"] = json!({"name": name}).to_string().into();
+    b["supplementaryConfiguration"] = json!({
+        "BucketVersioningConfiguration": json!({"status": "Off", "isMfaDeleteEnabled": null}).to_string()
+    });
+    b
 }
 
+/// [`remediation_config`] at `version`.
 fn remediation(rule: &str, document: &str, version: Option<&str>) -> RemediationConfiguration {
-    RemediationConfiguration::builder()
-        .config_rule_name(rule)
-        .target_type(RemediationTargetType::SsmDocument)
-        .target_id(document)
-        .set_target_version(version.map(str::to_string))
-        .parameters(
-            "BucketName",
-            RemediationParameterValue::builder()
-                .resource_value(
-                    ResourceValue::builder()
-                        .value(ResourceValueType::ResourceId)
-                        .build()
-                        .unwrap(),
-                )
-                .build(),
-        )
-        .parameters(
-            "AutomationAssumeRole",
-            RemediationParameterValue::builder()
-                .static_value(StaticValue::builder().values(ROLE).build().unwrap())
-                .build(),
-        )
-        .build()
-        .unwrap()
-}
-
-fn key(id: &str) -> ResourceKey {
-    ResourceKey::builder()
-        .resource_type(ResourceType::from(BUCKET))
-        .resource_id(id)
-        .build()
-        .unwrap()
+    let mut r = remediation_config(rule, document);
+    r.target_version = version.map(str::to_string);
+    r
 }
 
 async fn run_remediation(c: &config::Client, rule: &str, id: &str) -> RemediationExecutionStatus {
     let out = c
         .start_remediation_execution()
         .config_rule_name(rule)
-        .resource_keys(key(id))
+        .resource_keys(bucket_key(id))
         .send()
         .await
         .unwrap_or_else(|e| panic!("{}", config::error::DisplayErrorContext(e)));
@@ -1558,7 +1512,7 @@ async fn run_remediation(c: &config::Client, rule: &str, id: &str) -> Remediatio
         let s = c
             .describe_remediation_execution_status()
             .config_rule_name(rule)
-            .resource_keys(key(id))
+            .resource_keys(bucket_key(id))
             .send()
             .await
             .unwrap();
@@ -1631,7 +1585,7 @@ async fn remediation_runs_a_custom_document_at_its_target_version() {
         .unwrap();
     let message = refused(&out);
     assert!(message.contains("does not exist"), "{message}");
-    create_yaml(&s, doc, &runbook_yaml("EnableV1", "one")).await;
+    create_runbook(&s, doc, &runbook_yaml("EnableV1", "one")).await;
     for (rule, version) in [
         ("pinned", Some("1")),
         ("floating", None),
@@ -1722,7 +1676,7 @@ async fn remediation_runs_a_custom_document_at_its_target_version() {
     let err = c
         .start_remediation_execution()
         .config_rule_name("pinned")
-        .resource_keys(key("floating-bucket"))
+        .resource_keys(bucket_key("floating-bucket"))
         .send()
         .await
         .unwrap_err();
@@ -1737,7 +1691,7 @@ async fn remediation_runs_a_custom_document_at_its_target_version() {
     let err = c
         .start_remediation_execution()
         .config_rule_name("floating")
-        .resource_keys(key("floating-bucket"))
+        .resource_keys(bucket_key("floating-bucket"))
         .send()
         .await
         .unwrap_err();
@@ -1745,7 +1699,7 @@ async fn remediation_runs_a_custom_document_at_its_target_version() {
     assert!(error_message(&err).contains(doc), "{}", error_message(&err));
     // Created again under the same name (its versions start over at 1): the new content runs,
     // never the deleted document's version 1.
-    create_yaml(&s, doc, &runbook_yaml("Recreated", "again")).await;
+    create_runbook(&s, doc, &runbook_yaml("Recreated", "again")).await;
     c.put_resource_config()
         .resource_type(BUCKET)
         .schema_version_id("ConfigurationItem")
@@ -1763,7 +1717,7 @@ async fn remediation_runs_a_custom_document_at_its_target_version() {
 async fn racing_updates_of_one_version_add_exactly_one() {
     let server = Server::start();
     let s = server.ssm_client();
-    create_yaml(&s, "Team-Race", &runbook_yaml("V1", "one")).await;
+    create_runbook(&s, "Team-Race", &runbook_yaml("V1", "one")).await;
     // Twenty clients update "version 1" at once: the check that it is the latest and the write
     // are one transaction, so one wins and the others are told it is no longer the latest.
     let mut tasks = Vec::new();
