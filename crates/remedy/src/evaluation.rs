@@ -37,6 +37,16 @@ pub const CONTRIBUTOR_CAP: u32 = 100;
 pub const RULE_SUMMARY_CAP: u32 = 25;
 /// GetComplianceSummaryByResourceType: "up to a maximum of ... 100 for resources".
 pub const RESOURCE_SUMMARY_CAP: u32 = 100;
+/// Where a store may stop counting one entity's results of one kind: past every cap above, so
+/// a count that reached it exceeds them all. A rule with 100,000 NON_COMPLIANT results is
+/// summarized by reading 101 index entries, not 100,000 (issue 7's footprint run:
+/// DescribeComplianceByConfigRule answered 54 requests/s on that store).
+pub const COUNT_CEILING: u32 = 101;
+const _: () = assert!(
+    COUNT_CEILING > CONTRIBUTOR_CAP
+        && COUNT_CEILING > RULE_SUMMARY_CAP
+        && COUNT_CEILING > RESOURCE_SUMMARY_CAP
+);
 
 /// One stored evaluation result: the latest verdict of one rule on one resource.
 #[derive(Debug, Clone, PartialEq)]
@@ -71,9 +81,9 @@ pub struct ComplianceChanged {
     pub new: ComplianceType,
 }
 
-/// How many results of each kind an entity (a rule, or a resource) has. `non_compliant` and
-/// `compliant` may be capped by the store at one more than the largest cap reported, which is
-/// enough to compute every capped count.
+/// How many results of each kind an entity (a rule, or a resource) has. Each count may be
+/// capped by the store at [`COUNT_CEILING`], one more than the largest cap reported, which is
+/// enough to compute every capped count and every roll-up.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ComplianceCounts {
     pub non_compliant: u32,

@@ -627,7 +627,23 @@ async fn evaluation_limits_and_insufficient_data() {
     assert_eq!(r.status, 200);
     assert_eq!(r.json()["FailedEvaluations"], serde_json::json!([]));
 
-    // Contributor counts cap at 100.
+    // Contributor counts cap at 100: 100 non-compliant resources are counted exactly, the 101st
+    // exceeds the cap.
+    let contributors = |out: &config::operation::describe_compliance_by_config_rule::DescribeComplianceByConfigRuleOutput| {
+        let n = out.compliance_by_config_rules()[0]
+            .compliance()
+            .unwrap()
+            .compliance_contributor_count()
+            .unwrap();
+        (n.capped_count(), n.cap_exceeded())
+    };
+    let out = c
+        .describe_compliance_by_config_rule()
+        .config_rule_names("r")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(contributors(&out), (100, false));
     put(&c, &t, vec![eval(BUCKET, "b100", NC, 1)]).await;
     let out = c
         .describe_compliance_by_config_rule()
@@ -635,12 +651,7 @@ async fn evaluation_limits_and_insufficient_data() {
         .send()
         .await
         .unwrap();
-    let n = out.compliance_by_config_rules()[0]
-        .compliance()
-        .unwrap()
-        .compliance_contributor_count()
-        .unwrap();
-    assert_eq!((n.capped_count(), n.cap_exceeded()), (100, true));
+    assert_eq!(contributors(&out), (100, true));
     // So do resource summaries.
     let out = c
         .get_compliance_summary_by_resource_type()

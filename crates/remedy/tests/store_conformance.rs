@@ -184,6 +184,7 @@ conformance!(
     remediation_exceptions_expire_and_page,
     configuration_items_history_and_discovery,
     evaluation_results_keep_the_latest_and_roll_up,
+    rule_compliance_counts_stop_at_the_ceiling,
     evaluation_queue_outbox_claims_and_schedules,
     evaluation_claims_are_exclusive_under_concurrent_claimers,
     periodic_rules_fire_once_under_concurrent_timers,
@@ -927,6 +928,57 @@ async fn configuration_items_history_and_discovery(fx: Fx) {
 }
 
 // ---- evaluations ------------------------------------------------------------------------------
+
+/// A rule's counts per compliance type are exact up to `COUNT_CEILING` (one past every cap the
+/// API reports) and stop there, so summarizing a rule reads at most that many results per type.
+async fn rule_compliance_counts_stop_at_the_ceiling(fx: Fx) {
+    use ComplianceType::*;
+    let s = &*fx.store;
+    let sc = scope();
+    let ceiling = remedy::evaluation::COUNT_CEILING as usize;
+    for r in ["below", "past", "none"] {
+        s.insert_rule(&sc, &rule(&sc, r), &[], 10).await.unwrap();
+    }
+    let results = |rule: &str, n: usize| -> Vec<EvaluationRecord> {
+        let mut out: Vec<_> = (0..n)
+            .map(|i| result(rule, &format!("nc-{i:04}"), NonCompliant, 1.0))
+            .collect();
+        out.extend((0..3).map(|i| result(rule, &format!("c-{i}"), Compliant, 1.0)));
+        out.push(result(rule, "na", NotApplicable, 1.0));
+        out
+    };
+    for (rule, n) in [("below", ceiling - 1), ("past", ceiling + 150)] {
+        for chunk in results(rule, n).chunks(100) {
+            s.put_evaluation_results(&sc, rule, chunk, 2.0)
+                .await
+                .unwrap();
+        }
+    }
+    let counts: Vec<(String, u32, u32, u32)> = s
+        .list_rule_compliance(&sc, None, None, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| {
+            let c = r.counts;
+            (r.rule_name, c.non_compliant, c.compliant, c.not_applicable)
+        })
+        .collect();
+    let ceiling = ceiling as u32;
+    assert_eq!(
+        counts,
+        [
+            ("below".to_string(), ceiling - 1, 3, 1),
+            ("none".to_string(), 0, 0, 0),
+            ("past".to_string(), ceiling, 3, 1),
+        ]
+    );
+    let named = s
+        .list_rule_compliance(&sc, Some(&["past".into()]), None, 10)
+        .await
+        .unwrap();
+    assert_eq!(named[0].counts.non_compliant, ceiling);
+}
 
 async fn evaluation_results_keep_the_latest_and_roll_up(fx: Fx) {
     use ComplianceType::*;

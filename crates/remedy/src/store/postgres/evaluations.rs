@@ -4,7 +4,7 @@
 use remedy_wire::config::ComplianceType;
 
 use super::*;
-use crate::evaluation::{ComplianceCounts, EvaluationRecord};
+use crate::evaluation::{ComplianceCounts, EvaluationRecord, COUNT_CEILING};
 use crate::store::evaluations::*;
 
 const RESULT_COLS: &str = "rule_name, resource_type, resource_id, compliance_type, annotation, \
@@ -334,13 +334,27 @@ impl EvaluationStore for PgStore {
         limit: usize,
     ) -> StoreResult<Vec<RuleCompliance>> {
         let names = rule_names(self, scope, names, after.unwrap_or(""), limit).await?;
+        // Each kind counted up to COUNT_CEILING per rule: at most that many entries of the
+        // (account, region, rule_name, compliance_type) index, however many resources it judged.
         let rows = self
             .rows(
-                &format!(
-                    "SELECT rule_name, {COUNTS} FROM evaluation_results
-                     WHERE account=$1 AND region=$2 AND rule_name = ANY($3) GROUP BY rule_name"
-                ),
-                &[&scope.account, &scope.region, &names],
+                "SELECT n.name,
+                   (SELECT count(*) FROM (SELECT 1 FROM evaluation_results e WHERE e.account=$1
+                      AND e.region=$2 AND e.rule_name=n.name AND e.compliance_type='NON_COMPLIANT'
+                      LIMIT $4) x),
+                   (SELECT count(*) FROM (SELECT 1 FROM evaluation_results e WHERE e.account=$1
+                      AND e.region=$2 AND e.rule_name=n.name AND e.compliance_type='COMPLIANT'
+                      LIMIT $4) x),
+                   (SELECT count(*) FROM (SELECT 1 FROM evaluation_results e WHERE e.account=$1
+                      AND e.region=$2 AND e.rule_name=n.name AND e.compliance_type='NOT_APPLICABLE'
+                      LIMIT $4) x)
+                 FROM unnest($3::text[]) AS n(name)",
+                &[
+                    &scope.account,
+                    &scope.region,
+                    &names,
+                    &i64::from(COUNT_CEILING),
+                ],
             )
             .await?;
         let found: Vec<(String, ComplianceCounts)> =

@@ -4,7 +4,7 @@
 use remedy_wire::config::ComplianceType;
 
 use super::*;
-use crate::evaluation::{ComplianceCounts, EvaluationRecord};
+use crate::evaluation::{ComplianceCounts, EvaluationRecord, COUNT_CEILING};
 use crate::store::evaluations::*;
 
 const RESULT_COLS: &str = "rule_name, resource_type, resource_id, compliance_type, annotation, ordering_timestamp, result_recorded_time, config_rule_invoked_time";
@@ -71,15 +71,23 @@ pub(super) fn delete_rule_state(c: &Connection, scope: &Scope, name: &str) -> St
     Ok(())
 }
 
+/// A rule's results of each kind, each counted up to [`COUNT_CEILING`]: at most that many
+/// entries of the `(account, region, rule_name, compliance_type)` index per kind, however many
+/// resources the rule judged.
 fn rule_counts(c: &Connection, scope: &Scope, name: &str) -> rusqlite::Result<ComplianceCounts> {
     let mut stmt = c.prepare_cached(
-        "SELECT COALESCE(SUM(compliance_type='NON_COMPLIANT'),0), COALESCE(SUM(compliance_type='COMPLIANT'),0),
-                COALESCE(SUM(compliance_type='NOT_APPLICABLE'),0)
-         FROM evaluation_results WHERE account=?1 AND region=?2 AND rule_name=?3",
+        "SELECT
+           (SELECT count(*) FROM (SELECT 1 FROM evaluation_results WHERE account=?1 AND region=?2
+              AND rule_name=?3 AND compliance_type='NON_COMPLIANT' LIMIT ?4)),
+           (SELECT count(*) FROM (SELECT 1 FROM evaluation_results WHERE account=?1 AND region=?2
+              AND rule_name=?3 AND compliance_type='COMPLIANT' LIMIT ?4)),
+           (SELECT count(*) FROM (SELECT 1 FROM evaluation_results WHERE account=?1 AND region=?2
+              AND rule_name=?3 AND compliance_type='NOT_APPLICABLE' LIMIT ?4))",
     )?;
-    stmt.query_row(params![scope.account, scope.region, name], |r| {
-        Ok(counts(r.get(0)?, r.get(1)?, r.get(2)?))
-    })
+    stmt.query_row(
+        params![scope.account, scope.region, name, COUNT_CEILING],
+        |r| Ok(counts(r.get(0)?, r.get(1)?, r.get(2)?)),
+    )
 }
 
 fn status_from_row(row: &Row) -> rusqlite::Result<RuleEvaluationStatus> {
