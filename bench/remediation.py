@@ -38,6 +38,25 @@ def psql(url, sql):
     return out.stdout.strip()
 
 
+class Session:
+    """One psql session kept open for the whole run and opened before the nodes start: the
+    counting never needs a new connection, so it goes on even when the nodes' pools hold every
+    connection the server allows (a run sized past max_connections on purpose)."""
+
+    def __init__(self, url):
+        self.p = subprocess.Popen(["psql", url, "-Atq", "-v", "ON_ERROR_STOP=1"], stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE, text=True)
+
+    def count(self, sql):
+        self.p.stdin.write(sql.rstrip(";") + ";\n")
+        self.p.stdin.flush()
+        return int(self.p.stdout.readline())
+
+    def close(self):
+        self.p.stdin.close()
+        self.p.wait()
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--resources", type=int, default=5000)
@@ -54,7 +73,8 @@ def main():
         psql(a.database_url, f'CREATE DATABASE "{name}"')
         url = with_database(a.database_url, name)
         store = ["--database-url", url]
-        count = lambda sql: int(psql(url, sql))
+        session = Session(url)
+        count = session.count
     else:
         store = []  # each node's own data directory (one node)
     servers, clients = [], []
@@ -63,7 +83,7 @@ def main():
             port = free_port()
             servers.append(subprocess.Popen([a.binary, "serve", "--listen", f"127.0.0.1:{port}",
                                              "--data-dir", os.path.join(data, f"node{i}"), *store,
-                                             "--log", "error"]))
+                                             "--log", os.environ.get("REMEDY_BENCH_LOG", "error")]))
             c = boto3.client("config", endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1",
                              aws_access_key_id="test", aws_secret_access_key="test",
                              config=Config(retries={"max_attempts": 10}))
@@ -118,6 +138,7 @@ def main():
         for s in servers:
             s.wait()
         if a.database_url:
+            session.close()
             psql(a.database_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
