@@ -20,17 +20,6 @@ fn static_value(values: &[&str]) -> RemediationParameterValue {
         .build()
 }
 
-fn resource_id_value() -> RemediationParameterValue {
-    RemediationParameterValue::builder()
-        .resource_value(
-            ResourceValue::builder()
-                .value(ResourceValueType::ResourceId)
-                .build()
-                .unwrap(),
-        )
-        .build()
-}
-
 /// [`remediation_config`] running `AWS-ConfigureS3BucketVersioning` without
 /// `AutomationAssumeRole`: `BucketName` is its one parameter.
 fn basic(rule: &str) -> RemediationConfiguration {

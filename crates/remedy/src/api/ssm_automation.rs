@@ -340,11 +340,7 @@ impl Runbooks {
             None => {
                 let r = app
                     .runbooks
-                    .resolve(
-                        &rec.scope,
-                        &rec.document_name,
-                        rec.document_version.as_deref(),
-                    )
+                    .resolve_for(&rec)
                     .await
                     .ok()
                     .flatten()

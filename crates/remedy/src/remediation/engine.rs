@@ -231,15 +231,7 @@ async fn run_execution(app: Arc<App>, rec: ExecutionRecord, mut stop: watch::Rec
     let app = &app;
     let mut retry = StoreRetry::new();
     let resolved = loop {
-        match app
-            .runbooks
-            .resolve(
-                &rec.scope,
-                &rec.document_name,
-                rec.document_version.as_deref(),
-            )
-            .await
-        {
+        match app.runbooks.resolve_for(&rec).await {
             Ok(r) => break r,
             Err(e) => {
                 tracing::warn!(execution = %rec.id, error = %e, "remediation: cannot read the document; retrying");

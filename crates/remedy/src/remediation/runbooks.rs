@@ -13,6 +13,7 @@ use async_trait::async_trait;
 use remedy_automation::Runbook;
 
 use crate::domain::Scope;
+use crate::store::executions::ExecutionRecord;
 use crate::store::StoreResult;
 
 /// `DocumentVersion` naming the default version.
@@ -44,6 +45,16 @@ pub trait RunbookSource: Send + Sync {
         name: &str,
         version: Option<&str>,
     ) -> StoreResult<Option<ResolvedRunbook>>;
+
+    /// The runbook an execution runs: its document at the version it was started with.
+    async fn resolve_for(&self, rec: &ExecutionRecord) -> StoreResult<Option<ResolvedRunbook>> {
+        self.resolve(
+            &rec.scope,
+            &rec.document_name,
+            rec.document_version.as_deref(),
+        )
+        .await
+    }
 }
 
 /// The built-in catalog. Built-in documents have one version, `1`.

@@ -466,12 +466,24 @@ pub async fn record_bucket(c: &config::Client, name: &str, versioning: &str) {
         .unwrap_or_else(|e| panic!("put {name}: {}", config::error::DisplayErrorContext(e)));
 }
 
+/// A remediation parameter taking the non-compliant resource's id.
+pub fn resource_id_value() -> config::types::RemediationParameterValue {
+    use config::types::{RemediationParameterValue, ResourceValue, ResourceValueType};
+    RemediationParameterValue::builder()
+        .resource_value(
+            ResourceValue::builder()
+                .value(ResourceValueType::ResourceId)
+                .build()
+                .unwrap(),
+        )
+        .build()
+}
+
 /// The rule's remediation configuration running `runbook` (an SSM document taking
 /// `AutomationAssumeRole` and `BucketName`): assuming [`ROLE`], on the resource's id.
 pub fn remediation_config(rule: &str, runbook: &str) -> config::types::RemediationConfiguration {
     use config::types::{
-        RemediationConfiguration, RemediationParameterValue, RemediationTargetType, ResourceValue,
-        ResourceValueType, StaticValue,
+        RemediationConfiguration, RemediationParameterValue, RemediationTargetType, StaticValue,
     };
     RemediationConfiguration::builder()
         .config_rule_name(rule)
@@ -483,17 +495,7 @@ pub fn remediation_config(rule: &str, runbook: &str) -> config::types::Remediati
                 .static_value(StaticValue::builder().values(ROLE).build().unwrap())
                 .build(),
         )
-        .parameters(
-            "BucketName",
-            RemediationParameterValue::builder()
-                .resource_value(
-                    ResourceValue::builder()
-                        .value(ResourceValueType::ResourceId)
-                        .build()
-                        .unwrap(),
-                )
-                .build(),
-        )
+        .parameters("BucketName", resource_id_value())
         .build()
         .unwrap()
 }
