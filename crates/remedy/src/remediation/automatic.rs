@@ -240,7 +240,7 @@ pub async fn awaiting_remediation(
     rule: &str,
     keys: &[(String, String)],
 ) -> StoreResult<Vec<bool>> {
-    let found = app.store.non_compliant_ordering(scope, rule, keys).await?;
+    let found = app.store.result_states(scope, rule, keys).await?;
     let latest = app
         .store
         .latest_executions(scope, rule, Some(keys), None, keys.len())
@@ -248,11 +248,14 @@ pub async fn awaiting_remediation(
     Ok(keys
         .iter()
         .zip(found)
-        .map(|((t, i), ordering)| {
-            ordering.is_some_and(|ordering| {
-                !latest.iter().any(|e| {
-                    &e.resource_type == t && &e.resource_id == i && ordering <= e.invocation_time
-                })
+        .map(|((t, i), state)| {
+            state.is_some_and(|s| {
+                s.compliance == ComplianceType::NonCompliant
+                    && !latest.iter().any(|e| {
+                        &e.resource_type == t
+                            && &e.resource_id == i
+                            && s.ordering_timestamp <= e.invocation_time
+                    })
             })
         })
         .collect())

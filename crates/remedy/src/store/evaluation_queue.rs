@@ -177,17 +177,6 @@ pub trait EvaluationQueueStore: Send + Sync + 'static {
         keys: &[(String, String)],
     ) -> StoreResult<Vec<ResultKey>>;
 
-    /// Per key (in input order), the ordering timestamp of `rule_name`'s stored result for it
-    /// when that result is NON_COMPLIANT; `None` when there is no result or it is another type.
-    /// Automatic remediation reads the stored truth with it before starting a run
-    /// ([`crate::remediation::automatic`]).
-    async fn non_compliant_ordering(
-        &self,
-        scope: &Scope,
-        rule_name: &str,
-        keys: &[(String, String)],
-    ) -> StoreResult<Vec<Option<f64>>>;
-
     /// Deletes every result of the given resources (they were deleted); returns what was removed.
     async fn delete_resource_results(
         &self,

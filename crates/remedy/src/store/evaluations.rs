@@ -24,6 +24,14 @@ pub struct RuleCompliance {
     pub counts: ComplianceCounts,
 }
 
+/// What a rule's stored result for one resource says, and the ordering timestamp of the event
+/// it judged (automatic remediation compares it with its executions' queue times).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResultState {
+    pub compliance: ComplianceType,
+    pub ordering_timestamp: f64,
+}
+
 /// A resource with the counts of its results across rules.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ResourceCompliance {
@@ -98,13 +106,28 @@ pub trait EvaluationStore: Send + Sync + 'static {
         after: Option<&str>,
     ) -> StoreResult<Vec<EvaluationRecord>>;
 
-    /// The stored compliance of each (resource type, resource id) for a rule (`None`: no result).
+    /// The stored result of each (resource type, resource id) for a rule, in input order
+    /// (`None`: no result).
+    async fn result_states(
+        &self,
+        scope: &Scope,
+        rule_name: &str,
+        keys: &[(String, String)],
+    ) -> StoreResult<Vec<Option<ResultState>>>;
+
+    /// [`Self::result_states`]' compliance types.
     async fn result_compliance(
         &self,
         scope: &Scope,
         rule_name: &str,
         keys: &[(String, String)],
-    ) -> StoreResult<Vec<Option<ComplianceType>>>;
+    ) -> StoreResult<Vec<Option<ComplianceType>>> {
+        let states = self.result_states(scope, rule_name, keys).await?;
+        Ok(states
+            .into_iter()
+            .map(|s| s.map(|s| s.compliance))
+            .collect())
+    }
 
     /// Rules (all, or the named ones that exist) in name order after `after`, with their counts.
     async fn list_rule_compliance(

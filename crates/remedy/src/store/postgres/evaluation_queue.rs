@@ -414,32 +414,6 @@ impl EvaluationQueueStore for PgStore {
         map_rows(&rows, result_key)
     }
 
-    async fn non_compliant_ordering(
-        &self,
-        scope: &Scope,
-        rule_name: &str,
-        keys: &[(String, String)],
-    ) -> StoreResult<Vec<Option<f64>>> {
-        let types: Vec<&str> = keys.iter().map(|(t, _)| t.as_str()).collect();
-        let ids: Vec<&str> = keys.iter().map(|(_, i)| i.as_str()).collect();
-        let rows = self
-            .rows(
-                "SELECT k.ord, e.ordering_timestamp
-                   FROM unnest($4::text[], $5::text[]) WITH ORDINALITY AS k(t, i, ord)
-                   JOIN evaluation_results e ON e.account=$1 AND e.region=$2 AND e.rule_name=$3
-                                            AND e.resource_type = k.t AND e.resource_id = k.i
-                  WHERE e.compliance_type = 'NON_COMPLIANT'",
-                &[&scope.account, &scope.region, &rule_name, &types, &ids],
-            )
-            .await?;
-        let mut out = vec![None; keys.len()];
-        for r in &rows {
-            let ord: i64 = col(r, 0)?;
-            out[(ord - 1) as usize] = Some(col::<f64>(r, 1)?);
-        }
-        Ok(out)
-    }
-
     async fn delete_resource_results(
         &self,
         scope: &Scope,

@@ -297,33 +297,32 @@ impl EvaluationStore for PgStore {
         map_rows(&rows, result_from_row)
     }
 
-    async fn result_compliance(
+    async fn result_states(
         &self,
         scope: &Scope,
         rule_name: &str,
         keys: &[(String, String)],
-    ) -> StoreResult<Vec<Option<ComplianceType>>> {
+    ) -> StoreResult<Vec<Option<ResultState>>> {
         let types: Vec<&str> = keys.iter().map(|(t, _)| t.as_str()).collect();
         let ids: Vec<&str> = keys.iter().map(|(_, i)| i.as_str()).collect();
         let rows = self
             .rows(
-                "SELECT resource_type, resource_id, compliance_type FROM evaluation_results
-                 WHERE account=$1 AND region=$2 AND rule_name=$3
-                   AND (resource_type, resource_id) IN (SELECT * FROM unnest($4::text[], $5::text[]))",
+                "SELECT k.ord, e.compliance_type, e.ordering_timestamp
+                   FROM unnest($4::text[], $5::text[]) WITH ORDINALITY AS k(t, i, ord)
+                   JOIN evaluation_results e ON e.account=$1 AND e.region=$2 AND e.rule_name=$3
+                                            AND e.resource_type = k.t AND e.resource_id = k.i",
                 &[&scope.account, &scope.region, &rule_name, &types, &ids],
             )
             .await?;
-        let found: Vec<(String, String, String)> =
-            map_rows(&rows, |r| Ok((col(r, 0)?, col(r, 1)?, col(r, 2)?)))?;
-        Ok(keys
-            .iter()
-            .map(|(t, i)| {
-                found
-                    .iter()
-                    .find(|(ft, fi, _)| ft == t && fi == i)
-                    .map(|(_, _, c)| ComplianceType::from_wire(c))
-            })
-            .collect())
+        let mut out = vec![None; keys.len()];
+        for r in &rows {
+            let ord: i64 = col(r, 0)?;
+            out[(ord - 1) as usize] = Some(ResultState {
+                compliance: ComplianceType::from_wire(col::<&str>(r, 1)?),
+                ordering_timestamp: col(r, 2)?,
+            });
+        }
+        Ok(out)
     }
 
     async fn list_rule_compliance(

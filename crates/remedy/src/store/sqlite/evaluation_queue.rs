@@ -447,34 +447,6 @@ impl EvaluationQueueStore for SqliteStore {
         .await
     }
 
-    async fn non_compliant_ordering(
-        &self,
-        scope: &Scope,
-        rule_name: &str,
-        keys: &[(String, String)],
-    ) -> StoreResult<Vec<Option<f64>>> {
-        let scope = scope.clone();
-        let rule = rule_name.to_string();
-        let keys = keys.to_vec();
-        self.read(move |c| {
-            let mut stmt = c
-                .prepare_cached(
-                    "SELECT ordering_timestamp FROM evaluation_results
-                     WHERE account=?1 AND region=?2 AND rule_name=?3 AND resource_type=?4 AND resource_id=?5
-                       AND compliance_type='NON_COMPLIANT'",
-                )
-                .map_err(backend)?;
-            keys.iter()
-                .map(|(t, i)| {
-                    stmt.query_row(params![scope.account, scope.region, rule, t, i], |r| r.get(0))
-                        .optional()
-                        .map_err(backend)
-                })
-                .collect()
-        })
-        .await
-    }
-
     async fn delete_resource_results(
         &self,
         scope: &Scope,

@@ -291,31 +291,34 @@ impl EvaluationStore for SqliteStore {
         .await
     }
 
-    async fn result_compliance(
+    async fn result_states(
         &self,
         scope: &Scope,
         rule_name: &str,
         keys: &[(String, String)],
-    ) -> StoreResult<Vec<Option<ComplianceType>>> {
+    ) -> StoreResult<Vec<Option<ResultState>>> {
         let scope = scope.clone();
         let rule = rule_name.to_string();
         let keys = keys.to_vec();
         self.read(move |c| {
             let mut stmt = c
                 .prepare_cached(
-                    "SELECT compliance_type FROM evaluation_results
+                    "SELECT compliance_type, ordering_timestamp FROM evaluation_results
                      WHERE account=?1 AND region=?2 AND rule_name=?3 AND resource_type=?4 AND resource_id=?5",
                 )
                 .map_err(backend)?;
-            let mut out = Vec::with_capacity(keys.len());
-            for (t, i) in keys {
-                let found: Option<String> = stmt
-                    .query_row(params![scope.account, scope.region, rule, t, i], |r| r.get(0))
+            keys.iter()
+                .map(|(t, i)| {
+                    stmt.query_row(params![scope.account, scope.region, rule, t, i], |r| {
+                        Ok(ResultState {
+                            compliance: ComplianceType::from_wire(&r.get::<_, String>(0)?),
+                            ordering_timestamp: r.get(1)?,
+                        })
+                    })
                     .optional()
-                    .map_err(backend)?;
-                out.push(found.map(|s| ComplianceType::from_wire(&s)));
-            }
-            Ok(out)
+                    .map_err(backend)
+                })
+                .collect()
         })
         .await
     }
