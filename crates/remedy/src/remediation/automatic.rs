@@ -241,9 +241,10 @@ pub async fn awaiting_remediation(
     keys: &[(String, String)],
 ) -> StoreResult<Vec<bool>> {
     let found = app.store.result_states(scope, rule, keys).await?;
+    // Only invocation times are compared: the status rows, not the interpreter states.
     let latest = app
         .store
-        .latest_executions(scope, rule, Some(keys), None, keys.len())
+        .latest_execution_statuses(scope, rule, Some(keys), None, keys.len())
         .await?;
     Ok(keys
         .iter()
