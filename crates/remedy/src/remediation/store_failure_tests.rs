@@ -22,8 +22,8 @@ use crate::store::sqlite::SqliteStore;
 const RULE: &str = "versioning";
 const DOCUMENT: &str = "AWS-ConfigureS3BucketVersioning";
 const BUCKETS: usize = 20;
-/// How long the store refuses writes: long enough for every execution to be claimed and to
-/// meet the failure (they fail at once without the engine's retry).
+/// How long the store goes on refusing writes once every execution is claimed: long enough for
+/// each to meet the failure (they fail at once without the engine's retry).
 const OUTAGE: Duration = Duration::from_millis(1500);
 
 /// A connection of the test's own to the store's file, installing the triggers that refuse
@@ -92,6 +92,22 @@ async fn survives_an_outage_of(refuse: &str) {
     set_fault(&switch, refuse, true);
 
     let engine = super::engine::start(app.clone());
+    // Every execution claimed (the claims themselves are not refused), then the outage goes on.
+    let claimed = Instant::now();
+    loop {
+        let all = executions(&app).await;
+        if all.iter().all(|r| r.state == STATE_IN_PROGRESS) {
+            break;
+        }
+        assert!(
+            claimed.elapsed() < Duration::from_secs(30),
+            "not every execution was claimed and in progress: {:?}",
+            all.iter()
+                .map(|r| (&r.resource_id, &r.state))
+                .collect::<Vec<_>>()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     tokio::time::sleep(OUTAGE).await;
     let during = executions(&app).await;
     for rec in &during {
