@@ -347,17 +347,44 @@ async fn manual_remediation_of_an_unversioned_bucket() {
     assert_eq!(error_code(&err), "InvalidParameterValueException");
 }
 
+/// Naps a second, then enables the bucket's versioning.
+const NAP_THEN_ENABLE: &str = r#"
+schemaVersion: '0.3'
+parameters:
+  BucketName:
+    type: String
+  AutomationAssumeRole:
+    type: String
+mainSteps:
+  - name: Nap
+    action: aws:sleep
+    inputs:
+      Duration: PT1S
+  - name: Enable
+    action: aws:executeAwsApi
+    isEnd: true
+    inputs:
+      Service: s3
+      Api: PutBucketVersioning
+      Bucket: '{{ BucketName }}'
+      VersioningConfiguration:
+        Status: Enabled
+"#;
+
 #[tokio::test]
 async fn racing_starts_start_one_execution_and_delete_waits_for_them() {
     let server = Server::start();
     let c = server.client();
+    create_runbook(&server.ssm_client(), "Team-NapThenEnable", NAP_THEN_ENABLE).await;
     put_rule(&c, "versioning", "S3_BUCKET_VERSIONING_ENABLED").await;
-    // One execution of the rule at a time, errors never stop the batch: 100 executions (of
-    // buckets that are not recorded: each fails NoSuchBucket) keep the rule busy for a while.
-    let mut config = remediation_config("versioning", "AWS-ConfigureS3BucketVersioning");
+    // One execution of the rule at a time (1 % of at most 11 unfinished), errors never stop the
+    // batch: 10 executions of a runbook that naps a second (of buckets that are not recorded:
+    // each then fails NoSuchBucket) hold the rule for ten seconds, so the raced key's execution
+    // is still queued when the last of the racing starts arrives, however slowly they are served.
+    let mut config = remediation_config("versioning", "Team-NapThenEnable");
     config.execution_controls = Some(ssm_controls(1, 100));
     put_remediation(&c, config).await;
-    let busy: Vec<_> = (0..100)
+    let busy: Vec<_> = (0..10)
         .map(|i| key(BUCKET, &format!("missing-{i:03}")))
         .collect();
     let (failed, _) = start(&c, "versioning", busy).await;
@@ -399,7 +426,7 @@ async fn racing_starts_start_one_execution_and_delete_waits_for_them() {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let all = all_statuses(&c, "versioning").await;
-        assert_eq!(all.len(), 101);
+        assert_eq!(all.len(), 11);
         if all
             .iter()
             .all(|s| s.state() == Some(&RemediationExecutionState::Failed))
@@ -408,7 +435,13 @@ async fn racing_starts_start_one_execution_and_delete_waits_for_them() {
                 .iter()
                 .find(|s| s.resource_key().unwrap().resource_id() == "raced")
                 .unwrap();
-            let step = &s.step_details()[0];
+            let steps = s.step_details();
+            assert_eq!(steps.len(), 2, "{steps:?}");
+            assert_eq!(
+                steps[0].state(),
+                Some(&RemediationExecutionStepState::Succeeded)
+            );
+            let step = &steps[1];
             assert_eq!(step.state(), Some(&RemediationExecutionStepState::Failed));
             assert!(
                 step.error_message().unwrap().contains("NoSuchBucket"),
