@@ -277,6 +277,52 @@ async fn tag_scope_and_leaving_it() {
     );
 }
 
+/// The engine keeps each account's decoded rules between batches (issue 7); a changed rule is
+/// what the very next change is judged by.
+#[tokio::test]
+async fn a_changed_rule_judges_the_next_change() {
+    let server = Server::start();
+    let c = server.client();
+    let tagged = |value: &str| Some(Scope::builder().tag_key("env").tag_value(value).build());
+    put_rule(&c, managed("versioning", VERSIONING, tagged("prod"))).await;
+    put_bucket(&c, "prod", "Off", &[("env", "prod")]).await;
+    expect_results(&c, "versioning", &[("prod", ComplianceType::NonCompliant)]).await;
+
+    // The rule now covers staging buckets only.
+    put_rule(&c, managed("versioning", VERSIONING, tagged("staging"))).await;
+    put_bucket(&c, "staging", "Off", &[("env", "staging")]).await;
+    put_bucket(&c, "prod", "Enabled", &[("env", "prod")]).await;
+    expect_results(
+        &c,
+        "versioning",
+        &[
+            ("prod", ComplianceType::NotApplicable),
+            ("staging", ComplianceType::NonCompliant),
+        ],
+    )
+    .await;
+
+    // Deleted and created again, unscoped: every bucket's next change is judged.
+    c.delete_config_rule()
+        .config_rule_name("versioning")
+        .send()
+        .await
+        .unwrap();
+    put_rule(&c, managed("versioning", VERSIONING, None)).await;
+    put_bucket(&c, "new", "Off", &[]).await;
+    put_bucket(&c, "staging", "Enabled", &[("env", "staging")]).await;
+    expect_results(
+        &c,
+        "versioning",
+        &[
+            ("new", ComplianceType::NonCompliant),
+            ("prod", ComplianceType::Compliant),
+            ("staging", ComplianceType::Compliant),
+        ],
+    )
+    .await;
+}
+
 #[tokio::test]
 async fn deleting_a_resource_removes_its_results() {
     let server = Server::start();

@@ -179,6 +179,7 @@ macro_rules! conformance {
 
 conformance!(
     rules_are_limited_unique_paged_by_byte_order_and_deleted_whole,
+    the_rule_set_version_moves_with_every_rule_change,
     tags_merge_within_the_limit_or_not_at_all,
     remediation_configurations_keep_their_arn_and_guard_their_rule,
     remediation_exceptions_expire_and_page,
@@ -494,6 +495,85 @@ async fn rules_are_limited_unique_paged_by_byte_order_and_deleted_whole(fx: Fx) 
         .await
         .unwrap()
         .is_empty());
+}
+
+/// What the evaluation engine's cache of decoded rules is keyed by: every change to a scope that
+/// holds rules — through any handle, a second node included — gives a version not seen before,
+/// and reads, other scopes' changes and refused writes leave it as it is.
+async fn the_rule_set_version_moves_with_every_rule_change(fx: Fx) {
+    let s = &*fx.store;
+    let other_node = second_handle(&fx).await;
+    let sc = scope();
+    let mut seen = vec![s.rule_set_version(&sc).await.unwrap()];
+    let mut moved = |v: i64, what: &str| {
+        assert!(
+            !seen.contains(&v),
+            "{what}: version {v} was seen before ({seen:?})"
+        );
+        seen.push(v);
+    };
+    s.insert_rule(&sc, &rule(&sc, "a"), &[], 10).await.unwrap();
+    moved(s.rule_set_version(&sc).await.unwrap(), "insert");
+    s.insert_rule(&sc, &rule(&sc, "b"), &[], 10).await.unwrap();
+    moved(s.rule_set_version(&sc).await.unwrap(), "second insert");
+    // Reads, refused writes and other scopes' rules leave it.
+    let v = s.rule_set_version(&sc).await.unwrap();
+    s.list_rules(&sc, None, 10).await.unwrap();
+    assert!(matches!(
+        s.insert_rule(&sc, &rule(&sc, "a"), &[], 10).await,
+        Err(StoreError::AlreadyExists)
+    ));
+    s.insert_rule(&other_scope(), &rule(&other_scope(), "a"), &[], 10)
+        .await
+        .unwrap();
+    assert_eq!(s.rule_set_version(&sc).await.unwrap(), v);
+    assert_eq!(other_node.rule_set_version(&sc).await.unwrap(), v);
+
+    let mut changed = rule(&sc, "a");
+    changed.rule.description = Some("changed".into());
+    s.update_rule(&sc, &changed).await.unwrap();
+    moved(s.rule_set_version(&sc).await.unwrap(), "update");
+    // Written through another handle (on PostgreSQL: another node), seen through this one.
+    changed.rule.description = Some("changed again".into());
+    other_node
+        .put_rule_by_name(&sc, &changed, &[], 10)
+        .await
+        .unwrap();
+    moved(
+        s.rule_set_version(&sc).await.unwrap(),
+        "update by another node",
+    );
+    // A rule's state: EVALUATING, then ACTIVE again.
+    s.start_rule_evaluations(&sc, &["a".into()], 100.0, 0.0)
+        .await
+        .unwrap();
+    assert_eq!(rule_state(s, &sc, "a").await, ConfigRuleState::Evaluating);
+    moved(s.rule_set_version(&sc).await.unwrap(), "state set");
+    let jobs = s.claim_evaluation_jobs(101.0, 10, 0.0).await.unwrap();
+    let ids: Vec<i64> = jobs.iter().map(|j| j.id).collect();
+    let outcomes: Vec<RuleJobOutcome> = jobs
+        .iter()
+        .filter_map(|j| match &j.target {
+            JobTarget::Rule { rule_name } => Some(RuleJobOutcome {
+                scope: j.scope.clone(),
+                rule_name: rule_name.clone(),
+                period_seconds: None,
+            }),
+            JobTarget::Resource { .. } => None,
+        })
+        .collect();
+    s.finish_evaluation_jobs(&ids, &outcomes, 102.0)
+        .await
+        .unwrap();
+    assert_eq!(rule_state(s, &sc, "a").await, ConfigRuleState::Active);
+    moved(s.rule_set_version(&sc).await.unwrap(), "state set back");
+    s.delete_rule(&sc, "b").await.unwrap();
+    moved(s.rule_set_version(&sc).await.unwrap(), "delete");
+    // The last rule gone: a version other than the last one's (an empty scope may read as it
+    // did before its first rule, which is right: the rules are the same, none).
+    let last = *seen.last().unwrap();
+    s.delete_rule(&sc, "a").await.unwrap();
+    assert_ne!(s.rule_set_version(&sc).await.unwrap(), last);
 }
 
 async fn tags_merge_within_the_limit_or_not_at_all(fx: Fx) {

@@ -143,6 +143,12 @@ pub trait Store:
         after_name: Option<&str>,
         limit: usize,
     ) -> StoreResult<Vec<RuleRecord>>;
+    /// A number that changes whenever any of the scope's rules changes — created, updated,
+    /// deleted, or its state set — by whichever node or process, and that, while the scope holds
+    /// rules, never comes back to an earlier value: two equal reads saw the same rules. (A scope
+    /// with no rules may read as it did before its first.) What a cache of decoded rules (the
+    /// evaluation engine's) is keyed by.
+    async fn rule_set_version(&self, scope: &Scope) -> StoreResult<i64>;
     /// [`Store::get_rules_by_name`], each rule as its wire JSON (a `ConfigRule` object): what
     /// DescribeConfigRules answers, without decoding every stored rule only to encode it again.
     async fn get_rule_bodies_by_name(

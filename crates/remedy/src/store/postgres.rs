@@ -609,6 +609,26 @@ impl Store for PgStore {
         map_rows(&rows, rule_from_row)
     }
 
+    /// A fingerprint of the scope's rules' row versions, computed when read: the XOR of a 64-bit
+    /// hash of each rule's name and `xmin` (the transaction that wrote that version of the row).
+    /// Every insert, update or delete changes the set of (name, xmin) pairs, whichever node
+    /// commits it. (SQLite keeps a counter bumped by triggers instead; here such a row would be
+    /// locked by every rule write until its commit, and a transaction setting two rules' states
+    /// could deadlock against a put of one of them.)
+    async fn rule_set_version(&self, scope: &Scope) -> StoreResult<i64> {
+        let row = self
+            .row(
+                "SELECT coalesce(bit_xor(('x' || left(md5(name || '/' || xmin::text), 16))::bit(64)::bigint), 0)
+                 FROM config_rules WHERE account=$1 AND region=$2",
+                &[&scope.account, &scope.region],
+            )
+            .await?;
+        match row {
+            Some(r) => col(&r, 0),
+            None => Ok(0),
+        }
+    }
+
     async fn insert_rule(
         &self,
         scope: &Scope,

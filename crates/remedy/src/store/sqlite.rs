@@ -34,6 +34,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (7, include_str!("sqlite/0007_claim_indexes.sql")),
     (8, include_str!("sqlite/0008_metrics.sql")),
     (9, include_str!("sqlite/0009_execution_summaries.sql")),
+    (10, include_str!("sqlite/0010_rule_set_versions.sql")),
 ];
 
 mod documents;
@@ -502,6 +503,18 @@ impl Store for SqliteStore {
                         .map_err(backend)
                 })
                 .collect()
+        })
+    }
+
+    async fn rule_set_version(&self, scope: &Scope) -> StoreResult<i64> {
+        self.read_inline(|c| {
+            c.prepare_cached("SELECT version FROM rule_set_versions WHERE account=?1 AND region=?2")
+                .and_then(|mut s| {
+                    s.query_row(params![scope.account, scope.region], |r| r.get(0))
+                        .optional()
+                })
+                .map(|v| v.unwrap_or(0))
+                .map_err(backend)
         })
     }
 
