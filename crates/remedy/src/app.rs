@@ -71,6 +71,9 @@ pub struct App {
     pub evaluation_wakeup: Arc<Notify>,
     /// Wakes the remediation engine after executions are queued (it also polls).
     pub remediation_wakeup: Arc<Notify>,
+    /// Each account's rules as DescribeConfigRules answers them, kept while they are unchanged
+    /// ([`crate::rule_sets`]).
+    pub rule_bodies: crate::rule_sets::RuleSets<crate::rule_sets::RuleBodies>,
     /// The result-token key, loaded from the store on first use.
     result_tokens: OnceCell<ResultTokenKey>,
 }
@@ -95,6 +98,7 @@ impl App {
             managed_rules: ManagedRuleCatalog::builtin(),
             runbooks,
             compliance_events: broadcast::channel(COMPLIANCE_EVENT_BUFFER).0,
+            rule_bodies: Default::default(),
             result_tokens: OnceCell::new(),
         }
     }

@@ -23,6 +23,7 @@ pub mod pagination;
 pub mod protocol;
 pub mod remediation;
 pub mod result_token;
+pub mod rule_sets;
 pub mod server;
 pub mod store;
 pub mod time;

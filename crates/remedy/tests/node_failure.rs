@@ -175,7 +175,7 @@ async fn a_killed_nodes_evaluation_jobs_are_run_by_a_live_node() {
 // ---- a node dies holding execution leases -----------------------------------------------------
 
 /// Sleeps, then enables the bucket's versioning.
-const NAP_THEN_ENABLE: &str = r#"
+const NAP_5S_THEN_ENABLE: &str = r#"
 schemaVersion: '0.3'
 parameters:
   BucketName:
@@ -207,7 +207,7 @@ async fn executions_leased_by_a_dead_node_are_run_by_a_live_node() {
     };
     let server = Server::start_with(&["--database-url", &url]);
     let (c, s) = (server.client(), server.ssm_client());
-    create_runbook(&s, "Team-NapThenEnable", NAP_THEN_ENABLE).await;
+    create_runbook(&s, "Team-NapThenEnable", NAP_5S_THEN_ENABLE).await;
     let mut ids = Vec::new();
     for i in 0..3 {
         let name = format!("napper-{i}");

@@ -76,16 +76,37 @@ async fn two_nodes_share_state_and_start_one_execution_per_key() {
         .await
         .unwrap();
     assert_eq!(rules.config_rules().len(), 1);
-    // One execution of the rule at a time across the nodes; 100 executions of buckets that are
-    // not recorded (each fails NoSuchBucket) keep the rule busy.
-    let mut config = remediation_config("versioning", "AWS-ConfigureS3BucketVersioning");
+    // Changed on one node: the other, which has read (and keeps) the rules, shows the change.
+    let mut changed = managed_rule("versioning");
+    changed.description = Some("changed on node a".into());
+    ca.put_config_rule()
+        .config_rule(changed)
+        .send()
+        .await
+        .unwrap();
+    let rules = cb
+        .describe_config_rules()
+        .config_rule_names("versioning")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        rules.config_rules()[0].description(),
+        Some("changed on node a")
+    );
+
+    // One execution of the rule at a time across the nodes (1 % of at most 11 unfinished):
+    // 10 executions of a runbook that naps a second (of buckets that are not recorded: each then
+    // fails NoSuchBucket) hold the raced key's execution queued while the starts race.
+    create_runbook(&a.ssm_client(), NAP_THEN_ENABLE, &nap_then_enable()).await;
+    let mut config = remediation_config("versioning", NAP_THEN_ENABLE);
     config.execution_controls = Some(ssm_controls(1, 100));
     cb.put_remediation_configurations()
         .remediation_configurations(config)
         .send()
         .await
         .unwrap();
-    let busy: Vec<_> = (0..100)
+    let busy: Vec<_> = (0..10)
         .map(|i| bucket_key(&format!("missing-{i:03}")))
         .collect();
     assert!(start(&ca, busy).await.0.is_empty());
@@ -120,7 +141,7 @@ async fn two_nodes_share_state_and_start_one_execution_per_key() {
             let all = all_statuses(c, "versioning").await;
             states.push(all.iter().map(|s| s.state().cloned()).collect::<Vec<_>>());
         }
-        assert_eq!(states[0].len(), 101);
+        assert_eq!(states[0].len(), 11);
         if states.iter().all(|s| {
             s.iter()
                 .all(|s| s == &Some(RemediationExecutionState::Failed))

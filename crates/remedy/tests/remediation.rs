@@ -347,41 +347,17 @@ async fn manual_remediation_of_an_unversioned_bucket() {
     assert_eq!(error_code(&err), "InvalidParameterValueException");
 }
 
-/// Naps a second, then enables the bucket's versioning.
-const NAP_THEN_ENABLE: &str = r#"
-schemaVersion: '0.3'
-parameters:
-  BucketName:
-    type: String
-  AutomationAssumeRole:
-    type: String
-mainSteps:
-  - name: Nap
-    action: aws:sleep
-    inputs:
-      Duration: PT1S
-  - name: Enable
-    action: aws:executeAwsApi
-    isEnd: true
-    inputs:
-      Service: s3
-      Api: PutBucketVersioning
-      Bucket: '{{ BucketName }}'
-      VersioningConfiguration:
-        Status: Enabled
-"#;
-
 #[tokio::test]
 async fn racing_starts_start_one_execution_and_delete_waits_for_them() {
     let server = Server::start();
     let c = server.client();
-    create_runbook(&server.ssm_client(), "Team-NapThenEnable", NAP_THEN_ENABLE).await;
+    create_runbook(&server.ssm_client(), NAP_THEN_ENABLE, &nap_then_enable()).await;
     put_rule(&c, "versioning", "S3_BUCKET_VERSIONING_ENABLED").await;
     // One execution of the rule at a time (1 % of at most 11 unfinished), errors never stop the
     // batch: 10 executions of a runbook that naps a second (of buckets that are not recorded:
     // each then fails NoSuchBucket) hold the rule for ten seconds, so the raced key's execution
     // is still queued when the last of the racing starts arrives, however slowly they are served.
-    let mut config = remediation_config("versioning", "Team-NapThenEnable");
+    let mut config = remediation_config("versioning", NAP_THEN_ENABLE);
     config.execution_controls = Some(ssm_controls(1, 100));
     put_remediation(&c, config).await;
     let busy: Vec<_> = (0..10)

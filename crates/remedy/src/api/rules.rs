@@ -5,6 +5,8 @@
 //! source details per owner, scope combinations, output-only members — live here; the rule limit
 //! and the remediation-configuration guard on delete are enforced atomically by the store.
 
+use std::ops::Bound;
+
 use rand::Rng;
 use remedy_wire::config::{
     ConfigRule, ConfigRuleState, DeleteConfigRuleRequest, DescribeConfigRulesRequest,
@@ -440,24 +442,40 @@ pub async fn describe_config_rules_encoded(
         ));
     }
     let scope = &ctx.scope;
+    let rules = app
+        .rule_bodies
+        .get(app.store.as_ref(), scope, || {
+            crate::rule_sets::load_bodies(app.store.as_ref(), scope)
+        })
+        .await?;
     let names = req.config_rule_names.unwrap_or_default();
     let (bodies, next_token) = if !names.is_empty() {
-        let found = app.store.get_rule_bodies_by_name(scope, &names).await?;
         let bodies = names
             .iter()
-            .zip(found)
-            .map(|(name, body)| body.ok_or_else(|| ApiError::no_such_config_rule(name)))
-            .collect::<ApiResult<Vec<String>>>()?;
+            .map(|name| {
+                rules
+                    .get(name)
+                    .map(String::as_str)
+                    .ok_or_else(|| ApiError::no_such_config_rule(name))
+            })
+            .collect::<ApiResult<Vec<&str>>>()?;
         (bodies, None)
     } else {
         const OP: &str = "DescribeConfigRules";
         let after: Option<String> = pagination::decode(OP, req.next_token.as_deref())?;
-        let rows = app
-            .store
-            .list_rule_bodies(scope, after.as_deref(), DESCRIBE_PAGE + 1)
-            .await?;
-        let (rows, token) = pagination::page(OP, rows, DESCRIBE_PAGE, |(name, _)| name.clone());
-        (rows.into_iter().map(|(_, body)| body).collect(), token)
+        let from = match &after {
+            Some(name) => Bound::Excluded(name.as_str()),
+            None => Bound::Unbounded,
+        };
+        let rows: Vec<(&String, &String)> = rules
+            .range::<str, _>((from, Bound::Unbounded))
+            .take(DESCRIBE_PAGE + 1)
+            .collect();
+        let (rows, token) = pagination::page(OP, rows, DESCRIBE_PAGE, |(name, _)| *name);
+        (
+            rows.into_iter().map(|(_, body)| body.as_str()).collect(),
+            token,
+        )
     };
     let mut out = Vec::with_capacity(32 + bodies.iter().map(|b| b.len() + 1).sum::<usize>());
     out.extend_from_slice(b"{\"ConfigRules\":[");

@@ -59,7 +59,7 @@
 //! send nothing. Lambda handlers are not invoked for deleted resources.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use remedy_wire::config::{ComplianceType, Owner};
@@ -71,6 +71,7 @@ use super::{ComplianceChanged, EvaluationRecord};
 use crate::app::App;
 use crate::background::Background;
 use crate::domain::{is_deleted_status, ConfigurationItem, RuleRecord, Scope};
+use crate::rule_sets::{RuleSet, RuleSets};
 use crate::store::evaluation_queue::{EvaluationJob, JobOrigin, JobTarget, RuleJobOutcome};
 use crate::store::{StoreResult, NODE_RESCUE_INTERVAL};
 
@@ -78,8 +79,6 @@ use crate::store::{StoreResult, NODE_RESCUE_INTERVAL};
 pub const CLAIM_BATCH: usize = 500;
 /// Items read (and evaluated, and stored) at once during a rule-wide job.
 const ITEM_PAGE: usize = 500;
-/// Scopes whose planned rules are kept; past it the kept sets are dropped and rebuilt as used.
-const PLANNED_SCOPES: usize = 256;
 /// How often the worker looks at the queue and the periodic schedules without being woken.
 const POLL: Duration = Duration::from_secs(1);
 /// Lambda handler invocations in flight at once.
@@ -242,7 +241,7 @@ async fn run(app: Arc<App>, mut stop: watch::Receiver<bool>) {
     let engine = Engine {
         app: app.clone(),
         lambda_slots: Arc::new(Semaphore::new(LAMBDA_CONCURRENCY)),
-        planned: Mutex::new(HashMap::new()),
+        planned: RuleSets::default(),
     };
     let mut next_tick = Instant::now();
     let mut next_rescue = Instant::now() + NODE_RESCUE_INTERVAL;
@@ -294,15 +293,17 @@ async fn run(app: Arc<App>, mut stop: watch::Receiver<bool>) {
 struct Engine {
     app: Arc<App>,
     lambda_slots: Arc<Semaphore>,
-    /// Each scope's planned rules, with the rule-set version they were read at
-    /// ([`crate::store::Store::rule_set_version`]): a batch reuses them while the version stands
-    /// still, instead of reading and decoding every rule of the scope again (issue 7: 10–20 % of
-    /// a PutResourceConfig's cost with 100 rules).
-    planned: Mutex<HashMap<Scope, PlannedRules>>,
+    /// Each scope's planned rules, kept between batches (issue 7: reading and planning 100 rules
+    /// per batch was 10–20 % of a PutResourceConfig's cost).
+    planned: RuleSets<Vec<PlannedRule>>,
 }
 
-/// A scope's planned rules and the rule-set version they were read at.
-type PlannedRules = (i64, Arc<Vec<PlannedRule>>);
+impl RuleSet for Vec<PlannedRule> {
+    /// A planned rule holds its decoded `ConfigRule` and parameters: about a kilobyte.
+    fn weight(&self) -> usize {
+        self.len() * 1024
+    }
+}
 
 /// One evaluation to run: a rule (index into the planned rules) on an item.
 struct Pair {
@@ -351,34 +352,12 @@ impl Engine {
         );
     }
 
-    /// The scope's rules as the engine runs them: the planned set kept from an earlier batch
-    /// while the scope's rule-set version is unchanged, else read and planned again. A set read
-    /// is kept only when the version read before it and after it agree (no change slipped in
-    /// between) and it is not empty (an empty scope's version may come back; reading no rules
-    /// costs nothing anyway).
+    /// The scope's rules as the engine runs them: kept between batches while the scope's rules
+    /// are unchanged ([`crate::rule_sets`]).
     async fn rules(&self, scope: &Scope) -> StoreResult<Arc<Vec<PlannedRule>>> {
-        let before = self.app.store.rule_set_version(scope).await?;
-        if let Some((at, rules)) = self.lock_planned().get(scope) {
-            if *at == before {
-                return Ok(rules.clone());
-            }
-        }
-        let rules = Arc::new(self.load_rules(scope).await?);
-        let after = self.app.store.rule_set_version(scope).await?;
-        let mut planned = self.lock_planned();
-        if before != after || rules.is_empty() {
-            planned.remove(scope);
-            return Ok(rules);
-        }
-        if planned.len() >= PLANNED_SCOPES && !planned.contains_key(scope) {
-            planned.clear();
-        }
-        planned.insert(scope.clone(), (after, rules.clone()));
-        Ok(rules)
-    }
-
-    fn lock_planned(&self) -> std::sync::MutexGuard<'_, HashMap<Scope, PlannedRules>> {
-        self.planned.lock().unwrap_or_else(|e| e.into_inner())
+        self.planned
+            .get(self.app.store.as_ref(), scope, || self.load_rules(scope))
+            .await
     }
 
     async fn load_rules(&self, scope: &Scope) -> StoreResult<Vec<PlannedRule>> {

@@ -149,20 +149,8 @@ pub trait Store:
     /// with no rules may read as it did before its first.) What a cache of decoded rules (the
     /// evaluation engine's) is keyed by.
     async fn rule_set_version(&self, scope: &Scope) -> StoreResult<i64>;
-    /// [`Store::get_rules_by_name`], each rule as its wire JSON (a `ConfigRule` object): what
-    /// DescribeConfigRules answers, without decoding every stored rule only to encode it again.
-    async fn get_rule_bodies_by_name(
-        &self,
-        scope: &Scope,
-        names: &[String],
-    ) -> StoreResult<Vec<Option<String>>> {
-        let rules = self.get_rules_by_name(scope, names).await?;
-        rules
-            .into_iter()
-            .map(|r| r.map(|r| rule_json(&r)).transpose())
-            .collect()
-    }
-    /// [`Store::list_rules`], as (name, wire JSON) pairs.
+    /// [`Store::list_rules`], as (name, wire JSON) pairs: what DescribeConfigRules answers,
+    /// without decoding every stored rule only to encode it again.
     async fn list_rule_bodies(
         &self,
         scope: &Scope,

@@ -483,29 +483,6 @@ impl Store for SqliteStore {
         })
     }
 
-    async fn get_rule_bodies_by_name(
-        &self,
-        scope: &Scope,
-        names: &[String],
-    ) -> StoreResult<Vec<Option<String>>> {
-        // `body` is the rule's wire JSON as `to_json` wrote it.
-        self.read_inline(|c| {
-            let mut stmt = c
-                .prepare_cached(
-                    "SELECT body FROM config_rules WHERE account=?1 AND region=?2 AND name=?3",
-                )
-                .map_err(backend)?;
-            names
-                .iter()
-                .map(|n| {
-                    stmt.query_row(params![scope.account, scope.region, n], |r| r.get(0))
-                        .optional()
-                        .map_err(backend)
-                })
-                .collect()
-        })
-    }
-
     async fn rule_set_version(&self, scope: &Scope) -> StoreResult<i64> {
         self.read_inline(|c| {
             c.prepare_cached("SELECT version FROM rule_set_versions WHERE account=?1 AND region=?2")

@@ -529,6 +529,38 @@ pub async fn all_statuses(
     all
 }
 
+/// The name tests give [`nap_then_enable`]'s runbook.
+pub const NAP_THEN_ENABLE: &str = "Team-NapThenEnable";
+
+/// A runbook for [`remediation_config`] that naps a second, then enables the bucket's versioning:
+/// executions of it stay in flight for a second at least, however fast the machine (a bucket
+/// that is not recorded then fails NoSuchBucket in the second step).
+pub fn nap_then_enable() -> String {
+    r#"
+schemaVersion: '0.3'
+parameters:
+  BucketName:
+    type: String
+  AutomationAssumeRole:
+    type: String
+mainSteps:
+  - name: Nap
+    action: aws:sleep
+    inputs:
+      Duration: PT1S
+  - name: Enable
+    action: aws:executeAwsApi
+    isEnd: true
+    inputs:
+      Service: s3
+      Api: PutBucketVersioning
+      Bucket: '{{ BucketName }}'
+      VersioningConfiguration:
+        Status: Enabled
+"#
+    .to_string()
+}
+
 /// Creates the YAML Automation document `name` (a runbook) from `yaml`.
 pub async fn create_runbook(ssm: &ssm::Client, name: &str, yaml: &str) {
     ssm.create_document()
