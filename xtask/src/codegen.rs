@@ -739,13 +739,13 @@ impl<'a> Gen<'a> {
             };
             match (req, call) {
                 (true, Some(call)) => w(&mut body, format_args!(
-                    "        let p = crate::rt::member_path(path, {jpath:?});\n        match &self.{field} {{\n            Some(v) => {call},\n            None => crate::rt::required(errors, &p),\n        }}\n"
+                    "        let p = crate::rt::Path::Member(path, {jpath:?});\n        match &self.{field} {{\n            Some(v) => {call},\n            None => crate::rt::required(errors, &p),\n        }}\n"
                 )),
                 (true, None) => w(&mut body, format_args!(
-                    "        if self.{field}.is_none() {{\n            crate::rt::required(errors, &crate::rt::member_path(path, {jpath:?}));\n        }}\n"
+                    "        if self.{field}.is_none() {{\n            crate::rt::required(errors, &crate::rt::Path::Member(path, {jpath:?}));\n        }}\n"
                 )),
                 (false, Some(call)) => w(&mut body, format_args!(
-                    "        if let Some(v) = &self.{field} {{\n            let p = crate::rt::member_path(path, {jpath:?});\n            {call};\n        }}\n"
+                    "        if let Some(v) = &self.{field} {{\n            let p = crate::rt::Path::Member(path, {jpath:?});\n            {call};\n        }}\n"
                 )),
                 (false, None) => {}
             }
@@ -756,7 +756,7 @@ impl<'a> Gen<'a> {
             ("path", "errors")
         };
         w(o, format_args!(
-            "impl crate::Validate for {name} {{\n    fn validate_members(&self, {pn}: &str, {en}: &mut Vec<String>) {{\n{body}    }}\n}}\n\n"
+            "impl crate::Validate for {name} {{\n    fn validate_members(&self, {pn}: &crate::rt::Path<'_>, {en}: &mut Vec<String>) {{\n{body}    }}\n}}\n\n"
         ));
         w(o, format_args!(
             "impl crate::Render for {name} {{\n    fn render(&self) -> String {{\n        String::from({:?})\n    }}\n}}\n\n",
@@ -864,7 +864,7 @@ impl<'a> Gen<'a> {
                 if self.needs.contains(member) {
                     let call = self.call(member, "item", "&p")?;
                     w(&mut b, format_args!(
-                        "    for (i, item) in v.iter().enumerate() {{\n        let p = crate::rt::list_item_path(path, i);\n        {call};\n    }}\n"
+                        "    for (i, item) in v.iter().enumerate() {{\n        let p = crate::rt::Path::Item(path, i);\n        {call};\n    }}\n"
                     ));
                 }
             }
@@ -889,7 +889,7 @@ impl<'a> Gen<'a> {
                 if self.needs.contains(value) {
                     let call = self.call(value, "item", "&p")?;
                     w(&mut b, format_args!(
-                        "    for (k, item) in v {{\n        let p = crate::rt::map_value_path(path, k);\n        {call};\n    }}\n"
+                        "    for (k, item) in v {{\n        let p = crate::rt::Path::Value(path, k);\n        {call};\n    }}\n"
                     ));
                 }
             }
@@ -898,7 +898,7 @@ impl<'a> Gen<'a> {
         w(
             o,
             format_args!(
-                "fn v_{name}(v: &{ty}, path: &str, errors: &mut Vec<String>) {{\n{b}}}\n\n"
+                "fn v_{name}(v: &{ty}, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {{\n{b}}}\n\n"
             ),
         );
         Ok(())

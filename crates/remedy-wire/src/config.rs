@@ -1032,29 +1032,29 @@ pub struct BaseConfigurationItem {
 }
 
 impl crate::Validate for BaseConfigurationItem {
-    fn validate_members(&self, path: &str, errors: &mut Vec<String>) {
+    fn validate_members(&self, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
         if let Some(v) = &self.account_id {
-            let p = crate::rt::member_path(path, "accountId");
+            let p = crate::rt::Path::Member(path, "accountId");
             v_AccountId(v, &p, errors);
         }
         if let Some(v) = &self.configuration_item_status {
-            let p = crate::rt::member_path(path, "configurationItemStatus");
+            let p = crate::rt::Path::Member(path, "configurationItemStatus");
             v_ConfigurationItemStatus(v, &p, errors);
         }
         if let Some(v) = &self.resource_type {
-            let p = crate::rt::member_path(path, "resourceType");
+            let p = crate::rt::Path::Member(path, "resourceType");
             v_ResourceType(v, &p, errors);
         }
         if let Some(v) = &self.resource_id {
-            let p = crate::rt::member_path(path, "resourceId");
+            let p = crate::rt::Path::Member(path, "resourceId");
             v_ResourceId(v, &p, errors);
         }
         if let Some(v) = &self.aws_region {
-            let p = crate::rt::member_path(path, "awsRegion");
+            let p = crate::rt::Path::Member(path, "awsRegion");
             v_AwsRegion(v, &p, errors);
         }
         if let Some(v) = &self.recording_frequency {
-            let p = crate::rt::member_path(path, "recordingFrequency");
+            let p = crate::rt::Path::Member(path, "recordingFrequency");
             v_RecordingFrequency(v, &p, errors);
         }
     }
@@ -1075,8 +1075,8 @@ pub struct BatchGetResourceConfigRequest {
 }
 
 impl crate::Validate for BatchGetResourceConfigRequest {
-    fn validate_members(&self, path: &str, errors: &mut Vec<String>) {
-        let p = crate::rt::member_path(path, "resourceKeys");
+    fn validate_members(&self, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
+        let p = crate::rt::Path::Member(path, "resourceKeys");
         match &self.resource_keys {
             Some(v) => v_ResourceKeys(v, &p, errors),
             None => crate::rt::required(errors, &p),
@@ -1102,13 +1102,13 @@ pub struct BatchGetResourceConfigResponse {
 }
 
 impl crate::Validate for BatchGetResourceConfigResponse {
-    fn validate_members(&self, path: &str, errors: &mut Vec<String>) {
+    fn validate_members(&self, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
         if let Some(v) = &self.base_configuration_items {
-            let p = crate::rt::member_path(path, "baseConfigurationItems");
+            let p = crate::rt::Path::Member(path, "baseConfigurationItems");
             v_BaseConfigurationItems(v, &p, errors);
         }
         if let Some(v) = &self.unprocessed_resource_keys {
-            let p = crate::rt::member_path(path, "unprocessedResourceKeys");
+            let p = crate::rt::Path::Member(path, "unprocessedResourceKeys");
             v_ResourceKeys(v, &p, errors);
         }
     }
@@ -1132,9 +1132,9 @@ pub struct Compliance {
 }
 
 impl crate::Validate for Compliance {
-    fn validate_members(&self, path: &str, errors: &mut Vec<String>) {
+    fn validate_members(&self, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
         if let Some(v) = &self.compliance_type {
-            let p = crate::rt::member_path(path, "complianceType");
+            let p = crate::rt::Path::Member(path, "complianceType");
             v_ComplianceType(v, &p, errors);
         }
     }
@@ -1158,13 +1158,13 @@ pub struct ComplianceByConfigRule {
 }
 
 impl crate::Validate for ComplianceByConfigRule {
-    fn validate_members(&self, path: &str, errors: &mut Vec<String>) {
+    fn validate_members(&self, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
         if let Some(v) = &self.config_rule_name {
-            let p = crate::rt::member_path(path, "configRuleName");
+            let p = crate::rt::Path::Member(path, "configRuleName");
             v_StringWithCharLimit64(v, &p, errors);
         }
         if let Some(v) = &self.compliance {
-            let p = crate::rt::member_path(path, "compliance");
+            let p = crate::rt::Path::Member(path, "compliance");
             v.validate_members(&p, errors);
         }
     }
@@ -1191,17 +1191,17 @@ pub struct ComplianceByResource {
 }
 
 impl crate::Validate for ComplianceByResource {
-    fn validate_members(&self, path: &str, errors: &mut Vec<String>) {
+    fn validate_members(&self, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
         if let Some(v) = &self.resource_type {
-            let p = crate::rt::member_path(path, "resourceType");
+            let p = crate::rt::Path::Member(path, "resourceType");
             v_StringWithCharLimit256(v, &p, errors);
         }
         if let Some(v) = &self.resource_id {
-            let p = crate::rt::member_path(path, "resourceId");
+            let p = crate::rt::Path::Member(path, "resourceId");
             v_BaseResourceId(v, &p, errors);
         }
         if let Some(v) = &self.compliance {
-            let p = crate::rt::member_path(path, "compliance");
+            let p = crate::rt::Path::Member(path, "compliance");
             v.validate_members(&p, errors);
         }
     }
@@ -1225,7 +1225,7 @@ pub struct ComplianceContributorCount {
 }
 
 impl crate::Validate for ComplianceContributorCount {
-    fn validate_members(&self, _path: &str, _errors: &mut Vec<String>) {}
+    fn validate_members(&self, _path: &crate::rt::Path<'_>, _errors: &mut Vec<String>) {}
 }
 
 impl crate::Render for ComplianceContributorCount {
@@ -1249,7 +1249,7 @@ pub struct ComplianceSummary {
 }
 
 impl crate::Validate for ComplianceSummary {
-    fn validate_members(&self, _path: &str, _errors: &mut Vec<String>) {}
+    fn validate_members(&self, _path: &crate::rt::Path<'_>, _errors: &mut Vec<String>) {}
 }
 
 impl crate::Render for ComplianceSummary {
@@ -1270,9 +1270,9 @@ pub struct ComplianceSummaryByResourceType {
 }
 
 impl crate::Validate for ComplianceSummaryByResourceType {
-    fn validate_members(&self, path: &str, errors: &mut Vec<String>) {
+    fn validate_members(&self, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
         if let Some(v) = &self.resource_type {
-            let p = crate::rt::member_path(path, "resourceType");
+            let p = crate::rt::Path::Member(path, "resourceType");
             v_StringWithCharLimit256(v, &p, errors);
         }
     }
@@ -1326,54 +1326,54 @@ pub struct ConfigRule {
 }
 
 impl crate::Validate for ConfigRule {
-    fn validate_members(&self, path: &str, errors: &mut Vec<String>) {
+    fn validate_members(&self, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
         if let Some(v) = &self.config_rule_name {
-            let p = crate::rt::member_path(path, "configRuleName");
+            let p = crate::rt::Path::Member(path, "configRuleName");
             v_ConfigRuleName(v, &p, errors);
         }
         if let Some(v) = &self.config_rule_arn {
-            let p = crate::rt::member_path(path, "configRuleArn");
+            let p = crate::rt::Path::Member(path, "configRuleArn");
             v_StringWithCharLimit256(v, &p, errors);
         }
         if let Some(v) = &self.config_rule_id {
-            let p = crate::rt::member_path(path, "configRuleId");
+            let p = crate::rt::Path::Member(path, "configRuleId");
             v_StringWithCharLimit64(v, &p, errors);
         }
         if let Some(v) = &self.description {
-            let p = crate::rt::member_path(path, "description");
+            let p = crate::rt::Path::Member(path, "description");
             v_EmptiableStringWithCharLimit256(v, &p, errors);
         }
         if let Some(v) = &self.scope {
-            let p = crate::rt::member_path(path, "scope");
+            let p = crate::rt::Path::Member(path, "scope");
             v.validate_members(&p, errors);
         }
-        let p = crate::rt::member_path(path, "source");
+        let p = crate::rt::Path::Member(path, "source");
         match &self.source {
             Some(v) => v.validate_members(&p, errors),
             None => crate::rt::required(errors, &p),
         }
         if let Some(v) = &self.input_parameters {
-            let p = crate::rt::member_path(path, "inputParameters");
+            let p = crate::rt::Path::Member(path, "inputParameters");
             v_StringWithCharLimit1024(v, &p, errors);
         }
         if let Some(v) = &self.maximum_execution_frequency {
-            let p = crate::rt::member_path(path, "maximumExecutionFrequency");
+            let p = crate::rt::Path::Member(path, "maximumExecutionFrequency");
             v_MaximumExecutionFrequency(v, &p, errors);
         }
         if let Some(v) = &self.config_rule_state {
-            let p = crate::rt::member_path(path, "configRuleState");
+            let p = crate::rt::Path::Member(path, "configRuleState");
             v_ConfigRuleState(v, &p, errors);
         }
         if let Some(v) = &self.created_by {
-            let p = crate::rt::member_path(path, "createdBy");
+            let p = crate::rt::Path::Member(path, "createdBy");
             v_StringWithCharLimit256(v, &p, errors);
         }
         if let Some(v) = &self.evaluation_modes {
-            let p = crate::rt::member_path(path, "evaluationModes");
+            let p = crate::rt::Path::Member(path, "evaluationModes");
             v_EvaluationModes(v, &p, errors);
         }
         if let Some(v) = &self.rule_evaluation_visibility {
-            let p = crate::rt::member_path(path, "ruleEvaluationVisibility");
+            let p = crate::rt::Path::Member(path, "ruleEvaluationVisibility");
             v_RuleEvaluationVisibility(v, &p, errors);
         }
     }
@@ -1436,9 +1436,9 @@ pub struct ConfigRuleEvaluationStatus {
 }
 
 impl crate::Validate for ConfigRuleEvaluationStatus {
-    fn validate_members(&self, path: &str, errors: &mut Vec<String>) {
+    fn validate_members(&self, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
         if let Some(v) = &self.config_rule_name {
-            let p = crate::rt::member_path(path, "configRuleName");
+            let p = crate::rt::Path::Member(path, "configRuleName");
             v_ConfigRuleName(v, &p, errors);
         }
     }
@@ -1516,33 +1516,33 @@ pub struct ConfigurationItem {
 }
 
 impl crate::Validate for ConfigurationItem {
-    fn validate_members(&self, path: &str, errors: &mut Vec<String>) {
+    fn validate_members(&self, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
         if let Some(v) = &self.account_id {
-            let p = crate::rt::member_path(path, "accountId");
+            let p = crate::rt::Path::Member(path, "accountId");
             v_AccountId(v, &p, errors);
         }
         if let Some(v) = &self.configuration_item_status {
-            let p = crate::rt::member_path(path, "configurationItemStatus");
+            let p = crate::rt::Path::Member(path, "configurationItemStatus");
             v_ConfigurationItemStatus(v, &p, errors);
         }
         if let Some(v) = &self.resource_type {
-            let p = crate::rt::member_path(path, "resourceType");
+            let p = crate::rt::Path::Member(path, "resourceType");
             v_ResourceType(v, &p, errors);
         }
         if let Some(v) = &self.resource_id {
-            let p = crate::rt::member_path(path, "resourceId");
+            let p = crate::rt::Path::Member(path, "resourceId");
             v_ResourceId(v, &p, errors);
         }
         if let Some(v) = &self.aws_region {
-            let p = crate::rt::member_path(path, "awsRegion");
+            let p = crate::rt::Path::Member(path, "awsRegion");
             v_AwsRegion(v, &p, errors);
         }
         if let Some(v) = &self.relationships {
-            let p = crate::rt::member_path(path, "relationships");
+            let p = crate::rt::Path::Member(path, "relationships");
             v_RelationshipList(v, &p, errors);
         }
         if let Some(v) = &self.recording_frequency {
-            let p = crate::rt::member_path(path, "recordingFrequency");
+            let p = crate::rt::Path::Member(path, "recordingFrequency");
             v_RecordingFrequency(v, &p, errors);
         }
     }
@@ -1569,13 +1569,13 @@ pub struct CustomPolicyDetails {
 }
 
 impl crate::Validate for CustomPolicyDetails {
-    fn validate_members(&self, path: &str, errors: &mut Vec<String>) {
-        let p = crate::rt::member_path(path, "policyRuntime");
+    fn validate_members(&self, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
+        let p = crate::rt::Path::Member(path, "policyRuntime");
         match &self.policy_runtime {
             Some(v) => v_PolicyRuntime(v, &p, errors),
             None => crate::rt::required(errors, &p),
         }
-        let p = crate::rt::member_path(path, "policyText");
+        let p = crate::rt::Path::Member(path, "policyText");
         match &self.policy_text {
             Some(v) => v_PolicyText(v, &p, errors),
             None => crate::rt::required(errors, &p),
@@ -1598,8 +1598,8 @@ pub struct DeleteConfigRuleRequest {
 }
 
 impl crate::Validate for DeleteConfigRuleRequest {
-    fn validate_members(&self, path: &str, errors: &mut Vec<String>) {
-        let p = crate::rt::member_path(path, "configRuleName");
+    fn validate_members(&self, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
+        let p = crate::rt::Path::Member(path, "configRuleName");
         match &self.config_rule_name {
             Some(v) => v_ConfigRuleName(v, &p, errors),
             None => crate::rt::required(errors, &p),
@@ -1622,8 +1622,8 @@ pub struct DeleteEvaluationResultsRequest {
 }
 
 impl crate::Validate for DeleteEvaluationResultsRequest {
-    fn validate_members(&self, path: &str, errors: &mut Vec<String>) {
-        let p = crate::rt::member_path(path, "configRuleName");
+    fn validate_members(&self, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
+        let p = crate::rt::Path::Member(path, "configRuleName");
         match &self.config_rule_name {
             Some(v) => v_StringWithCharLimit64(v, &p, errors),
             None => crate::rt::required(errors, &p),
@@ -1642,7 +1642,7 @@ impl crate::Render for DeleteEvaluationResultsRequest {
 pub struct DeleteEvaluationResultsResponse {}
 
 impl crate::Validate for DeleteEvaluationResultsResponse {
-    fn validate_members(&self, _path: &str, _errors: &mut Vec<String>) {}
+    fn validate_members(&self, _path: &crate::rt::Path<'_>, _errors: &mut Vec<String>) {}
 }
 
 impl crate::Render for DeleteEvaluationResultsResponse {
@@ -1663,8 +1663,8 @@ pub struct DeleteRemediationConfigurationRequest {
 }
 
 impl crate::Validate for DeleteRemediationConfigurationRequest {
-    fn validate_members(&self, path: &str, errors: &mut Vec<String>) {
-        let p = crate::rt::member_path(path, "configRuleName");
+    fn validate_members(&self, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
+        let p = crate::rt::Path::Member(path, "configRuleName");
         match &self.config_rule_name {
             Some(v) => v_ConfigRuleName(v, &p, errors),
             None => crate::rt::required(errors, &p),
@@ -1683,7 +1683,7 @@ impl crate::Render for DeleteRemediationConfigurationRequest {
 pub struct DeleteRemediationConfigurationResponse {}
 
 impl crate::Validate for DeleteRemediationConfigurationResponse {
-    fn validate_members(&self, _path: &str, _errors: &mut Vec<String>) {}
+    fn validate_members(&self, _path: &crate::rt::Path<'_>, _errors: &mut Vec<String>) {}
 }
 
 impl crate::Render for DeleteRemediationConfigurationResponse {
@@ -1704,13 +1704,13 @@ pub struct DeleteRemediationExceptionsRequest {
 }
 
 impl crate::Validate for DeleteRemediationExceptionsRequest {
-    fn validate_members(&self, path: &str, errors: &mut Vec<String>) {
-        let p = crate::rt::member_path(path, "configRuleName");
+    fn validate_members(&self, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
+        let p = crate::rt::Path::Member(path, "configRuleName");
         match &self.config_rule_name {
             Some(v) => v_ConfigRuleName(v, &p, errors),
             None => crate::rt::required(errors, &p),
         }
-        let p = crate::rt::member_path(path, "resourceKeys");
+        let p = crate::rt::Path::Member(path, "resourceKeys");
         match &self.resource_keys {
             Some(v) => v_RemediationExceptionResourceKeys(v, &p, errors),
             None => crate::rt::required(errors, &p),
@@ -1733,9 +1733,9 @@ pub struct DeleteRemediationExceptionsResponse {
 }
 
 impl crate::Validate for DeleteRemediationExceptionsResponse {
-    fn validate_members(&self, path: &str, errors: &mut Vec<String>) {
+    fn validate_members(&self, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
         if let Some(v) = &self.failed_batches {
-            let p = crate::rt::member_path(path, "failedBatches");
+            let p = crate::rt::Path::Member(path, "failedBatches");
             v_FailedDeleteRemediationExceptionsBatches(v, &p, errors);
         }
     }
@@ -1759,13 +1759,13 @@ pub struct DeleteResourceConfigRequest {
 }
 
 impl crate::Validate for DeleteResourceConfigRequest {
-    fn validate_members(&self, path: &str, errors: &mut Vec<String>) {
-        let p = crate::rt::member_path(path, "resourceType");
+    fn validate_members(&self, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
+        let p = crate::rt::Path::Member(path, "resourceType");
         match &self.resource_type {
             Some(v) => v_ResourceTypeString(v, &p, errors),
             None => crate::rt::required(errors, &p),
         }
-        let p = crate::rt::member_path(path, "resourceId");
+        let p = crate::rt::Path::Member(path, "resourceId");
         match &self.resource_id {
             Some(v) => v_ResourceId(v, &p, errors),
             None => crate::rt::required(errors, &p),
@@ -1794,13 +1794,13 @@ pub struct DescribeComplianceByConfigRuleRequest {
 }
 
 impl crate::Validate for DescribeComplianceByConfigRuleRequest {
-    fn validate_members(&self, path: &str, errors: &mut Vec<String>) {
+    fn validate_members(&self, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
         if let Some(v) = &self.config_rule_names {
-            let p = crate::rt::member_path(path, "configRuleNames");
+            let p = crate::rt::Path::Member(path, "configRuleNames");
             v_ConfigRuleNames(v, &p, errors);
         }
         if let Some(v) = &self.compliance_types {
-            let p = crate::rt::member_path(path, "complianceTypes");
+            let p = crate::rt::Path::Member(path, "complianceTypes");
             v_ComplianceTypes(v, &p, errors);
         }
     }
@@ -1824,9 +1824,9 @@ pub struct DescribeComplianceByConfigRuleResponse {
 }
 
 impl crate::Validate for DescribeComplianceByConfigRuleResponse {
-    fn validate_members(&self, path: &str, errors: &mut Vec<String>) {
+    fn validate_members(&self, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
         if let Some(v) = &self.compliance_by_config_rules {
-            let p = crate::rt::member_path(path, "complianceByConfigRules");
+            let p = crate::rt::Path::Member(path, "complianceByConfigRules");
             v_ComplianceByConfigRules(v, &p, errors);
         }
     }
@@ -1859,21 +1859,21 @@ pub struct DescribeComplianceByResourceRequest {
 }
 
 impl crate::Validate for DescribeComplianceByResourceRequest {
-    fn validate_members(&self, path: &str, errors: &mut Vec<String>) {
+    fn validate_members(&self, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
         if let Some(v) = &self.resource_type {
-            let p = crate::rt::member_path(path, "resourceType");
+            let p = crate::rt::Path::Member(path, "resourceType");
             v_StringWithCharLimit256(v, &p, errors);
         }
         if let Some(v) = &self.resource_id {
-            let p = crate::rt::member_path(path, "resourceId");
+            let p = crate::rt::Path::Member(path, "resourceId");
             v_BaseResourceId(v, &p, errors);
         }
         if let Some(v) = &self.compliance_types {
-            let p = crate::rt::member_path(path, "complianceTypes");
+            let p = crate::rt::Path::Member(path, "complianceTypes");
             v_ComplianceTypes(v, &p, errors);
         }
         if let Some(v) = &self.limit {
-            let p = crate::rt::member_path(path, "limit");
+            let p = crate::rt::Path::Member(path, "limit");
             v_Limit(v, &p, errors);
         }
     }
@@ -1897,9 +1897,9 @@ pub struct DescribeComplianceByResourceResponse {
 }
 
 impl crate::Validate for DescribeComplianceByResourceResponse {
-    fn validate_members(&self, path: &str, errors: &mut Vec<String>) {
+    fn validate_members(&self, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
         if let Some(v) = &self.compliance_by_resources {
-            let p = crate::rt::member_path(path, "complianceByResources");
+            let p = crate::rt::Path::Member(path, "complianceByResources");
             v_ComplianceByResources(v, &p, errors);
         }
     }
@@ -1926,13 +1926,13 @@ pub struct DescribeConfigRuleEvaluationStatusRequest {
 }
 
 impl crate::Validate for DescribeConfigRuleEvaluationStatusRequest {
-    fn validate_members(&self, path: &str, errors: &mut Vec<String>) {
+    fn validate_members(&self, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
         if let Some(v) = &self.config_rule_names {
-            let p = crate::rt::member_path(path, "configRuleNames");
+            let p = crate::rt::Path::Member(path, "configRuleNames");
             v_ConfigRuleNames(v, &p, errors);
         }
         if let Some(v) = &self.limit {
-            let p = crate::rt::member_path(path, "limit");
+            let p = crate::rt::Path::Member(path, "limit");
             v_RuleLimit(v, &p, errors);
         }
     }
@@ -1956,9 +1956,9 @@ pub struct DescribeConfigRuleEvaluationStatusResponse {
 }
 
 impl crate::Validate for DescribeConfigRuleEvaluationStatusResponse {
-    fn validate_members(&self, path: &str, errors: &mut Vec<String>) {
+    fn validate_members(&self, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
         if let Some(v) = &self.config_rules_evaluation_status {
-            let p = crate::rt::member_path(path, "configRulesEvaluationStatus");
+            let p = crate::rt::Path::Member(path, "configRulesEvaluationStatus");
             v_ConfigRuleEvaluationStatusList(v, &p, errors);
         }
     }
@@ -1982,13 +1982,13 @@ pub struct DescribeConfigRulesFilters {
 }
 
 impl crate::Validate for DescribeConfigRulesFilters {
-    fn validate_members(&self, path: &str, errors: &mut Vec<String>) {
+    fn validate_members(&self, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
         if let Some(v) = &self.evaluation_mode {
-            let p = crate::rt::member_path(path, "evaluationMode");
+            let p = crate::rt::Path::Member(path, "evaluationMode");
             v_EvaluationMode(v, &p, errors);
         }
         if let Some(v) = &self.rule_evaluation_visibility {
-            let p = crate::rt::member_path(path, "ruleEvaluationVisibility");
+            let p = crate::rt::Path::Member(path, "ruleEvaluationVisibility");
             v_RuleEvaluationVisibility(v, &p, errors);
         }
     }
@@ -2015,13 +2015,13 @@ pub struct DescribeConfigRulesRequest {
 }
 
 impl crate::Validate for DescribeConfigRulesRequest {
-    fn validate_members(&self, path: &str, errors: &mut Vec<String>) {
+    fn validate_members(&self, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
         if let Some(v) = &self.config_rule_names {
-            let p = crate::rt::member_path(path, "configRuleNames");
+            let p = crate::rt::Path::Member(path, "configRuleNames");
             v_ConfigRuleNames(v, &p, errors);
         }
         if let Some(v) = &self.filters {
-            let p = crate::rt::member_path(path, "filters");
+            let p = crate::rt::Path::Member(path, "filters");
             v.validate_members(&p, errors);
         }
     }
@@ -2045,9 +2045,9 @@ pub struct DescribeConfigRulesResponse {
 }
 
 impl crate::Validate for DescribeConfigRulesResponse {
-    fn validate_members(&self, path: &str, errors: &mut Vec<String>) {
+    fn validate_members(&self, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
         if let Some(v) = &self.config_rules {
-            let p = crate::rt::member_path(path, "configRules");
+            let p = crate::rt::Path::Member(path, "configRules");
             v_ConfigRules(v, &p, errors);
         }
     }
@@ -2068,8 +2068,8 @@ pub struct DescribeRemediationConfigurationsRequest {
 }
 
 impl crate::Validate for DescribeRemediationConfigurationsRequest {
-    fn validate_members(&self, path: &str, errors: &mut Vec<String>) {
-        let p = crate::rt::member_path(path, "configRuleNames");
+    fn validate_members(&self, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
+        let p = crate::rt::Path::Member(path, "configRuleNames");
         match &self.config_rule_names {
             Some(v) => v_ConfigRuleNames(v, &p, errors),
             None => crate::rt::required(errors, &p),
@@ -2092,9 +2092,9 @@ pub struct DescribeRemediationConfigurationsResponse {
 }
 
 impl crate::Validate for DescribeRemediationConfigurationsResponse {
-    fn validate_members(&self, path: &str, errors: &mut Vec<String>) {
+    fn validate_members(&self, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
         if let Some(v) = &self.remediation_configurations {
-            let p = crate::rt::member_path(path, "remediationConfigurations");
+            let p = crate::rt::Path::Member(path, "remediationConfigurations");
             v_RemediationConfigurations(v, &p, errors);
         }
     }
@@ -2124,18 +2124,18 @@ pub struct DescribeRemediationExceptionsRequest {
 }
 
 impl crate::Validate for DescribeRemediationExceptionsRequest {
-    fn validate_members(&self, path: &str, errors: &mut Vec<String>) {
-        let p = crate::rt::member_path(path, "configRuleName");
+    fn validate_members(&self, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
+        let p = crate::rt::Path::Member(path, "configRuleName");
         match &self.config_rule_name {
             Some(v) => v_ConfigRuleName(v, &p, errors),
             None => crate::rt::required(errors, &p),
         }
         if let Some(v) = &self.resource_keys {
-            let p = crate::rt::member_path(path, "resourceKeys");
+            let p = crate::rt::Path::Member(path, "resourceKeys");
             v_RemediationExceptionResourceKeys(v, &p, errors);
         }
         if let Some(v) = &self.limit {
-            let p = crate::rt::member_path(path, "limit");
+            let p = crate::rt::Path::Member(path, "limit");
             v_Limit(v, &p, errors);
         }
     }
@@ -2159,9 +2159,9 @@ pub struct DescribeRemediationExceptionsResponse {
 }
 
 impl crate::Validate for DescribeRemediationExceptionsResponse {
-    fn validate_members(&self, path: &str, errors: &mut Vec<String>) {
+    fn validate_members(&self, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
         if let Some(v) = &self.remediation_exceptions {
-            let p = crate::rt::member_path(path, "remediationExceptions");
+            let p = crate::rt::Path::Member(path, "remediationExceptions");
             v_RemediationExceptions(v, &p, errors);
         }
     }
@@ -2191,18 +2191,18 @@ pub struct DescribeRemediationExecutionStatusRequest {
 }
 
 impl crate::Validate for DescribeRemediationExecutionStatusRequest {
-    fn validate_members(&self, path: &str, errors: &mut Vec<String>) {
-        let p = crate::rt::member_path(path, "configRuleName");
+    fn validate_members(&self, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
+        let p = crate::rt::Path::Member(path, "configRuleName");
         match &self.config_rule_name {
             Some(v) => v_ConfigRuleName(v, &p, errors),
             None => crate::rt::required(errors, &p),
         }
         if let Some(v) = &self.resource_keys {
-            let p = crate::rt::member_path(path, "resourceKeys");
+            let p = crate::rt::Path::Member(path, "resourceKeys");
             v_ResourceKeys(v, &p, errors);
         }
         if let Some(v) = &self.limit {
-            let p = crate::rt::member_path(path, "limit");
+            let p = crate::rt::Path::Member(path, "limit");
             v_Limit(v, &p, errors);
         }
     }
@@ -2226,9 +2226,9 @@ pub struct DescribeRemediationExecutionStatusResponse {
 }
 
 impl crate::Validate for DescribeRemediationExecutionStatusResponse {
-    fn validate_members(&self, path: &str, errors: &mut Vec<String>) {
+    fn validate_members(&self, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
         if let Some(v) = &self.remediation_execution_statuses {
-            let p = crate::rt::member_path(path, "remediationExecutionStatuses");
+            let p = crate::rt::Path::Member(path, "remediationExecutionStatuses");
             v_RemediationExecutionStatuses(v, &p, errors);
         }
     }
@@ -2261,28 +2261,28 @@ pub struct Evaluation {
 }
 
 impl crate::Validate for Evaluation {
-    fn validate_members(&self, path: &str, errors: &mut Vec<String>) {
-        let p = crate::rt::member_path(path, "complianceResourceType");
+    fn validate_members(&self, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
+        let p = crate::rt::Path::Member(path, "complianceResourceType");
         match &self.compliance_resource_type {
             Some(v) => v_StringWithCharLimit256(v, &p, errors),
             None => crate::rt::required(errors, &p),
         }
-        let p = crate::rt::member_path(path, "complianceResourceId");
+        let p = crate::rt::Path::Member(path, "complianceResourceId");
         match &self.compliance_resource_id {
             Some(v) => v_BaseResourceId(v, &p, errors),
             None => crate::rt::required(errors, &p),
         }
-        let p = crate::rt::member_path(path, "complianceType");
+        let p = crate::rt::Path::Member(path, "complianceType");
         match &self.compliance_type {
             Some(v) => v_ComplianceType(v, &p, errors),
             None => crate::rt::required(errors, &p),
         }
         if let Some(v) = &self.annotation {
-            let p = crate::rt::member_path(path, "annotation");
+            let p = crate::rt::Path::Member(path, "annotation");
             v_StringWithCharLimit256(v, &p, errors);
         }
         if self.ordering_timestamp.is_none() {
-            crate::rt::required(errors, &crate::rt::member_path(path, "orderingTimestamp"));
+            crate::rt::required(errors, &crate::rt::Path::Member(path, "orderingTimestamp"));
         }
     }
 }
@@ -2302,9 +2302,9 @@ pub struct EvaluationModeConfiguration {
 }
 
 impl crate::Validate for EvaluationModeConfiguration {
-    fn validate_members(&self, path: &str, errors: &mut Vec<String>) {
+    fn validate_members(&self, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
         if let Some(v) = &self.mode {
-            let p = crate::rt::member_path(path, "mode");
+            let p = crate::rt::Path::Member(path, "mode");
             v_EvaluationMode(v, &p, errors);
         }
     }
@@ -2340,17 +2340,17 @@ pub struct EvaluationResult {
 }
 
 impl crate::Validate for EvaluationResult {
-    fn validate_members(&self, path: &str, errors: &mut Vec<String>) {
+    fn validate_members(&self, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
         if let Some(v) = &self.evaluation_result_identifier {
-            let p = crate::rt::member_path(path, "evaluationResultIdentifier");
+            let p = crate::rt::Path::Member(path, "evaluationResultIdentifier");
             v.validate_members(&p, errors);
         }
         if let Some(v) = &self.compliance_type {
-            let p = crate::rt::member_path(path, "complianceType");
+            let p = crate::rt::Path::Member(path, "complianceType");
             v_ComplianceType(v, &p, errors);
         }
         if let Some(v) = &self.annotation {
-            let p = crate::rt::member_path(path, "annotation");
+            let p = crate::rt::Path::Member(path, "annotation");
             v_StringWithCharLimit256(v, &p, errors);
         }
     }
@@ -2377,13 +2377,13 @@ pub struct EvaluationResultIdentifier {
 }
 
 impl crate::Validate for EvaluationResultIdentifier {
-    fn validate_members(&self, path: &str, errors: &mut Vec<String>) {
+    fn validate_members(&self, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
         if let Some(v) = &self.evaluation_result_qualifier {
-            let p = crate::rt::member_path(path, "evaluationResultQualifier");
+            let p = crate::rt::Path::Member(path, "evaluationResultQualifier");
             v.validate_members(&p, errors);
         }
         if let Some(v) = &self.resource_evaluation_id {
-            let p = crate::rt::member_path(path, "resourceEvaluationId");
+            let p = crate::rt::Path::Member(path, "resourceEvaluationId");
             v_ResourceEvaluationId(v, &p, errors);
         }
     }
@@ -2413,21 +2413,21 @@ pub struct EvaluationResultQualifier {
 }
 
 impl crate::Validate for EvaluationResultQualifier {
-    fn validate_members(&self, path: &str, errors: &mut Vec<String>) {
+    fn validate_members(&self, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
         if let Some(v) = &self.config_rule_name {
-            let p = crate::rt::member_path(path, "configRuleName");
+            let p = crate::rt::Path::Member(path, "configRuleName");
             v_ConfigRuleName(v, &p, errors);
         }
         if let Some(v) = &self.resource_type {
-            let p = crate::rt::member_path(path, "resourceType");
+            let p = crate::rt::Path::Member(path, "resourceType");
             v_StringWithCharLimit256(v, &p, errors);
         }
         if let Some(v) = &self.resource_id {
-            let p = crate::rt::member_path(path, "resourceId");
+            let p = crate::rt::Path::Member(path, "resourceId");
             v_BaseResourceId(v, &p, errors);
         }
         if let Some(v) = &self.evaluation_mode {
-            let p = crate::rt::member_path(path, "evaluationMode");
+            let p = crate::rt::Path::Member(path, "evaluationMode");
             v_EvaluationMode(v, &p, errors);
         }
     }
@@ -2448,9 +2448,9 @@ pub struct ExecutionControls {
 }
 
 impl crate::Validate for ExecutionControls {
-    fn validate_members(&self, path: &str, errors: &mut Vec<String>) {
+    fn validate_members(&self, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
         if let Some(v) = &self.ssm_controls {
-            let p = crate::rt::member_path(path, "ssmControls");
+            let p = crate::rt::Path::Member(path, "ssmControls");
             v.validate_members(&p, errors);
         }
     }
@@ -2474,9 +2474,9 @@ pub struct FailedDeleteRemediationExceptionsBatch {
 }
 
 impl crate::Validate for FailedDeleteRemediationExceptionsBatch {
-    fn validate_members(&self, path: &str, errors: &mut Vec<String>) {
+    fn validate_members(&self, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
         if let Some(v) = &self.failed_items {
-            let p = crate::rt::member_path(path, "failedItems");
+            let p = crate::rt::Path::Member(path, "failedItems");
             v_RemediationExceptionResourceKeys(v, &p, errors);
         }
     }
@@ -2500,9 +2500,9 @@ pub struct FailedRemediationBatch {
 }
 
 impl crate::Validate for FailedRemediationBatch {
-    fn validate_members(&self, path: &str, errors: &mut Vec<String>) {
+    fn validate_members(&self, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
         if let Some(v) = &self.failed_items {
-            let p = crate::rt::member_path(path, "failedItems");
+            let p = crate::rt::Path::Member(path, "failedItems");
             v_RemediationConfigurations(v, &p, errors);
         }
     }
@@ -2526,9 +2526,9 @@ pub struct FailedRemediationExceptionBatch {
 }
 
 impl crate::Validate for FailedRemediationExceptionBatch {
-    fn validate_members(&self, path: &str, errors: &mut Vec<String>) {
+    fn validate_members(&self, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
         if let Some(v) = &self.failed_items {
-            let p = crate::rt::member_path(path, "failedItems");
+            let p = crate::rt::Path::Member(path, "failedItems");
             v_RemediationExceptions(v, &p, errors);
         }
     }
@@ -2558,18 +2558,18 @@ pub struct GetComplianceDetailsByConfigRuleRequest {
 }
 
 impl crate::Validate for GetComplianceDetailsByConfigRuleRequest {
-    fn validate_members(&self, path: &str, errors: &mut Vec<String>) {
-        let p = crate::rt::member_path(path, "configRuleName");
+    fn validate_members(&self, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
+        let p = crate::rt::Path::Member(path, "configRuleName");
         match &self.config_rule_name {
             Some(v) => v_StringWithCharLimit64(v, &p, errors),
             None => crate::rt::required(errors, &p),
         }
         if let Some(v) = &self.compliance_types {
-            let p = crate::rt::member_path(path, "complianceTypes");
+            let p = crate::rt::Path::Member(path, "complianceTypes");
             v_ComplianceTypes(v, &p, errors);
         }
         if let Some(v) = &self.limit {
-            let p = crate::rt::member_path(path, "limit");
+            let p = crate::rt::Path::Member(path, "limit");
             v_Limit(v, &p, errors);
         }
     }
@@ -2593,9 +2593,9 @@ pub struct GetComplianceDetailsByConfigRuleResponse {
 }
 
 impl crate::Validate for GetComplianceDetailsByConfigRuleResponse {
-    fn validate_members(&self, path: &str, errors: &mut Vec<String>) {
+    fn validate_members(&self, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
         if let Some(v) = &self.evaluation_results {
-            let p = crate::rt::member_path(path, "evaluationResults");
+            let p = crate::rt::Path::Member(path, "evaluationResults");
             v_EvaluationResults(v, &p, errors);
         }
     }
@@ -2628,21 +2628,21 @@ pub struct GetComplianceDetailsByResourceRequest {
 }
 
 impl crate::Validate for GetComplianceDetailsByResourceRequest {
-    fn validate_members(&self, path: &str, errors: &mut Vec<String>) {
+    fn validate_members(&self, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
         if let Some(v) = &self.resource_type {
-            let p = crate::rt::member_path(path, "resourceType");
+            let p = crate::rt::Path::Member(path, "resourceType");
             v_StringWithCharLimit256(v, &p, errors);
         }
         if let Some(v) = &self.resource_id {
-            let p = crate::rt::member_path(path, "resourceId");
+            let p = crate::rt::Path::Member(path, "resourceId");
             v_BaseResourceId(v, &p, errors);
         }
         if let Some(v) = &self.compliance_types {
-            let p = crate::rt::member_path(path, "complianceTypes");
+            let p = crate::rt::Path::Member(path, "complianceTypes");
             v_ComplianceTypes(v, &p, errors);
         }
         if let Some(v) = &self.resource_evaluation_id {
-            let p = crate::rt::member_path(path, "resourceEvaluationId");
+            let p = crate::rt::Path::Member(path, "resourceEvaluationId");
             v_ResourceEvaluationId(v, &p, errors);
         }
     }
@@ -2666,9 +2666,9 @@ pub struct GetComplianceDetailsByResourceResponse {
 }
 
 impl crate::Validate for GetComplianceDetailsByResourceResponse {
-    fn validate_members(&self, path: &str, errors: &mut Vec<String>) {
+    fn validate_members(&self, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
         if let Some(v) = &self.evaluation_results {
-            let p = crate::rt::member_path(path, "evaluationResults");
+            let p = crate::rt::Path::Member(path, "evaluationResults");
             v_EvaluationResults(v, &p, errors);
         }
     }
@@ -2689,7 +2689,7 @@ pub struct GetComplianceSummaryByConfigRuleResponse {
 }
 
 impl crate::Validate for GetComplianceSummaryByConfigRuleResponse {
-    fn validate_members(&self, _path: &str, _errors: &mut Vec<String>) {}
+    fn validate_members(&self, _path: &crate::rt::Path<'_>, _errors: &mut Vec<String>) {}
 }
 
 impl crate::Render for GetComplianceSummaryByConfigRuleResponse {
@@ -2707,9 +2707,9 @@ pub struct GetComplianceSummaryByResourceTypeRequest {
 }
 
 impl crate::Validate for GetComplianceSummaryByResourceTypeRequest {
-    fn validate_members(&self, path: &str, errors: &mut Vec<String>) {
+    fn validate_members(&self, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
         if let Some(v) = &self.resource_types {
-            let p = crate::rt::member_path(path, "resourceTypes");
+            let p = crate::rt::Path::Member(path, "resourceTypes");
             v_ResourceTypes(v, &p, errors);
         }
     }
@@ -2730,9 +2730,9 @@ pub struct GetComplianceSummaryByResourceTypeResponse {
 }
 
 impl crate::Validate for GetComplianceSummaryByResourceTypeResponse {
-    fn validate_members(&self, path: &str, errors: &mut Vec<String>) {
+    fn validate_members(&self, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
         if let Some(v) = &self.compliance_summaries_by_resource_type {
-            let p = crate::rt::member_path(path, "complianceSummariesByResourceType");
+            let p = crate::rt::Path::Member(path, "complianceSummariesByResourceType");
             v_ComplianceSummariesByResourceType(v, &p, errors);
         }
     }
@@ -2771,23 +2771,23 @@ pub struct GetResourceConfigHistoryRequest {
 }
 
 impl crate::Validate for GetResourceConfigHistoryRequest {
-    fn validate_members(&self, path: &str, errors: &mut Vec<String>) {
-        let p = crate::rt::member_path(path, "resourceType");
+    fn validate_members(&self, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
+        let p = crate::rt::Path::Member(path, "resourceType");
         match &self.resource_type {
             Some(v) => v_ResourceType(v, &p, errors),
             None => crate::rt::required(errors, &p),
         }
-        let p = crate::rt::member_path(path, "resourceId");
+        let p = crate::rt::Path::Member(path, "resourceId");
         match &self.resource_id {
             Some(v) => v_ResourceId(v, &p, errors),
             None => crate::rt::required(errors, &p),
         }
         if let Some(v) = &self.chronological_order {
-            let p = crate::rt::member_path(path, "chronologicalOrder");
+            let p = crate::rt::Path::Member(path, "chronologicalOrder");
             v_ChronologicalOrder(v, &p, errors);
         }
         if let Some(v) = &self.limit {
-            let p = crate::rt::member_path(path, "limit");
+            let p = crate::rt::Path::Member(path, "limit");
             v_Limit(v, &p, errors);
         }
     }
@@ -2811,9 +2811,9 @@ pub struct GetResourceConfigHistoryResponse {
 }
 
 impl crate::Validate for GetResourceConfigHistoryResponse {
-    fn validate_members(&self, path: &str, errors: &mut Vec<String>) {
+    fn validate_members(&self, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
         if let Some(v) = &self.configuration_items {
-            let p = crate::rt::member_path(path, "configurationItems");
+            let p = crate::rt::Path::Member(path, "configurationItems");
             v_ConfigurationItemList(v, &p, errors);
         }
     }
@@ -2849,18 +2849,18 @@ pub struct ListDiscoveredResourcesRequest {
 }
 
 impl crate::Validate for ListDiscoveredResourcesRequest {
-    fn validate_members(&self, path: &str, errors: &mut Vec<String>) {
-        let p = crate::rt::member_path(path, "resourceType");
+    fn validate_members(&self, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
+        let p = crate::rt::Path::Member(path, "resourceType");
         match &self.resource_type {
             Some(v) => v_ResourceType(v, &p, errors),
             None => crate::rt::required(errors, &p),
         }
         if let Some(v) = &self.resource_ids {
-            let p = crate::rt::member_path(path, "resourceIds");
+            let p = crate::rt::Path::Member(path, "resourceIds");
             v_ResourceIdList(v, &p, errors);
         }
         if let Some(v) = &self.limit {
-            let p = crate::rt::member_path(path, "limit");
+            let p = crate::rt::Path::Member(path, "limit");
             v_Limit(v, &p, errors);
         }
     }
@@ -2884,9 +2884,9 @@ pub struct ListDiscoveredResourcesResponse {
 }
 
 impl crate::Validate for ListDiscoveredResourcesResponse {
-    fn validate_members(&self, path: &str, errors: &mut Vec<String>) {
+    fn validate_members(&self, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
         if let Some(v) = &self.resource_identifiers {
-            let p = crate::rt::member_path(path, "resourceIdentifiers");
+            let p = crate::rt::Path::Member(path, "resourceIdentifiers");
             v_ResourceIdentifierList(v, &p, errors);
         }
     }
@@ -2913,14 +2913,14 @@ pub struct ListTagsForResourceRequest {
 }
 
 impl crate::Validate for ListTagsForResourceRequest {
-    fn validate_members(&self, path: &str, errors: &mut Vec<String>) {
-        let p = crate::rt::member_path(path, "resourceArn");
+    fn validate_members(&self, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
+        let p = crate::rt::Path::Member(path, "resourceArn");
         match &self.resource_arn {
             Some(v) => v_AmazonResourceName(v, &p, errors),
             None => crate::rt::required(errors, &p),
         }
         if let Some(v) = &self.limit {
-            let p = crate::rt::member_path(path, "limit");
+            let p = crate::rt::Path::Member(path, "limit");
             v_Limit(v, &p, errors);
         }
     }
@@ -2944,9 +2944,9 @@ pub struct ListTagsForResourceResponse {
 }
 
 impl crate::Validate for ListTagsForResourceResponse {
-    fn validate_members(&self, path: &str, errors: &mut Vec<String>) {
+    fn validate_members(&self, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
         if let Some(v) = &self.tags {
-            let p = crate::rt::member_path(path, "tags");
+            let p = crate::rt::Path::Member(path, "tags");
             v_TagList(v, &p, errors);
         }
     }
@@ -2970,14 +2970,14 @@ pub struct PutConfigRuleRequest {
 }
 
 impl crate::Validate for PutConfigRuleRequest {
-    fn validate_members(&self, path: &str, errors: &mut Vec<String>) {
-        let p = crate::rt::member_path(path, "configRule");
+    fn validate_members(&self, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
+        let p = crate::rt::Path::Member(path, "configRule");
         match &self.config_rule {
             Some(v) => v.validate_members(&p, errors),
             None => crate::rt::required(errors, &p),
         }
         if let Some(v) = &self.tags {
-            let p = crate::rt::member_path(path, "tags");
+            let p = crate::rt::Path::Member(path, "tags");
             v_TagsList(v, &p, errors);
         }
     }
@@ -3004,13 +3004,13 @@ pub struct PutEvaluationsRequest {
 }
 
 impl crate::Validate for PutEvaluationsRequest {
-    fn validate_members(&self, path: &str, errors: &mut Vec<String>) {
+    fn validate_members(&self, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
         if let Some(v) = &self.evaluations {
-            let p = crate::rt::member_path(path, "evaluations");
+            let p = crate::rt::Path::Member(path, "evaluations");
             v_Evaluations(v, &p, errors);
         }
         if self.result_token.is_none() {
-            crate::rt::required(errors, &crate::rt::member_path(path, "resultToken"));
+            crate::rt::required(errors, &crate::rt::Path::Member(path, "resultToken"));
         }
     }
 }
@@ -3030,9 +3030,9 @@ pub struct PutEvaluationsResponse {
 }
 
 impl crate::Validate for PutEvaluationsResponse {
-    fn validate_members(&self, path: &str, errors: &mut Vec<String>) {
+    fn validate_members(&self, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
         if let Some(v) = &self.failed_evaluations {
-            let p = crate::rt::member_path(path, "failedEvaluations");
+            let p = crate::rt::Path::Member(path, "failedEvaluations");
             v_Evaluations(v, &p, errors);
         }
     }
@@ -3053,8 +3053,8 @@ pub struct PutRemediationConfigurationsRequest {
 }
 
 impl crate::Validate for PutRemediationConfigurationsRequest {
-    fn validate_members(&self, path: &str, errors: &mut Vec<String>) {
-        let p = crate::rt::member_path(path, "remediationConfigurations");
+    fn validate_members(&self, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
+        let p = crate::rt::Path::Member(path, "remediationConfigurations");
         match &self.remediation_configurations {
             Some(v) => v_RemediationConfigurations(v, &p, errors),
             None => crate::rt::required(errors, &p),
@@ -3077,9 +3077,9 @@ pub struct PutRemediationConfigurationsResponse {
 }
 
 impl crate::Validate for PutRemediationConfigurationsResponse {
-    fn validate_members(&self, path: &str, errors: &mut Vec<String>) {
+    fn validate_members(&self, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
         if let Some(v) = &self.failed_batches {
-            let p = crate::rt::member_path(path, "failedBatches");
+            let p = crate::rt::Path::Member(path, "failedBatches");
             v_FailedRemediationBatches(v, &p, errors);
         }
     }
@@ -3109,19 +3109,19 @@ pub struct PutRemediationExceptionsRequest {
 }
 
 impl crate::Validate for PutRemediationExceptionsRequest {
-    fn validate_members(&self, path: &str, errors: &mut Vec<String>) {
-        let p = crate::rt::member_path(path, "configRuleName");
+    fn validate_members(&self, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
+        let p = crate::rt::Path::Member(path, "configRuleName");
         match &self.config_rule_name {
             Some(v) => v_ConfigRuleName(v, &p, errors),
             None => crate::rt::required(errors, &p),
         }
-        let p = crate::rt::member_path(path, "resourceKeys");
+        let p = crate::rt::Path::Member(path, "resourceKeys");
         match &self.resource_keys {
             Some(v) => v_RemediationExceptionResourceKeys(v, &p, errors),
             None => crate::rt::required(errors, &p),
         }
         if let Some(v) = &self.message {
-            let p = crate::rt::member_path(path, "message");
+            let p = crate::rt::Path::Member(path, "message");
             v_StringWithCharLimit1024(v, &p, errors);
         }
     }
@@ -3142,9 +3142,9 @@ pub struct PutRemediationExceptionsResponse {
 }
 
 impl crate::Validate for PutRemediationExceptionsResponse {
-    fn validate_members(&self, path: &str, errors: &mut Vec<String>) {
+    fn validate_members(&self, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
         if let Some(v) = &self.failed_batches {
-            let p = crate::rt::member_path(path, "failedBatches");
+            let p = crate::rt::Path::Member(path, "failedBatches");
             v_FailedRemediationExceptionBatches(v, &p, errors);
         }
     }
@@ -3180,24 +3180,24 @@ pub struct PutResourceConfigRequest {
 }
 
 impl crate::Validate for PutResourceConfigRequest {
-    fn validate_members(&self, path: &str, errors: &mut Vec<String>) {
-        let p = crate::rt::member_path(path, "resourceType");
+    fn validate_members(&self, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
+        let p = crate::rt::Path::Member(path, "resourceType");
         match &self.resource_type {
             Some(v) => v_ResourceTypeString(v, &p, errors),
             None => crate::rt::required(errors, &p),
         }
-        let p = crate::rt::member_path(path, "schemaVersionId");
+        let p = crate::rt::Path::Member(path, "schemaVersionId");
         match &self.schema_version_id {
             Some(v) => v_SchemaVersionId(v, &p, errors),
             None => crate::rt::required(errors, &p),
         }
-        let p = crate::rt::member_path(path, "resourceId");
+        let p = crate::rt::Path::Member(path, "resourceId");
         match &self.resource_id {
             Some(v) => v_ResourceId(v, &p, errors),
             None => crate::rt::required(errors, &p),
         }
         if self.configuration.is_none() {
-            crate::rt::required(errors, &crate::rt::member_path(path, "configuration"));
+            crate::rt::required(errors, &crate::rt::Path::Member(path, "configuration"));
         }
     }
 }
@@ -3226,13 +3226,13 @@ pub struct Relationship {
 }
 
 impl crate::Validate for Relationship {
-    fn validate_members(&self, path: &str, errors: &mut Vec<String>) {
+    fn validate_members(&self, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
         if let Some(v) = &self.resource_type {
-            let p = crate::rt::member_path(path, "resourceType");
+            let p = crate::rt::Path::Member(path, "resourceType");
             v_ResourceType(v, &p, errors);
         }
         if let Some(v) = &self.resource_id {
-            let p = crate::rt::member_path(path, "resourceId");
+            let p = crate::rt::Path::Member(path, "resourceId");
             v_ResourceId(v, &p, errors);
         }
     }
@@ -3286,44 +3286,44 @@ pub struct RemediationConfiguration {
 }
 
 impl crate::Validate for RemediationConfiguration {
-    fn validate_members(&self, path: &str, errors: &mut Vec<String>) {
-        let p = crate::rt::member_path(path, "configRuleName");
+    fn validate_members(&self, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
+        let p = crate::rt::Path::Member(path, "configRuleName");
         match &self.config_rule_name {
             Some(v) => v_ConfigRuleName(v, &p, errors),
             None => crate::rt::required(errors, &p),
         }
-        let p = crate::rt::member_path(path, "targetType");
+        let p = crate::rt::Path::Member(path, "targetType");
         match &self.target_type {
             Some(v) => v_RemediationTargetType(v, &p, errors),
             None => crate::rt::required(errors, &p),
         }
-        let p = crate::rt::member_path(path, "targetId");
+        let p = crate::rt::Path::Member(path, "targetId");
         match &self.target_id {
             Some(v) => v_StringWithCharLimit256(v, &p, errors),
             None => crate::rt::required(errors, &p),
         }
         if let Some(v) = &self.parameters {
-            let p = crate::rt::member_path(path, "parameters");
+            let p = crate::rt::Path::Member(path, "parameters");
             v_RemediationParameters(v, &p, errors);
         }
         if let Some(v) = &self.execution_controls {
-            let p = crate::rt::member_path(path, "executionControls");
+            let p = crate::rt::Path::Member(path, "executionControls");
             v.validate_members(&p, errors);
         }
         if let Some(v) = &self.maximum_automatic_attempts {
-            let p = crate::rt::member_path(path, "maximumAutomaticAttempts");
+            let p = crate::rt::Path::Member(path, "maximumAutomaticAttempts");
             v_AutoRemediationAttempts(v, &p, errors);
         }
         if let Some(v) = &self.retry_attempt_seconds {
-            let p = crate::rt::member_path(path, "retryAttemptSeconds");
+            let p = crate::rt::Path::Member(path, "retryAttemptSeconds");
             v_AutoRemediationAttemptSeconds(v, &p, errors);
         }
         if let Some(v) = &self.arn {
-            let p = crate::rt::member_path(path, "arn");
+            let p = crate::rt::Path::Member(path, "arn");
             v_StringWithCharLimit1024(v, &p, errors);
         }
         if let Some(v) = &self.created_by_service {
-            let p = crate::rt::member_path(path, "createdByService");
+            let p = crate::rt::Path::Member(path, "createdByService");
             v_StringWithCharLimit1024(v, &p, errors);
         }
     }
@@ -3356,24 +3356,24 @@ pub struct RemediationException {
 }
 
 impl crate::Validate for RemediationException {
-    fn validate_members(&self, path: &str, errors: &mut Vec<String>) {
-        let p = crate::rt::member_path(path, "configRuleName");
+    fn validate_members(&self, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
+        let p = crate::rt::Path::Member(path, "configRuleName");
         match &self.config_rule_name {
             Some(v) => v_ConfigRuleName(v, &p, errors),
             None => crate::rt::required(errors, &p),
         }
-        let p = crate::rt::member_path(path, "resourceType");
+        let p = crate::rt::Path::Member(path, "resourceType");
         match &self.resource_type {
             Some(v) => v_StringWithCharLimit256(v, &p, errors),
             None => crate::rt::required(errors, &p),
         }
-        let p = crate::rt::member_path(path, "resourceId");
+        let p = crate::rt::Path::Member(path, "resourceId");
         match &self.resource_id {
             Some(v) => v_StringWithCharLimit1024(v, &p, errors),
             None => crate::rt::required(errors, &p),
         }
         if let Some(v) = &self.message {
-            let p = crate::rt::member_path(path, "message");
+            let p = crate::rt::Path::Member(path, "message");
             v_StringWithCharLimit1024(v, &p, errors);
         }
     }
@@ -3397,13 +3397,13 @@ pub struct RemediationExceptionResourceKey {
 }
 
 impl crate::Validate for RemediationExceptionResourceKey {
-    fn validate_members(&self, path: &str, errors: &mut Vec<String>) {
+    fn validate_members(&self, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
         if let Some(v) = &self.resource_type {
-            let p = crate::rt::member_path(path, "resourceType");
+            let p = crate::rt::Path::Member(path, "resourceType");
             v_StringWithCharLimit256(v, &p, errors);
         }
         if let Some(v) = &self.resource_id {
-            let p = crate::rt::member_path(path, "resourceId");
+            let p = crate::rt::Path::Member(path, "resourceId");
             v_StringWithCharLimit1024(v, &p, errors);
         }
     }
@@ -3435,17 +3435,17 @@ pub struct RemediationExecutionStatus {
 }
 
 impl crate::Validate for RemediationExecutionStatus {
-    fn validate_members(&self, path: &str, errors: &mut Vec<String>) {
+    fn validate_members(&self, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
         if let Some(v) = &self.resource_key {
-            let p = crate::rt::member_path(path, "resourceKey");
+            let p = crate::rt::Path::Member(path, "resourceKey");
             v.validate_members(&p, errors);
         }
         if let Some(v) = &self.state {
-            let p = crate::rt::member_path(path, "state");
+            let p = crate::rt::Path::Member(path, "state");
             v_RemediationExecutionState(v, &p, errors);
         }
         if let Some(v) = &self.step_details {
-            let p = crate::rt::member_path(path, "stepDetails");
+            let p = crate::rt::Path::Member(path, "stepDetails");
             v_RemediationExecutionSteps(v, &p, errors);
         }
     }
@@ -3478,9 +3478,9 @@ pub struct RemediationExecutionStep {
 }
 
 impl crate::Validate for RemediationExecutionStep {
-    fn validate_members(&self, path: &str, errors: &mut Vec<String>) {
+    fn validate_members(&self, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
         if let Some(v) = &self.state {
-            let p = crate::rt::member_path(path, "state");
+            let p = crate::rt::Path::Member(path, "state");
             v_RemediationExecutionStepState(v, &p, errors);
         }
     }
@@ -3504,13 +3504,13 @@ pub struct RemediationParameterValue {
 }
 
 impl crate::Validate for RemediationParameterValue {
-    fn validate_members(&self, path: &str, errors: &mut Vec<String>) {
+    fn validate_members(&self, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
         if let Some(v) = &self.resource_value {
-            let p = crate::rt::member_path(path, "resourceValue");
+            let p = crate::rt::Path::Member(path, "resourceValue");
             v.validate_members(&p, errors);
         }
         if let Some(v) = &self.static_value {
-            let p = crate::rt::member_path(path, "staticValue");
+            let p = crate::rt::Path::Member(path, "staticValue");
             v.validate_members(&p, errors);
         }
     }
@@ -3540,13 +3540,13 @@ pub struct ResourceIdentifier {
 }
 
 impl crate::Validate for ResourceIdentifier {
-    fn validate_members(&self, path: &str, errors: &mut Vec<String>) {
+    fn validate_members(&self, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
         if let Some(v) = &self.resource_type {
-            let p = crate::rt::member_path(path, "resourceType");
+            let p = crate::rt::Path::Member(path, "resourceType");
             v_ResourceType(v, &p, errors);
         }
         if let Some(v) = &self.resource_id {
-            let p = crate::rt::member_path(path, "resourceId");
+            let p = crate::rt::Path::Member(path, "resourceId");
             v_ResourceId(v, &p, errors);
         }
     }
@@ -3570,13 +3570,13 @@ pub struct ResourceKey {
 }
 
 impl crate::Validate for ResourceKey {
-    fn validate_members(&self, path: &str, errors: &mut Vec<String>) {
-        let p = crate::rt::member_path(path, "resourceType");
+    fn validate_members(&self, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
+        let p = crate::rt::Path::Member(path, "resourceType");
         match &self.resource_type {
             Some(v) => v_ResourceType(v, &p, errors),
             None => crate::rt::required(errors, &p),
         }
-        let p = crate::rt::member_path(path, "resourceId");
+        let p = crate::rt::Path::Member(path, "resourceId");
         match &self.resource_id {
             Some(v) => v_ResourceId(v, &p, errors),
             None => crate::rt::required(errors, &p),
@@ -3599,8 +3599,8 @@ pub struct ResourceValue {
 }
 
 impl crate::Validate for ResourceValue {
-    fn validate_members(&self, path: &str, errors: &mut Vec<String>) {
-        let p = crate::rt::member_path(path, "value");
+    fn validate_members(&self, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
+        let p = crate::rt::Path::Member(path, "value");
         match &self.value {
             Some(v) => v_ResourceValueType(v, &p, errors),
             None => crate::rt::required(errors, &p),
@@ -3635,25 +3635,25 @@ pub struct Scope {
 }
 
 impl crate::Validate for Scope {
-    fn validate_members(&self, path: &str, errors: &mut Vec<String>) {
+    fn validate_members(&self, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
         if let Some(v) = &self.compliance_resource_types {
-            let p = crate::rt::member_path(path, "complianceResourceTypes");
+            let p = crate::rt::Path::Member(path, "complianceResourceTypes");
             v_ComplianceResourceTypes(v, &p, errors);
         }
         if let Some(v) = &self.tag_key {
-            let p = crate::rt::member_path(path, "tagKey");
+            let p = crate::rt::Path::Member(path, "tagKey");
             v_StringWithCharLimit128(v, &p, errors);
         }
         if let Some(v) = &self.tag_value {
-            let p = crate::rt::member_path(path, "tagValue");
+            let p = crate::rt::Path::Member(path, "tagValue");
             v_StringWithCharLimit256(v, &p, errors);
         }
         if let Some(v) = &self.compliance_resource_id {
-            let p = crate::rt::member_path(path, "complianceResourceId");
+            let p = crate::rt::Path::Member(path, "complianceResourceId");
             v_BaseResourceId(v, &p, errors);
         }
         if let Some(v) = &self.service_principals {
-            let p = crate::rt::member_path(path, "servicePrincipals");
+            let p = crate::rt::Path::Member(path, "servicePrincipals");
             v_ServicePrincipals(v, &p, errors);
         }
     }
@@ -3683,22 +3683,22 @@ pub struct Source {
 }
 
 impl crate::Validate for Source {
-    fn validate_members(&self, path: &str, errors: &mut Vec<String>) {
-        let p = crate::rt::member_path(path, "owner");
+    fn validate_members(&self, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
+        let p = crate::rt::Path::Member(path, "owner");
         match &self.owner {
             Some(v) => v_Owner(v, &p, errors),
             None => crate::rt::required(errors, &p),
         }
         if let Some(v) = &self.source_identifier {
-            let p = crate::rt::member_path(path, "sourceIdentifier");
+            let p = crate::rt::Path::Member(path, "sourceIdentifier");
             v_StringWithCharLimit256(v, &p, errors);
         }
         if let Some(v) = &self.source_details {
-            let p = crate::rt::member_path(path, "sourceDetails");
+            let p = crate::rt::Path::Member(path, "sourceDetails");
             v_SourceDetails(v, &p, errors);
         }
         if let Some(v) = &self.custom_policy_details {
-            let p = crate::rt::member_path(path, "customPolicyDetails");
+            let p = crate::rt::Path::Member(path, "customPolicyDetails");
             v.validate_members(&p, errors);
         }
     }
@@ -3725,17 +3725,17 @@ pub struct SourceDetail {
 }
 
 impl crate::Validate for SourceDetail {
-    fn validate_members(&self, path: &str, errors: &mut Vec<String>) {
+    fn validate_members(&self, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
         if let Some(v) = &self.event_source {
-            let p = crate::rt::member_path(path, "eventSource");
+            let p = crate::rt::Path::Member(path, "eventSource");
             v_EventSource(v, &p, errors);
         }
         if let Some(v) = &self.message_type {
-            let p = crate::rt::member_path(path, "messageType");
+            let p = crate::rt::Path::Member(path, "messageType");
             v_MessageType(v, &p, errors);
         }
         if let Some(v) = &self.maximum_execution_frequency {
-            let p = crate::rt::member_path(path, "maximumExecutionFrequency");
+            let p = crate::rt::Path::Member(path, "maximumExecutionFrequency");
             v_MaximumExecutionFrequency(v, &p, errors);
         }
     }
@@ -3759,13 +3759,13 @@ pub struct SsmControls {
 }
 
 impl crate::Validate for SsmControls {
-    fn validate_members(&self, path: &str, errors: &mut Vec<String>) {
+    fn validate_members(&self, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
         if let Some(v) = &self.concurrent_execution_rate_percentage {
-            let p = crate::rt::member_path(path, "concurrentExecutionRatePercentage");
+            let p = crate::rt::Path::Member(path, "concurrentExecutionRatePercentage");
             v_Percentage(v, &p, errors);
         }
         if let Some(v) = &self.error_percentage {
-            let p = crate::rt::member_path(path, "errorPercentage");
+            let p = crate::rt::Path::Member(path, "errorPercentage");
             v_Percentage(v, &p, errors);
         }
     }
@@ -3786,9 +3786,9 @@ pub struct StartConfigRulesEvaluationRequest {
 }
 
 impl crate::Validate for StartConfigRulesEvaluationRequest {
-    fn validate_members(&self, path: &str, errors: &mut Vec<String>) {
+    fn validate_members(&self, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
         if let Some(v) = &self.config_rule_names {
-            let p = crate::rt::member_path(path, "configRuleNames");
+            let p = crate::rt::Path::Member(path, "configRuleNames");
             v_ReevaluateConfigRuleNames(v, &p, errors);
         }
     }
@@ -3805,7 +3805,7 @@ impl crate::Render for StartConfigRulesEvaluationRequest {
 pub struct StartConfigRulesEvaluationResponse {}
 
 impl crate::Validate for StartConfigRulesEvaluationResponse {
-    fn validate_members(&self, _path: &str, _errors: &mut Vec<String>) {}
+    fn validate_members(&self, _path: &crate::rt::Path<'_>, _errors: &mut Vec<String>) {}
 }
 
 impl crate::Render for StartConfigRulesEvaluationResponse {
@@ -3826,13 +3826,13 @@ pub struct StartRemediationExecutionRequest {
 }
 
 impl crate::Validate for StartRemediationExecutionRequest {
-    fn validate_members(&self, path: &str, errors: &mut Vec<String>) {
-        let p = crate::rt::member_path(path, "configRuleName");
+    fn validate_members(&self, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
+        let p = crate::rt::Path::Member(path, "configRuleName");
         match &self.config_rule_name {
             Some(v) => v_ConfigRuleName(v, &p, errors),
             None => crate::rt::required(errors, &p),
         }
-        let p = crate::rt::member_path(path, "resourceKeys");
+        let p = crate::rt::Path::Member(path, "resourceKeys");
         match &self.resource_keys {
             Some(v) => v_ResourceKeys(v, &p, errors),
             None => crate::rt::required(errors, &p),
@@ -3858,9 +3858,9 @@ pub struct StartRemediationExecutionResponse {
 }
 
 impl crate::Validate for StartRemediationExecutionResponse {
-    fn validate_members(&self, path: &str, errors: &mut Vec<String>) {
+    fn validate_members(&self, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
         if let Some(v) = &self.failed_items {
-            let p = crate::rt::member_path(path, "failedItems");
+            let p = crate::rt::Path::Member(path, "failedItems");
             v_ResourceKeys(v, &p, errors);
         }
     }
@@ -3881,8 +3881,8 @@ pub struct StaticValue {
 }
 
 impl crate::Validate for StaticValue {
-    fn validate_members(&self, path: &str, errors: &mut Vec<String>) {
-        let p = crate::rt::member_path(path, "values");
+    fn validate_members(&self, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
+        let p = crate::rt::Path::Member(path, "values");
         match &self.values {
             Some(v) => v_StaticParameterValues(v, &p, errors),
             None => crate::rt::required(errors, &p),
@@ -3908,13 +3908,13 @@ pub struct Tag {
 }
 
 impl crate::Validate for Tag {
-    fn validate_members(&self, path: &str, errors: &mut Vec<String>) {
+    fn validate_members(&self, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
         if let Some(v) = &self.key {
-            let p = crate::rt::member_path(path, "key");
+            let p = crate::rt::Path::Member(path, "key");
             v_TagKey(v, &p, errors);
         }
         if let Some(v) = &self.value {
-            let p = crate::rt::member_path(path, "value");
+            let p = crate::rt::Path::Member(path, "value");
             v_TagValue(v, &p, errors);
         }
     }
@@ -3938,13 +3938,13 @@ pub struct TagResourceRequest {
 }
 
 impl crate::Validate for TagResourceRequest {
-    fn validate_members(&self, path: &str, errors: &mut Vec<String>) {
-        let p = crate::rt::member_path(path, "resourceArn");
+    fn validate_members(&self, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
+        let p = crate::rt::Path::Member(path, "resourceArn");
         match &self.resource_arn {
             Some(v) => v_AmazonResourceName(v, &p, errors),
             None => crate::rt::required(errors, &p),
         }
-        let p = crate::rt::member_path(path, "tags");
+        let p = crate::rt::Path::Member(path, "tags");
         match &self.tags {
             Some(v) => v_TagList(v, &p, errors),
             None => crate::rt::required(errors, &p),
@@ -3970,13 +3970,13 @@ pub struct UntagResourceRequest {
 }
 
 impl crate::Validate for UntagResourceRequest {
-    fn validate_members(&self, path: &str, errors: &mut Vec<String>) {
-        let p = crate::rt::member_path(path, "resourceArn");
+    fn validate_members(&self, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
+        let p = crate::rt::Path::Member(path, "resourceArn");
         match &self.resource_arn {
             Some(v) => v_AmazonResourceName(v, &p, errors),
             None => crate::rt::required(errors, &p),
         }
-        let p = crate::rt::member_path(path, "tagKeys");
+        let p = crate::rt::Path::Member(path, "tagKeys");
         match &self.tag_keys {
             Some(v) => v_TagKeyList(v, &p, errors),
             None => crate::rt::required(errors, &p),
@@ -3990,286 +3990,322 @@ impl crate::Render for UntagResourceRequest {
     }
 }
 
-fn v_AccountId(v: &String, path: &str, errors: &mut Vec<String>) {
+fn v_AccountId(v: &String, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     let s = v.as_str();
     crate::rt::check_pattern(errors, path, s, &RE_2, PATTERNS[2].0);
 }
 
-fn v_AmazonResourceName(v: &String, path: &str, errors: &mut Vec<String>) {
+fn v_AmazonResourceName(v: &String, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     let s = v.as_str();
     crate::rt::check_str_len(errors, path, s, Some(1), Some(1000));
 }
 
-fn v_AutoRemediationAttemptSeconds(v: &i64, path: &str, errors: &mut Vec<String>) {
+fn v_AutoRemediationAttemptSeconds(v: &i64, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     crate::rt::check_range(errors, path, i64::from(*v), Some(1), Some(2678000));
 }
 
-fn v_AutoRemediationAttempts(v: &i32, path: &str, errors: &mut Vec<String>) {
+fn v_AutoRemediationAttempts(v: &i32, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     crate::rt::check_range(errors, path, i64::from(*v), Some(1), Some(25));
 }
 
-fn v_AwsRegion(v: &String, path: &str, errors: &mut Vec<String>) {
+fn v_AwsRegion(v: &String, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     let s = v.as_str();
     crate::rt::check_str_len(errors, path, s, Some(1), Some(64));
 }
 
-fn v_BaseConfigurationItems(v: &Vec<BaseConfigurationItem>, path: &str, errors: &mut Vec<String>) {
+fn v_BaseConfigurationItems(v: &Vec<BaseConfigurationItem>, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     for (i, item) in v.iter().enumerate() {
-        let p = crate::rt::list_item_path(path, i);
+        let p = crate::rt::Path::Item(path, i);
         item.validate_members(&p, errors);
     }
 }
 
-fn v_BaseResourceId(v: &String, path: &str, errors: &mut Vec<String>) {
+fn v_BaseResourceId(v: &String, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     let s = v.as_str();
     crate::rt::check_str_len(errors, path, s, Some(1), Some(768));
 }
 
-fn v_ChronologicalOrder(v: &ChronologicalOrder, path: &str, errors: &mut Vec<String>) {
+fn v_ChronologicalOrder(v: &ChronologicalOrder, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     crate::rt::check_enum(errors, path, v);
 }
 
-fn v_ComplianceByConfigRules(v: &Vec<ComplianceByConfigRule>, path: &str, errors: &mut Vec<String>) {
+fn v_ComplianceByConfigRules(v: &Vec<ComplianceByConfigRule>, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     for (i, item) in v.iter().enumerate() {
-        let p = crate::rt::list_item_path(path, i);
+        let p = crate::rt::Path::Item(path, i);
         item.validate_members(&p, errors);
     }
 }
 
-fn v_ComplianceByResources(v: &Vec<ComplianceByResource>, path: &str, errors: &mut Vec<String>) {
+fn v_ComplianceByResources(v: &Vec<ComplianceByResource>, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     for (i, item) in v.iter().enumerate() {
-        let p = crate::rt::list_item_path(path, i);
+        let p = crate::rt::Path::Item(path, i);
         item.validate_members(&p, errors);
     }
 }
 
-fn v_ComplianceResourceTypes(v: &Vec<String>, path: &str, errors: &mut Vec<String>) {
+fn v_ComplianceResourceTypes(v: &Vec<String>, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     crate::rt::check_len(errors, path, v, v.len(), None, Some(100));
     for (i, item) in v.iter().enumerate() {
-        let p = crate::rt::list_item_path(path, i);
+        let p = crate::rt::Path::Item(path, i);
         v_StringWithCharLimit256(item, &p, errors);
     }
 }
 
-fn v_ComplianceSummariesByResourceType(v: &Vec<ComplianceSummaryByResourceType>, path: &str, errors: &mut Vec<String>) {
+fn v_ComplianceSummariesByResourceType(
+    v: &Vec<ComplianceSummaryByResourceType>,
+    path: &crate::rt::Path<'_>,
+    errors: &mut Vec<String>,
+) {
     for (i, item) in v.iter().enumerate() {
-        let p = crate::rt::list_item_path(path, i);
+        let p = crate::rt::Path::Item(path, i);
         item.validate_members(&p, errors);
     }
 }
 
-fn v_ComplianceType(v: &ComplianceType, path: &str, errors: &mut Vec<String>) {
+fn v_ComplianceType(v: &ComplianceType, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     crate::rt::check_enum(errors, path, v);
 }
 
-fn v_ComplianceTypes(v: &Vec<ComplianceType>, path: &str, errors: &mut Vec<String>) {
+fn v_ComplianceTypes(v: &Vec<ComplianceType>, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     crate::rt::check_len(errors, path, v, v.len(), None, Some(3));
     for (i, item) in v.iter().enumerate() {
-        let p = crate::rt::list_item_path(path, i);
+        let p = crate::rt::Path::Item(path, i);
         v_ComplianceType(item, &p, errors);
     }
 }
 
-fn v_ConfigRuleEvaluationStatusList(v: &Vec<ConfigRuleEvaluationStatus>, path: &str, errors: &mut Vec<String>) {
+fn v_ConfigRuleEvaluationStatusList(
+    v: &Vec<ConfigRuleEvaluationStatus>,
+    path: &crate::rt::Path<'_>,
+    errors: &mut Vec<String>,
+) {
     for (i, item) in v.iter().enumerate() {
-        let p = crate::rt::list_item_path(path, i);
+        let p = crate::rt::Path::Item(path, i);
         item.validate_members(&p, errors);
     }
 }
 
-fn v_ConfigRuleName(v: &String, path: &str, errors: &mut Vec<String>) {
+fn v_ConfigRuleName(v: &String, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     let s = v.as_str();
     crate::rt::check_str_len(errors, path, s, Some(1), Some(128));
     crate::rt::check_pattern(errors, path, s, &RE_0, PATTERNS[0].0);
 }
 
-fn v_ConfigRuleNames(v: &Vec<String>, path: &str, errors: &mut Vec<String>) {
+fn v_ConfigRuleNames(v: &Vec<String>, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     crate::rt::check_len(errors, path, v, v.len(), None, Some(25));
     for (i, item) in v.iter().enumerate() {
-        let p = crate::rt::list_item_path(path, i);
+        let p = crate::rt::Path::Item(path, i);
         v_ConfigRuleName(item, &p, errors);
     }
 }
 
-fn v_ConfigRuleState(v: &ConfigRuleState, path: &str, errors: &mut Vec<String>) {
+fn v_ConfigRuleState(v: &ConfigRuleState, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     crate::rt::check_enum(errors, path, v);
 }
 
-fn v_ConfigRules(v: &Vec<ConfigRule>, path: &str, errors: &mut Vec<String>) {
+fn v_ConfigRules(v: &Vec<ConfigRule>, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     for (i, item) in v.iter().enumerate() {
-        let p = crate::rt::list_item_path(path, i);
+        let p = crate::rt::Path::Item(path, i);
         item.validate_members(&p, errors);
     }
 }
 
-fn v_ConfigurationItemList(v: &Vec<ConfigurationItem>, path: &str, errors: &mut Vec<String>) {
+fn v_ConfigurationItemList(v: &Vec<ConfigurationItem>, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     for (i, item) in v.iter().enumerate() {
-        let p = crate::rt::list_item_path(path, i);
+        let p = crate::rt::Path::Item(path, i);
         item.validate_members(&p, errors);
     }
 }
 
-fn v_ConfigurationItemStatus(v: &ConfigurationItemStatus, path: &str, errors: &mut Vec<String>) {
+fn v_ConfigurationItemStatus(v: &ConfigurationItemStatus, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     crate::rt::check_enum(errors, path, v);
 }
 
-fn v_EmptiableStringWithCharLimit256(v: &String, path: &str, errors: &mut Vec<String>) {
+fn v_EmptiableStringWithCharLimit256(v: &String, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     let s = v.as_str();
     crate::rt::check_str_len(errors, path, s, None, Some(256));
 }
 
-fn v_EvaluationMode(v: &EvaluationMode, path: &str, errors: &mut Vec<String>) {
+fn v_EvaluationMode(v: &EvaluationMode, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     crate::rt::check_enum(errors, path, v);
 }
 
-fn v_EvaluationModes(v: &Vec<EvaluationModeConfiguration>, path: &str, errors: &mut Vec<String>) {
+fn v_EvaluationModes(v: &Vec<EvaluationModeConfiguration>, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     for (i, item) in v.iter().enumerate() {
-        let p = crate::rt::list_item_path(path, i);
+        let p = crate::rt::Path::Item(path, i);
         item.validate_members(&p, errors);
     }
 }
 
-fn v_EvaluationResults(v: &Vec<EvaluationResult>, path: &str, errors: &mut Vec<String>) {
+fn v_EvaluationResults(v: &Vec<EvaluationResult>, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     for (i, item) in v.iter().enumerate() {
-        let p = crate::rt::list_item_path(path, i);
+        let p = crate::rt::Path::Item(path, i);
         item.validate_members(&p, errors);
     }
 }
 
-fn v_Evaluations(v: &Vec<Evaluation>, path: &str, errors: &mut Vec<String>) {
+fn v_Evaluations(v: &Vec<Evaluation>, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     crate::rt::check_len(errors, path, v, v.len(), None, Some(100));
     for (i, item) in v.iter().enumerate() {
-        let p = crate::rt::list_item_path(path, i);
+        let p = crate::rt::Path::Item(path, i);
         item.validate_members(&p, errors);
     }
 }
 
-fn v_EventSource(v: &EventSource, path: &str, errors: &mut Vec<String>) {
+fn v_EventSource(v: &EventSource, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     crate::rt::check_enum(errors, path, v);
 }
 
 fn v_FailedDeleteRemediationExceptionsBatches(
     v: &Vec<FailedDeleteRemediationExceptionsBatch>,
-    path: &str,
+    path: &crate::rt::Path<'_>,
     errors: &mut Vec<String>,
 ) {
     for (i, item) in v.iter().enumerate() {
-        let p = crate::rt::list_item_path(path, i);
+        let p = crate::rt::Path::Item(path, i);
         item.validate_members(&p, errors);
     }
 }
 
-fn v_FailedRemediationBatches(v: &Vec<FailedRemediationBatch>, path: &str, errors: &mut Vec<String>) {
+fn v_FailedRemediationBatches(v: &Vec<FailedRemediationBatch>, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     for (i, item) in v.iter().enumerate() {
-        let p = crate::rt::list_item_path(path, i);
+        let p = crate::rt::Path::Item(path, i);
         item.validate_members(&p, errors);
     }
 }
 
-fn v_FailedRemediationExceptionBatches(v: &Vec<FailedRemediationExceptionBatch>, path: &str, errors: &mut Vec<String>) {
+fn v_FailedRemediationExceptionBatches(
+    v: &Vec<FailedRemediationExceptionBatch>,
+    path: &crate::rt::Path<'_>,
+    errors: &mut Vec<String>,
+) {
     for (i, item) in v.iter().enumerate() {
-        let p = crate::rt::list_item_path(path, i);
+        let p = crate::rt::Path::Item(path, i);
         item.validate_members(&p, errors);
     }
 }
 
-fn v_Limit(v: &i32, path: &str, errors: &mut Vec<String>) {
+fn v_Limit(v: &i32, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     crate::rt::check_range(errors, path, i64::from(*v), Some(0), Some(100));
 }
 
-fn v_MaximumExecutionFrequency(v: &MaximumExecutionFrequency, path: &str, errors: &mut Vec<String>) {
+fn v_MaximumExecutionFrequency(v: &MaximumExecutionFrequency, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     crate::rt::check_enum(errors, path, v);
 }
 
-fn v_MessageType(v: &MessageType, path: &str, errors: &mut Vec<String>) {
+fn v_MessageType(v: &MessageType, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     crate::rt::check_enum(errors, path, v);
 }
 
-fn v_Owner(v: &Owner, path: &str, errors: &mut Vec<String>) {
+fn v_Owner(v: &Owner, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     crate::rt::check_enum(errors, path, v);
 }
 
-fn v_Percentage(v: &i32, path: &str, errors: &mut Vec<String>) {
+fn v_Percentage(v: &i32, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     crate::rt::check_range(errors, path, i64::from(*v), Some(1), Some(100));
 }
 
-fn v_PolicyRuntime(v: &String, path: &str, errors: &mut Vec<String>) {
+fn v_PolicyRuntime(v: &String, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     let s = v.as_str();
     crate::rt::check_str_len(errors, path, s, Some(1), Some(64));
     crate::rt::check_pattern(errors, path, s, &RE_3, PATTERNS[3].0);
 }
 
-fn v_PolicyText(v: &String, path: &str, errors: &mut Vec<String>) {
+fn v_PolicyText(v: &String, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     let s = v.as_str();
     crate::rt::check_str_len(errors, path, s, None, Some(10000));
 }
 
-fn v_RecordingFrequency(v: &RecordingFrequency, path: &str, errors: &mut Vec<String>) {
+fn v_RecordingFrequency(v: &RecordingFrequency, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     crate::rt::check_enum(errors, path, v);
 }
 
-fn v_ReevaluateConfigRuleNames(v: &Vec<String>, path: &str, errors: &mut Vec<String>) {
+fn v_ReevaluateConfigRuleNames(v: &Vec<String>, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     crate::rt::check_len(errors, path, v, v.len(), Some(1), Some(25));
     for (i, item) in v.iter().enumerate() {
-        let p = crate::rt::list_item_path(path, i);
+        let p = crate::rt::Path::Item(path, i);
         v_ConfigRuleName(item, &p, errors);
     }
 }
 
-fn v_RelationshipList(v: &Vec<Relationship>, path: &str, errors: &mut Vec<String>) {
+fn v_RelationshipList(v: &Vec<Relationship>, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     for (i, item) in v.iter().enumerate() {
-        let p = crate::rt::list_item_path(path, i);
+        let p = crate::rt::Path::Item(path, i);
         item.validate_members(&p, errors);
     }
 }
 
-fn v_RemediationConfigurations(v: &Vec<RemediationConfiguration>, path: &str, errors: &mut Vec<String>) {
+fn v_RemediationConfigurations(
+    v: &Vec<RemediationConfiguration>,
+    path: &crate::rt::Path<'_>,
+    errors: &mut Vec<String>,
+) {
     crate::rt::check_len(errors, path, v, v.len(), None, Some(25));
     for (i, item) in v.iter().enumerate() {
-        let p = crate::rt::list_item_path(path, i);
+        let p = crate::rt::Path::Item(path, i);
         item.validate_members(&p, errors);
     }
 }
 
-fn v_RemediationExceptionResourceKeys(v: &Vec<RemediationExceptionResourceKey>, path: &str, errors: &mut Vec<String>) {
+fn v_RemediationExceptionResourceKeys(
+    v: &Vec<RemediationExceptionResourceKey>,
+    path: &crate::rt::Path<'_>,
+    errors: &mut Vec<String>,
+) {
     crate::rt::check_len(errors, path, v, v.len(), Some(1), Some(100));
     for (i, item) in v.iter().enumerate() {
-        let p = crate::rt::list_item_path(path, i);
+        let p = crate::rt::Path::Item(path, i);
         item.validate_members(&p, errors);
     }
 }
 
-fn v_RemediationExceptions(v: &Vec<RemediationException>, path: &str, errors: &mut Vec<String>) {
+fn v_RemediationExceptions(v: &Vec<RemediationException>, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     crate::rt::check_len(errors, path, v, v.len(), None, Some(25));
     for (i, item) in v.iter().enumerate() {
-        let p = crate::rt::list_item_path(path, i);
+        let p = crate::rt::Path::Item(path, i);
         item.validate_members(&p, errors);
     }
 }
 
-fn v_RemediationExecutionState(v: &RemediationExecutionState, path: &str, errors: &mut Vec<String>) {
+fn v_RemediationExecutionState(v: &RemediationExecutionState, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     crate::rt::check_enum(errors, path, v);
 }
 
-fn v_RemediationExecutionStatuses(v: &Vec<RemediationExecutionStatus>, path: &str, errors: &mut Vec<String>) {
+fn v_RemediationExecutionStatuses(
+    v: &Vec<RemediationExecutionStatus>,
+    path: &crate::rt::Path<'_>,
+    errors: &mut Vec<String>,
+) {
     for (i, item) in v.iter().enumerate() {
-        let p = crate::rt::list_item_path(path, i);
+        let p = crate::rt::Path::Item(path, i);
         item.validate_members(&p, errors);
     }
 }
 
-fn v_RemediationExecutionStepState(v: &RemediationExecutionStepState, path: &str, errors: &mut Vec<String>) {
+fn v_RemediationExecutionStepState(
+    v: &RemediationExecutionStepState,
+    path: &crate::rt::Path<'_>,
+    errors: &mut Vec<String>,
+) {
     crate::rt::check_enum(errors, path, v);
 }
 
-fn v_RemediationExecutionSteps(v: &Vec<RemediationExecutionStep>, path: &str, errors: &mut Vec<String>) {
+fn v_RemediationExecutionSteps(
+    v: &Vec<RemediationExecutionStep>,
+    path: &crate::rt::Path<'_>,
+    errors: &mut Vec<String>,
+) {
     for (i, item) in v.iter().enumerate() {
-        let p = crate::rt::list_item_path(path, i);
+        let p = crate::rt::Path::Item(path, i);
         item.validate_members(&p, errors);
     }
 }
 
-fn v_RemediationParameters(v: &BTreeMap<String, RemediationParameterValue>, path: &str, errors: &mut Vec<String>) {
+fn v_RemediationParameters(
+    v: &BTreeMap<String, RemediationParameterValue>,
+    path: &crate::rt::Path<'_>,
+    errors: &mut Vec<String>,
+) {
     crate::rt::check_len(errors, path, v, v.len(), None, Some(25));
     if v.keys().any(|k| {
         let s = k.as_str();
@@ -4283,156 +4319,156 @@ fn v_RemediationParameters(v: &BTreeMap<String, RemediationParameterValue>, path
         );
     }
     for (k, item) in v {
-        let p = crate::rt::map_value_path(path, k);
+        let p = crate::rt::Path::Value(path, k);
         item.validate_members(&p, errors);
     }
 }
 
-fn v_RemediationTargetType(v: &RemediationTargetType, path: &str, errors: &mut Vec<String>) {
+fn v_RemediationTargetType(v: &RemediationTargetType, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     crate::rt::check_enum(errors, path, v);
 }
 
-fn v_ResourceEvaluationId(v: &String, path: &str, errors: &mut Vec<String>) {
+fn v_ResourceEvaluationId(v: &String, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     let s = v.as_str();
     crate::rt::check_str_len(errors, path, s, Some(1), Some(128));
 }
 
-fn v_ResourceId(v: &String, path: &str, errors: &mut Vec<String>) {
+fn v_ResourceId(v: &String, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     let s = v.as_str();
     crate::rt::check_str_len(errors, path, s, Some(1), Some(768));
 }
 
-fn v_ResourceIdList(v: &Vec<String>, path: &str, errors: &mut Vec<String>) {
+fn v_ResourceIdList(v: &Vec<String>, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     for (i, item) in v.iter().enumerate() {
-        let p = crate::rt::list_item_path(path, i);
+        let p = crate::rt::Path::Item(path, i);
         v_ResourceId(item, &p, errors);
     }
 }
 
-fn v_ResourceIdentifierList(v: &Vec<ResourceIdentifier>, path: &str, errors: &mut Vec<String>) {
+fn v_ResourceIdentifierList(v: &Vec<ResourceIdentifier>, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     for (i, item) in v.iter().enumerate() {
-        let p = crate::rt::list_item_path(path, i);
+        let p = crate::rt::Path::Item(path, i);
         item.validate_members(&p, errors);
     }
 }
 
-fn v_ResourceKeys(v: &Vec<ResourceKey>, path: &str, errors: &mut Vec<String>) {
+fn v_ResourceKeys(v: &Vec<ResourceKey>, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     crate::rt::check_len(errors, path, v, v.len(), Some(1), Some(100));
     for (i, item) in v.iter().enumerate() {
-        let p = crate::rt::list_item_path(path, i);
+        let p = crate::rt::Path::Item(path, i);
         item.validate_members(&p, errors);
     }
 }
 
-fn v_ResourceType(v: &ResourceType, path: &str, errors: &mut Vec<String>) {
+fn v_ResourceType(v: &ResourceType, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     crate::rt::check_enum(errors, path, v);
 }
 
-fn v_ResourceTypeString(v: &String, path: &str, errors: &mut Vec<String>) {
+fn v_ResourceTypeString(v: &String, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     let s = v.as_str();
     crate::rt::check_str_len(errors, path, s, Some(1), Some(196));
 }
 
-fn v_ResourceTypes(v: &Vec<String>, path: &str, errors: &mut Vec<String>) {
+fn v_ResourceTypes(v: &Vec<String>, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     crate::rt::check_len(errors, path, v, v.len(), None, Some(20));
     for (i, item) in v.iter().enumerate() {
-        let p = crate::rt::list_item_path(path, i);
+        let p = crate::rt::Path::Item(path, i);
         v_StringWithCharLimit256(item, &p, errors);
     }
 }
 
-fn v_ResourceValueType(v: &ResourceValueType, path: &str, errors: &mut Vec<String>) {
+fn v_ResourceValueType(v: &ResourceValueType, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     crate::rt::check_enum(errors, path, v);
 }
 
-fn v_RuleEvaluationVisibility(v: &RuleEvaluationVisibility, path: &str, errors: &mut Vec<String>) {
+fn v_RuleEvaluationVisibility(v: &RuleEvaluationVisibility, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     crate::rt::check_enum(errors, path, v);
 }
 
-fn v_RuleLimit(v: &i32, path: &str, errors: &mut Vec<String>) {
+fn v_RuleLimit(v: &i32, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     crate::rt::check_range(errors, path, i64::from(*v), Some(0), Some(50));
 }
 
-fn v_SchemaVersionId(v: &String, path: &str, errors: &mut Vec<String>) {
+fn v_SchemaVersionId(v: &String, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     let s = v.as_str();
     crate::rt::check_str_len(errors, path, s, Some(1), Some(128));
     crate::rt::check_pattern(errors, path, s, &RE_1, PATTERNS[1].0);
 }
 
-fn v_ServicePrincipals(v: &Vec<String>, path: &str, errors: &mut Vec<String>) {
+fn v_ServicePrincipals(v: &Vec<String>, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     crate::rt::check_len(errors, path, v, v.len(), None, Some(100));
     for (i, item) in v.iter().enumerate() {
-        let p = crate::rt::list_item_path(path, i);
+        let p = crate::rt::Path::Item(path, i);
         v_StringWithCharLimit128(item, &p, errors);
     }
 }
 
-fn v_SourceDetails(v: &Vec<SourceDetail>, path: &str, errors: &mut Vec<String>) {
+fn v_SourceDetails(v: &Vec<SourceDetail>, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     crate::rt::check_len(errors, path, v, v.len(), None, Some(25));
     for (i, item) in v.iter().enumerate() {
-        let p = crate::rt::list_item_path(path, i);
+        let p = crate::rt::Path::Item(path, i);
         item.validate_members(&p, errors);
     }
 }
 
-fn v_StaticParameterValues(v: &Vec<String>, path: &str, errors: &mut Vec<String>) {
+fn v_StaticParameterValues(v: &Vec<String>, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     crate::rt::check_len(errors, path, v, v.len(), None, Some(25));
     for (i, item) in v.iter().enumerate() {
-        let p = crate::rt::list_item_path(path, i);
+        let p = crate::rt::Path::Item(path, i);
         v_StringWithCharLimit256(item, &p, errors);
     }
 }
 
-fn v_StringWithCharLimit1024(v: &String, path: &str, errors: &mut Vec<String>) {
+fn v_StringWithCharLimit1024(v: &String, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     let s = v.as_str();
     crate::rt::check_str_len(errors, path, s, Some(1), Some(1024));
 }
 
-fn v_StringWithCharLimit128(v: &String, path: &str, errors: &mut Vec<String>) {
+fn v_StringWithCharLimit128(v: &String, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     let s = v.as_str();
     crate::rt::check_str_len(errors, path, s, Some(1), Some(128));
 }
 
-fn v_StringWithCharLimit256(v: &String, path: &str, errors: &mut Vec<String>) {
+fn v_StringWithCharLimit256(v: &String, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     let s = v.as_str();
     crate::rt::check_str_len(errors, path, s, Some(1), Some(256));
 }
 
-fn v_StringWithCharLimit64(v: &String, path: &str, errors: &mut Vec<String>) {
+fn v_StringWithCharLimit64(v: &String, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     let s = v.as_str();
     crate::rt::check_str_len(errors, path, s, Some(1), Some(64));
 }
 
-fn v_TagKey(v: &String, path: &str, errors: &mut Vec<String>) {
+fn v_TagKey(v: &String, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     let s = v.as_str();
     crate::rt::check_str_len(errors, path, s, Some(1), Some(128));
 }
 
-fn v_TagKeyList(v: &Vec<String>, path: &str, errors: &mut Vec<String>) {
+fn v_TagKeyList(v: &Vec<String>, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     crate::rt::check_len(errors, path, v, v.len(), Some(1), Some(50));
     for (i, item) in v.iter().enumerate() {
-        let p = crate::rt::list_item_path(path, i);
+        let p = crate::rt::Path::Item(path, i);
         v_TagKey(item, &p, errors);
     }
 }
 
-fn v_TagList(v: &Vec<Tag>, path: &str, errors: &mut Vec<String>) {
+fn v_TagList(v: &Vec<Tag>, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     crate::rt::check_len(errors, path, v, v.len(), Some(1), Some(50));
     for (i, item) in v.iter().enumerate() {
-        let p = crate::rt::list_item_path(path, i);
+        let p = crate::rt::Path::Item(path, i);
         item.validate_members(&p, errors);
     }
 }
 
-fn v_TagValue(v: &String, path: &str, errors: &mut Vec<String>) {
+fn v_TagValue(v: &String, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     let s = v.as_str();
     crate::rt::check_str_len(errors, path, s, None, Some(256));
 }
 
-fn v_TagsList(v: &Vec<Tag>, path: &str, errors: &mut Vec<String>) {
+fn v_TagsList(v: &Vec<Tag>, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     crate::rt::check_len(errors, path, v, v.len(), None, Some(50));
     for (i, item) in v.iter().enumerate() {
-        let p = crate::rt::list_item_path(path, i);
+        let p = crate::rt::Path::Item(path, i);
         item.validate_members(&p, errors);
     }
 }

@@ -128,15 +128,15 @@ pub mod ssm;
 /// Validation of a decoded value against the model's constraints.
 ///
 /// Implemented (generated) by every structure. `path` is the path of the value
-/// itself (empty for a request), and violations are appended to `errors` as
+/// itself ([`rt::Path::Root`] for a request), and violations are appended to `errors` as
 /// complete message items (`Value ... at '...' failed to satisfy constraint: ...`).
 pub trait Validate {
     /// Appends every violation of this value's members (depth-first, model order).
-    fn validate_members(&self, path: &str, errors: &mut Vec<String>);
+    fn validate_members(&self, path: &rt::Path<'_>, errors: &mut Vec<String>);
 }
 
 impl<T: Validate + ?Sized> Validate for Box<T> {
-    fn validate_members(&self, path: &str, errors: &mut Vec<String>) {
+    fn validate_members(&self, path: &rt::Path<'_>, errors: &mut Vec<String>) {
         (**self).validate_members(path, errors);
     }
 }
@@ -238,7 +238,7 @@ pub fn validation_message(items: &[String]) -> Option<String> {
 /// Validates a (request) value, collecting all violations into one message.
 pub fn validate<T: Validate + ?Sized>(value: &T) -> Result<(), ValidationError> {
     let mut errors = Vec::new();
-    value.validate_members("", &mut errors);
+    value.validate_members(&rt::Path::Root, &mut errors);
     match validation_message(&errors) {
         None => Ok(()),
         Some(message) => Err(ValidationError { message }),

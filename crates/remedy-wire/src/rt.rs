@@ -18,33 +18,39 @@ fn unreachable_regex() -> regex::Regex {
     regex::Regex::new("").expect("the empty regex compiles")
 }
 
-/// Path of a member: `parent.name`, or `name` at the top level.
-pub fn member_path(parent: &str, name: &str) -> String {
-    if parent.is_empty() {
-        name.to_owned()
-    } else {
-        format!("{parent}.{name}")
+/// Where a value sits in the request, as AWS's messages name it: `parent.name` for a member
+/// (`name` at the top level), `path.N.member` for a list item (N from 1), `path.key.member` for a
+/// map value. Built on the stack as validation descends and rendered only when a constraint
+/// fails: a valid request allocates nothing for its paths (issue 7's profile found a path
+/// string formatted for every list item and member checked).
+#[derive(Clone, Copy, Debug)]
+pub enum Path<'a> {
+    Root,
+    Member(&'a Path<'a>, &'a str),
+    Item(&'a Path<'a>, usize),
+    Value(&'a Path<'a>, &'a str),
+}
+
+impl Display for Path<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Path::Root => Ok(()),
+            Path::Member(Path::Root, name) => f.write_str(name),
+            Path::Member(parent, name) => write!(f, "{parent}.{name}"),
+            Path::Item(parent, i) => write!(f, "{parent}.{}.member", i + 1),
+            Path::Value(parent, key) => write!(f, "{parent}.{key}.member"),
+        }
     }
 }
 
-/// Path of the list item at 0-based index `i`.
-pub fn list_item_path(path: &str, i: usize) -> String {
-    format!("{path}.{}.member", i + 1)
-}
-
-/// Path of a map value.
-pub fn map_value_path(path: &str, key: &str) -> String {
-    format!("{path}.{key}.member")
-}
-
-fn violation(errors: &mut Vec<String>, rendered: &str, path: &str, phrase: impl Display) {
+fn violation(errors: &mut Vec<String>, rendered: &str, path: &Path<'_>, phrase: impl Display) {
     errors.push(format!(
         "Value '{rendered}' at '{path}' failed to satisfy constraint: Member must {phrase}"
     ));
 }
 
 /// A required member is absent.
-pub fn required(errors: &mut Vec<String>, path: &str) {
+pub fn required(errors: &mut Vec<String>, path: &Path<'_>) {
     errors.push(format!(
         "Value null at '{path}' failed to satisfy constraint: Member must not be null"
     ));
@@ -52,7 +58,7 @@ pub fn required(errors: &mut Vec<String>, path: &str) {
 
 fn len_check(
     errors: &mut Vec<String>,
-    path: &str,
+    path: &Path<'_>,
     len: usize,
     min: Option<u64>,
     max: Option<u64>,
@@ -85,7 +91,7 @@ fn len_check(
 /// Length (in Unicode scalar values) of a string.
 pub fn check_str_len(
     errors: &mut Vec<String>,
-    path: &str,
+    path: &Path<'_>,
     s: &str,
     min: Option<u64>,
     max: Option<u64>,
@@ -96,7 +102,7 @@ pub fn check_str_len(
 /// Length of a list or map.
 pub fn check_len<T: Render + ?Sized>(
     errors: &mut Vec<String>,
-    path: &str,
+    path: &Path<'_>,
     v: &T,
     len: usize,
     min: Option<u64>,
@@ -108,7 +114,7 @@ pub fn check_len<T: Render + ?Sized>(
 /// Range of a number (integer, long or double).
 pub fn check_range<N: PartialOrd + Render + std::fmt::Display>(
     errors: &mut Vec<String>,
-    path: &str,
+    path: &Path<'_>,
     v: N,
     min: Option<N>,
     max: Option<N>,
@@ -129,7 +135,7 @@ pub fn check_range<N: PartialOrd + Render + std::fmt::Display>(
 /// Full-match regular expression.
 pub fn check_pattern(
     errors: &mut Vec<String>,
-    path: &str,
+    path: &Path<'_>,
     s: &str,
     re: &regex::Regex,
     pattern: &str,
@@ -145,7 +151,7 @@ pub fn check_pattern(
 }
 
 /// Enum membership.
-pub fn check_enum<E: WireEnum>(errors: &mut Vec<String>, path: &str, v: &E) {
+pub fn check_enum<E: WireEnum>(errors: &mut Vec<String>, path: &Path<'_>, v: &E) {
     if !v.is_known() {
         violation(
             errors,
@@ -159,7 +165,7 @@ pub fn check_enum<E: WireEnum>(errors: &mut Vec<String>, path: &str, v: &E) {
 /// Some map key violates the key shape's constraints (`constraints` is the `[...]` list).
 pub fn map_keys<T: Render + ?Sized>(
     errors: &mut Vec<String>,
-    path: &str,
+    path: &Path<'_>,
     v: &T,
     constraints: &str,
 ) {

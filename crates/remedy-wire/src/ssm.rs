@@ -456,8 +456,8 @@ pub struct Alarm {
 }
 
 impl crate::Validate for Alarm {
-    fn validate_members(&self, path: &str, errors: &mut Vec<String>) {
-        let p = crate::rt::member_path(path, "name");
+    fn validate_members(&self, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
+        let p = crate::rt::Path::Member(path, "name");
         match &self.name {
             Some(v) => v_AlarmName(v, &p, errors),
             None => crate::rt::required(errors, &p),
@@ -483,8 +483,8 @@ pub struct AlarmConfiguration {
 }
 
 impl crate::Validate for AlarmConfiguration {
-    fn validate_members(&self, path: &str, errors: &mut Vec<String>) {
-        let p = crate::rt::member_path(path, "alarms");
+    fn validate_members(&self, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
+        let p = crate::rt::Path::Member(path, "alarms");
         match &self.alarms {
             Some(v) => v_AlarmList(v, &p, errors),
             None => crate::rt::required(errors, &p),
@@ -510,13 +510,13 @@ pub struct AlarmStateInformation {
 }
 
 impl crate::Validate for AlarmStateInformation {
-    fn validate_members(&self, path: &str, errors: &mut Vec<String>) {
-        let p = crate::rt::member_path(path, "name");
+    fn validate_members(&self, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
+        let p = crate::rt::Path::Member(path, "name");
         match &self.name {
             Some(v) => v_AlarmName(v, &p, errors),
             None => crate::rt::required(errors, &p),
         }
-        let p = crate::rt::member_path(path, "state");
+        let p = crate::rt::Path::Member(path, "state");
         match &self.state {
             Some(v) => v_ExternalAlarmState(v, &p, errors),
             None => crate::rt::required(errors, &p),
@@ -551,17 +551,17 @@ pub struct AttachmentContent {
 }
 
 impl crate::Validate for AttachmentContent {
-    fn validate_members(&self, path: &str, errors: &mut Vec<String>) {
+    fn validate_members(&self, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
         if let Some(v) = &self.name {
-            let p = crate::rt::member_path(path, "name");
+            let p = crate::rt::Path::Member(path, "name");
             v_AttachmentName(v, &p, errors);
         }
         if let Some(v) = &self.hash {
-            let p = crate::rt::member_path(path, "hash");
+            let p = crate::rt::Path::Member(path, "hash");
             v_AttachmentHash(v, &p, errors);
         }
         if let Some(v) = &self.hash_type {
-            let p = crate::rt::member_path(path, "hashType");
+            let p = crate::rt::Path::Member(path, "hashType");
             v_AttachmentHashType(v, &p, errors);
         }
     }
@@ -582,9 +582,9 @@ pub struct AttachmentInformation {
 }
 
 impl crate::Validate for AttachmentInformation {
-    fn validate_members(&self, path: &str, errors: &mut Vec<String>) {
+    fn validate_members(&self, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
         if let Some(v) = &self.name {
-            let p = crate::rt::member_path(path, "name");
+            let p = crate::rt::Path::Member(path, "name");
             v_AttachmentName(v, &p, errors);
         }
     }
@@ -611,17 +611,17 @@ pub struct AttachmentsSource {
 }
 
 impl crate::Validate for AttachmentsSource {
-    fn validate_members(&self, path: &str, errors: &mut Vec<String>) {
+    fn validate_members(&self, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
         if let Some(v) = &self.key {
-            let p = crate::rt::member_path(path, "key");
+            let p = crate::rt::Path::Member(path, "key");
             v_AttachmentsSourceKey(v, &p, errors);
         }
         if let Some(v) = &self.values {
-            let p = crate::rt::member_path(path, "values");
+            let p = crate::rt::Path::Member(path, "values");
             v_AttachmentsSourceValues(v, &p, errors);
         }
         if let Some(v) = &self.name {
-            let p = crate::rt::member_path(path, "name");
+            let p = crate::rt::Path::Member(path, "name");
             v_AttachmentIdentifier(v, &p, errors);
         }
     }
@@ -750,93 +750,93 @@ pub struct AutomationExecution {
 }
 
 impl crate::Validate for AutomationExecution {
-    fn validate_members(&self, path: &str, errors: &mut Vec<String>) {
+    fn validate_members(&self, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
         if let Some(v) = &self.automation_execution_id {
-            let p = crate::rt::member_path(path, "automationExecutionId");
+            let p = crate::rt::Path::Member(path, "automationExecutionId");
             v_AutomationExecutionId(v, &p, errors);
         }
         if let Some(v) = &self.document_name {
-            let p = crate::rt::member_path(path, "documentName");
+            let p = crate::rt::Path::Member(path, "documentName");
             v_DocumentName(v, &p, errors);
         }
         if let Some(v) = &self.document_version {
-            let p = crate::rt::member_path(path, "documentVersion");
+            let p = crate::rt::Path::Member(path, "documentVersion");
             v_DocumentVersion(v, &p, errors);
         }
         if let Some(v) = &self.automation_execution_status {
-            let p = crate::rt::member_path(path, "automationExecutionStatus");
+            let p = crate::rt::Path::Member(path, "automationExecutionStatus");
             v_AutomationExecutionStatus(v, &p, errors);
         }
         if let Some(v) = &self.step_executions {
-            let p = crate::rt::member_path(path, "stepExecutions");
+            let p = crate::rt::Path::Member(path, "stepExecutions");
             v_StepExecutionList(v, &p, errors);
         }
         if let Some(v) = &self.parameters {
-            let p = crate::rt::member_path(path, "parameters");
+            let p = crate::rt::Path::Member(path, "parameters");
             v_AutomationParameterMap(v, &p, errors);
         }
         if let Some(v) = &self.outputs {
-            let p = crate::rt::member_path(path, "outputs");
+            let p = crate::rt::Path::Member(path, "outputs");
             v_AutomationParameterMap(v, &p, errors);
         }
         if let Some(v) = &self.mode {
-            let p = crate::rt::member_path(path, "mode");
+            let p = crate::rt::Path::Member(path, "mode");
             v_ExecutionMode(v, &p, errors);
         }
         if let Some(v) = &self.parent_automation_execution_id {
-            let p = crate::rt::member_path(path, "parentAutomationExecutionId");
+            let p = crate::rt::Path::Member(path, "parentAutomationExecutionId");
             v_AutomationExecutionId(v, &p, errors);
         }
         if let Some(v) = &self.target_parameter_name {
-            let p = crate::rt::member_path(path, "targetParameterName");
+            let p = crate::rt::Path::Member(path, "targetParameterName");
             v_AutomationParameterKey(v, &p, errors);
         }
         if let Some(v) = &self.targets {
-            let p = crate::rt::member_path(path, "targets");
+            let p = crate::rt::Path::Member(path, "targets");
             v_Targets(v, &p, errors);
         }
         if let Some(v) = &self.target_maps {
-            let p = crate::rt::member_path(path, "targetMaps");
+            let p = crate::rt::Path::Member(path, "targetMaps");
             v_TargetMaps(v, &p, errors);
         }
         if let Some(v) = &self.max_concurrency {
-            let p = crate::rt::member_path(path, "maxConcurrency");
+            let p = crate::rt::Path::Member(path, "maxConcurrency");
             v_MaxConcurrency(v, &p, errors);
         }
         if let Some(v) = &self.max_errors {
-            let p = crate::rt::member_path(path, "maxErrors");
+            let p = crate::rt::Path::Member(path, "maxErrors");
             v_MaxErrors(v, &p, errors);
         }
         if let Some(v) = &self.target_locations {
-            let p = crate::rt::member_path(path, "targetLocations");
+            let p = crate::rt::Path::Member(path, "targetLocations");
             v_TargetLocations(v, &p, errors);
         }
         if let Some(v) = &self.alarm_configuration {
-            let p = crate::rt::member_path(path, "alarmConfiguration");
+            let p = crate::rt::Path::Member(path, "alarmConfiguration");
             v.validate_members(&p, errors);
         }
         if let Some(v) = &self.triggered_alarms {
-            let p = crate::rt::member_path(path, "triggeredAlarms");
+            let p = crate::rt::Path::Member(path, "triggeredAlarms");
             v_AlarmStateInformationList(v, &p, errors);
         }
         if let Some(v) = &self.target_locations_url {
-            let p = crate::rt::member_path(path, "targetLocationsURL");
+            let p = crate::rt::Path::Member(path, "targetLocationsURL");
             v_TargetLocationsURL(v, &p, errors);
         }
         if let Some(v) = &self.automation_subtype {
-            let p = crate::rt::member_path(path, "automationSubtype");
+            let p = crate::rt::Path::Member(path, "automationSubtype");
             v_AutomationSubtype(v, &p, errors);
         }
         if let Some(v) = &self.runbooks {
-            let p = crate::rt::member_path(path, "runbooks");
+            let p = crate::rt::Path::Member(path, "runbooks");
             v_Runbooks(v, &p, errors);
         }
         if let Some(v) = &self.change_request_name {
-            let p = crate::rt::member_path(path, "changeRequestName");
+            let p = crate::rt::Path::Member(path, "changeRequestName");
             v_ChangeRequestName(v, &p, errors);
         }
         if let Some(v) = &self.variables {
-            let p = crate::rt::member_path(path, "variables");
+            let p = crate::rt::Path::Member(path, "variables");
             v_AutomationParameterMap(v, &p, errors);
         }
     }
@@ -860,13 +860,13 @@ pub struct AutomationExecutionFilter {
 }
 
 impl crate::Validate for AutomationExecutionFilter {
-    fn validate_members(&self, path: &str, errors: &mut Vec<String>) {
-        let p = crate::rt::member_path(path, "key");
+    fn validate_members(&self, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
+        let p = crate::rt::Path::Member(path, "key");
         match &self.key {
             Some(v) => v_AutomationExecutionFilterKey(v, &p, errors),
             None => crate::rt::required(errors, &p),
         }
-        let p = crate::rt::member_path(path, "values");
+        let p = crate::rt::Path::Member(path, "values");
         match &self.values {
             Some(v) => v_AutomationExecutionFilterValueList(v, &p, errors),
             None => crate::rt::required(errors, &p),
@@ -982,81 +982,81 @@ pub struct AutomationExecutionMetadata {
 }
 
 impl crate::Validate for AutomationExecutionMetadata {
-    fn validate_members(&self, path: &str, errors: &mut Vec<String>) {
+    fn validate_members(&self, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
         if let Some(v) = &self.automation_execution_id {
-            let p = crate::rt::member_path(path, "automationExecutionId");
+            let p = crate::rt::Path::Member(path, "automationExecutionId");
             v_AutomationExecutionId(v, &p, errors);
         }
         if let Some(v) = &self.document_name {
-            let p = crate::rt::member_path(path, "documentName");
+            let p = crate::rt::Path::Member(path, "documentName");
             v_DocumentName(v, &p, errors);
         }
         if let Some(v) = &self.document_version {
-            let p = crate::rt::member_path(path, "documentVersion");
+            let p = crate::rt::Path::Member(path, "documentVersion");
             v_DocumentVersion(v, &p, errors);
         }
         if let Some(v) = &self.automation_execution_status {
-            let p = crate::rt::member_path(path, "automationExecutionStatus");
+            let p = crate::rt::Path::Member(path, "automationExecutionStatus");
             v_AutomationExecutionStatus(v, &p, errors);
         }
         if let Some(v) = &self.outputs {
-            let p = crate::rt::member_path(path, "outputs");
+            let p = crate::rt::Path::Member(path, "outputs");
             v_AutomationParameterMap(v, &p, errors);
         }
         if let Some(v) = &self.mode {
-            let p = crate::rt::member_path(path, "mode");
+            let p = crate::rt::Path::Member(path, "mode");
             v_ExecutionMode(v, &p, errors);
         }
         if let Some(v) = &self.parent_automation_execution_id {
-            let p = crate::rt::member_path(path, "parentAutomationExecutionId");
+            let p = crate::rt::Path::Member(path, "parentAutomationExecutionId");
             v_AutomationExecutionId(v, &p, errors);
         }
         if let Some(v) = &self.target_parameter_name {
-            let p = crate::rt::member_path(path, "targetParameterName");
+            let p = crate::rt::Path::Member(path, "targetParameterName");
             v_AutomationParameterKey(v, &p, errors);
         }
         if let Some(v) = &self.targets {
-            let p = crate::rt::member_path(path, "targets");
+            let p = crate::rt::Path::Member(path, "targets");
             v_Targets(v, &p, errors);
         }
         if let Some(v) = &self.target_maps {
-            let p = crate::rt::member_path(path, "targetMaps");
+            let p = crate::rt::Path::Member(path, "targetMaps");
             v_TargetMaps(v, &p, errors);
         }
         if let Some(v) = &self.max_concurrency {
-            let p = crate::rt::member_path(path, "maxConcurrency");
+            let p = crate::rt::Path::Member(path, "maxConcurrency");
             v_MaxConcurrency(v, &p, errors);
         }
         if let Some(v) = &self.max_errors {
-            let p = crate::rt::member_path(path, "maxErrors");
+            let p = crate::rt::Path::Member(path, "maxErrors");
             v_MaxErrors(v, &p, errors);
         }
         if let Some(v) = &self.automation_type {
-            let p = crate::rt::member_path(path, "automationType");
+            let p = crate::rt::Path::Member(path, "automationType");
             v_AutomationType(v, &p, errors);
         }
         if let Some(v) = &self.alarm_configuration {
-            let p = crate::rt::member_path(path, "alarmConfiguration");
+            let p = crate::rt::Path::Member(path, "alarmConfiguration");
             v.validate_members(&p, errors);
         }
         if let Some(v) = &self.triggered_alarms {
-            let p = crate::rt::member_path(path, "triggeredAlarms");
+            let p = crate::rt::Path::Member(path, "triggeredAlarms");
             v_AlarmStateInformationList(v, &p, errors);
         }
         if let Some(v) = &self.target_locations_url {
-            let p = crate::rt::member_path(path, "targetLocationsURL");
+            let p = crate::rt::Path::Member(path, "targetLocationsURL");
             v_TargetLocationsURL(v, &p, errors);
         }
         if let Some(v) = &self.automation_subtype {
-            let p = crate::rt::member_path(path, "automationSubtype");
+            let p = crate::rt::Path::Member(path, "automationSubtype");
             v_AutomationSubtype(v, &p, errors);
         }
         if let Some(v) = &self.runbooks {
-            let p = crate::rt::member_path(path, "runbooks");
+            let p = crate::rt::Path::Member(path, "runbooks");
             v_Runbooks(v, &p, errors);
         }
         if let Some(v) = &self.change_request_name {
-            let p = crate::rt::member_path(path, "changeRequestName");
+            let p = crate::rt::Path::Member(path, "changeRequestName");
             v_ChangeRequestName(v, &p, errors);
         }
     }
@@ -1107,51 +1107,51 @@ pub struct CreateDocumentRequest {
 }
 
 impl crate::Validate for CreateDocumentRequest {
-    fn validate_members(&self, path: &str, errors: &mut Vec<String>) {
-        let p = crate::rt::member_path(path, "content");
+    fn validate_members(&self, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
+        let p = crate::rt::Path::Member(path, "content");
         match &self.content {
             Some(v) => v_DocumentContent(v, &p, errors),
             None => crate::rt::required(errors, &p),
         }
         if let Some(v) = &self.requires {
-            let p = crate::rt::member_path(path, "requires");
+            let p = crate::rt::Path::Member(path, "requires");
             v_DocumentRequiresList(v, &p, errors);
         }
         if let Some(v) = &self.attachments {
-            let p = crate::rt::member_path(path, "attachments");
+            let p = crate::rt::Path::Member(path, "attachments");
             v_AttachmentsSourceList(v, &p, errors);
         }
-        let p = crate::rt::member_path(path, "name");
+        let p = crate::rt::Path::Member(path, "name");
         match &self.name {
             Some(v) => v_DocumentName(v, &p, errors),
             None => crate::rt::required(errors, &p),
         }
         if let Some(v) = &self.display_name {
-            let p = crate::rt::member_path(path, "displayName");
+            let p = crate::rt::Path::Member(path, "displayName");
             v_DocumentDisplayName(v, &p, errors);
         }
         if let Some(v) = &self.version_name {
-            let p = crate::rt::member_path(path, "versionName");
+            let p = crate::rt::Path::Member(path, "versionName");
             v_DocumentVersionName(v, &p, errors);
         }
         if let Some(v) = &self.document_type {
-            let p = crate::rt::member_path(path, "documentType");
+            let p = crate::rt::Path::Member(path, "documentType");
             v_DocumentType(v, &p, errors);
         }
         if let Some(v) = &self.document_format {
-            let p = crate::rt::member_path(path, "documentFormat");
+            let p = crate::rt::Path::Member(path, "documentFormat");
             v_DocumentFormat(v, &p, errors);
         }
         if let Some(v) = &self.target_type {
-            let p = crate::rt::member_path(path, "targetType");
+            let p = crate::rt::Path::Member(path, "targetType");
             v_TargetType(v, &p, errors);
         }
         if let Some(v) = &self.tags {
-            let p = crate::rt::member_path(path, "tags");
+            let p = crate::rt::Path::Member(path, "tags");
             v_TagList(v, &p, errors);
         }
         if let Some(v) = &self.cloud_providers {
-            let p = crate::rt::member_path(path, "cloudProviders");
+            let p = crate::rt::Path::Member(path, "cloudProviders");
             v_CloudProviderList(v, &p, errors);
         }
     }
@@ -1172,9 +1172,9 @@ pub struct CreateDocumentResult {
 }
 
 impl crate::Validate for CreateDocumentResult {
-    fn validate_members(&self, path: &str, errors: &mut Vec<String>) {
+    fn validate_members(&self, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
         if let Some(v) = &self.document_description {
-            let p = crate::rt::member_path(path, "documentDescription");
+            let p = crate::rt::Path::Member(path, "documentDescription");
             v.validate_members(&p, errors);
         }
     }
@@ -1204,18 +1204,18 @@ pub struct DeleteDocumentRequest {
 }
 
 impl crate::Validate for DeleteDocumentRequest {
-    fn validate_members(&self, path: &str, errors: &mut Vec<String>) {
-        let p = crate::rt::member_path(path, "name");
+    fn validate_members(&self, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
+        let p = crate::rt::Path::Member(path, "name");
         match &self.name {
             Some(v) => v_DocumentName(v, &p, errors),
             None => crate::rt::required(errors, &p),
         }
         if let Some(v) = &self.document_version {
-            let p = crate::rt::member_path(path, "documentVersion");
+            let p = crate::rt::Path::Member(path, "documentVersion");
             v_DocumentVersion(v, &p, errors);
         }
         if let Some(v) = &self.version_name {
-            let p = crate::rt::member_path(path, "versionName");
+            let p = crate::rt::Path::Member(path, "versionName");
             v_DocumentVersionName(v, &p, errors);
         }
     }
@@ -1232,7 +1232,7 @@ impl crate::Render for DeleteDocumentRequest {
 pub struct DeleteDocumentResult {}
 
 impl crate::Validate for DeleteDocumentResult {
-    fn validate_members(&self, _path: &str, _errors: &mut Vec<String>) {}
+    fn validate_members(&self, _path: &crate::rt::Path<'_>, _errors: &mut Vec<String>) {}
 }
 
 impl crate::Render for DeleteDocumentResult {
@@ -1256,13 +1256,13 @@ pub struct DescribeAutomationExecutionsRequest {
 }
 
 impl crate::Validate for DescribeAutomationExecutionsRequest {
-    fn validate_members(&self, path: &str, errors: &mut Vec<String>) {
+    fn validate_members(&self, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
         if let Some(v) = &self.filters {
-            let p = crate::rt::member_path(path, "filters");
+            let p = crate::rt::Path::Member(path, "filters");
             v_AutomationExecutionFilterList(v, &p, errors);
         }
         if let Some(v) = &self.max_results {
-            let p = crate::rt::member_path(path, "maxResults");
+            let p = crate::rt::Path::Member(path, "maxResults");
             v_MaxResults(v, &p, errors);
         }
     }
@@ -1286,9 +1286,9 @@ pub struct DescribeAutomationExecutionsResult {
 }
 
 impl crate::Validate for DescribeAutomationExecutionsResult {
-    fn validate_members(&self, path: &str, errors: &mut Vec<String>) {
+    fn validate_members(&self, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
         if let Some(v) = &self.automation_execution_metadata_list {
-            let p = crate::rt::member_path(path, "automationExecutionMetadataList");
+            let p = crate::rt::Path::Member(path, "automationExecutionMetadataList");
             v_AutomationExecutionMetadataList(v, &p, errors);
         }
     }
@@ -1321,18 +1321,18 @@ pub struct DescribeAutomationStepExecutionsRequest {
 }
 
 impl crate::Validate for DescribeAutomationStepExecutionsRequest {
-    fn validate_members(&self, path: &str, errors: &mut Vec<String>) {
-        let p = crate::rt::member_path(path, "automationExecutionId");
+    fn validate_members(&self, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
+        let p = crate::rt::Path::Member(path, "automationExecutionId");
         match &self.automation_execution_id {
             Some(v) => v_AutomationExecutionId(v, &p, errors),
             None => crate::rt::required(errors, &p),
         }
         if let Some(v) = &self.filters {
-            let p = crate::rt::member_path(path, "filters");
+            let p = crate::rt::Path::Member(path, "filters");
             v_StepExecutionFilterList(v, &p, errors);
         }
         if let Some(v) = &self.max_results {
-            let p = crate::rt::member_path(path, "maxResults");
+            let p = crate::rt::Path::Member(path, "maxResults");
             v_MaxResults(v, &p, errors);
         }
     }
@@ -1356,9 +1356,9 @@ pub struct DescribeAutomationStepExecutionsResult {
 }
 
 impl crate::Validate for DescribeAutomationStepExecutionsResult {
-    fn validate_members(&self, path: &str, errors: &mut Vec<String>) {
+    fn validate_members(&self, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
         if let Some(v) = &self.step_executions {
-            let p = crate::rt::member_path(path, "stepExecutions");
+            let p = crate::rt::Path::Member(path, "stepExecutions");
             v_StepExecutionList(v, &p, errors);
         }
     }
@@ -1385,18 +1385,18 @@ pub struct DescribeDocumentRequest {
 }
 
 impl crate::Validate for DescribeDocumentRequest {
-    fn validate_members(&self, path: &str, errors: &mut Vec<String>) {
-        let p = crate::rt::member_path(path, "name");
+    fn validate_members(&self, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
+        let p = crate::rt::Path::Member(path, "name");
         match &self.name {
             Some(v) => v_DocumentARN(v, &p, errors),
             None => crate::rt::required(errors, &p),
         }
         if let Some(v) = &self.document_version {
-            let p = crate::rt::member_path(path, "documentVersion");
+            let p = crate::rt::Path::Member(path, "documentVersion");
             v_DocumentVersion(v, &p, errors);
         }
         if let Some(v) = &self.version_name {
-            let p = crate::rt::member_path(path, "versionName");
+            let p = crate::rt::Path::Member(path, "versionName");
             v_DocumentVersionName(v, &p, errors);
         }
     }
@@ -1417,9 +1417,9 @@ pub struct DescribeDocumentResult {
 }
 
 impl crate::Validate for DescribeDocumentResult {
-    fn validate_members(&self, path: &str, errors: &mut Vec<String>) {
+    fn validate_members(&self, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
         if let Some(v) = &self.document {
-            let p = crate::rt::member_path(path, "document");
+            let p = crate::rt::Path::Member(path, "document");
             v.validate_members(&p, errors);
         }
     }
@@ -1446,17 +1446,17 @@ pub struct DocumentDefaultVersionDescription {
 }
 
 impl crate::Validate for DocumentDefaultVersionDescription {
-    fn validate_members(&self, path: &str, errors: &mut Vec<String>) {
+    fn validate_members(&self, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
         if let Some(v) = &self.name {
-            let p = crate::rt::member_path(path, "name");
+            let p = crate::rt::Path::Member(path, "name");
             v_DocumentName(v, &p, errors);
         }
         if let Some(v) = &self.default_version {
-            let p = crate::rt::member_path(path, "defaultVersion");
+            let p = crate::rt::Path::Member(path, "defaultVersion");
             v_DocumentVersion(v, &p, errors);
         }
         if let Some(v) = &self.default_version_name {
-            let p = crate::rt::member_path(path, "defaultVersionName");
+            let p = crate::rt::Path::Member(path, "defaultVersionName");
             v_DocumentVersionName(v, &p, errors);
         }
     }
@@ -1567,105 +1567,105 @@ pub struct DocumentDescription {
 }
 
 impl crate::Validate for DocumentDescription {
-    fn validate_members(&self, path: &str, errors: &mut Vec<String>) {
+    fn validate_members(&self, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
         if let Some(v) = &self.hash {
-            let p = crate::rt::member_path(path, "hash");
+            let p = crate::rt::Path::Member(path, "hash");
             v_DocumentHash(v, &p, errors);
         }
         if let Some(v) = &self.hash_type {
-            let p = crate::rt::member_path(path, "hashType");
+            let p = crate::rt::Path::Member(path, "hashType");
             v_DocumentHashType(v, &p, errors);
         }
         if let Some(v) = &self.name {
-            let p = crate::rt::member_path(path, "name");
+            let p = crate::rt::Path::Member(path, "name");
             v_DocumentARN(v, &p, errors);
         }
         if let Some(v) = &self.display_name {
-            let p = crate::rt::member_path(path, "displayName");
+            let p = crate::rt::Path::Member(path, "displayName");
             v_DocumentDisplayName(v, &p, errors);
         }
         if let Some(v) = &self.version_name {
-            let p = crate::rt::member_path(path, "versionName");
+            let p = crate::rt::Path::Member(path, "versionName");
             v_DocumentVersionName(v, &p, errors);
         }
         if let Some(v) = &self.status {
-            let p = crate::rt::member_path(path, "status");
+            let p = crate::rt::Path::Member(path, "status");
             v_DocumentStatus(v, &p, errors);
         }
         if let Some(v) = &self.document_version {
-            let p = crate::rt::member_path(path, "documentVersion");
+            let p = crate::rt::Path::Member(path, "documentVersion");
             v_DocumentVersion(v, &p, errors);
         }
         if let Some(v) = &self.parameters {
-            let p = crate::rt::member_path(path, "parameters");
+            let p = crate::rt::Path::Member(path, "parameters");
             v_DocumentParameterList(v, &p, errors);
         }
         if let Some(v) = &self.platform_types {
-            let p = crate::rt::member_path(path, "platformTypes");
+            let p = crate::rt::Path::Member(path, "platformTypes");
             v_PlatformTypeList(v, &p, errors);
         }
         if let Some(v) = &self.document_type {
-            let p = crate::rt::member_path(path, "documentType");
+            let p = crate::rt::Path::Member(path, "documentType");
             v_DocumentType(v, &p, errors);
         }
         if let Some(v) = &self.schema_version {
-            let p = crate::rt::member_path(path, "schemaVersion");
+            let p = crate::rt::Path::Member(path, "schemaVersion");
             v_DocumentSchemaVersion(v, &p, errors);
         }
         if let Some(v) = &self.latest_version {
-            let p = crate::rt::member_path(path, "latestVersion");
+            let p = crate::rt::Path::Member(path, "latestVersion");
             v_DocumentVersion(v, &p, errors);
         }
         if let Some(v) = &self.default_version {
-            let p = crate::rt::member_path(path, "defaultVersion");
+            let p = crate::rt::Path::Member(path, "defaultVersion");
             v_DocumentVersion(v, &p, errors);
         }
         if let Some(v) = &self.document_format {
-            let p = crate::rt::member_path(path, "documentFormat");
+            let p = crate::rt::Path::Member(path, "documentFormat");
             v_DocumentFormat(v, &p, errors);
         }
         if let Some(v) = &self.target_type {
-            let p = crate::rt::member_path(path, "targetType");
+            let p = crate::rt::Path::Member(path, "targetType");
             v_TargetType(v, &p, errors);
         }
         if let Some(v) = &self.tags {
-            let p = crate::rt::member_path(path, "tags");
+            let p = crate::rt::Path::Member(path, "tags");
             v_TagList(v, &p, errors);
         }
         if let Some(v) = &self.attachments_information {
-            let p = crate::rt::member_path(path, "attachmentsInformation");
+            let p = crate::rt::Path::Member(path, "attachmentsInformation");
             v_AttachmentInformationList(v, &p, errors);
         }
         if let Some(v) = &self.requires {
-            let p = crate::rt::member_path(path, "requires");
+            let p = crate::rt::Path::Member(path, "requires");
             v_DocumentRequiresList(v, &p, errors);
         }
         if let Some(v) = &self.review_information {
-            let p = crate::rt::member_path(path, "reviewInformation");
+            let p = crate::rt::Path::Member(path, "reviewInformation");
             v_ReviewInformationList(v, &p, errors);
         }
         if let Some(v) = &self.approved_version {
-            let p = crate::rt::member_path(path, "approvedVersion");
+            let p = crate::rt::Path::Member(path, "approvedVersion");
             v_DocumentVersion(v, &p, errors);
         }
         if let Some(v) = &self.pending_review_version {
-            let p = crate::rt::member_path(path, "pendingReviewVersion");
+            let p = crate::rt::Path::Member(path, "pendingReviewVersion");
             v_DocumentVersion(v, &p, errors);
         }
         if let Some(v) = &self.review_status {
-            let p = crate::rt::member_path(path, "reviewStatus");
+            let p = crate::rt::Path::Member(path, "reviewStatus");
             v_ReviewStatus(v, &p, errors);
         }
         if let Some(v) = &self.category {
-            let p = crate::rt::member_path(path, "category");
+            let p = crate::rt::Path::Member(path, "category");
             v_CategoryList(v, &p, errors);
         }
         if let Some(v) = &self.category_enum {
-            let p = crate::rt::member_path(path, "categoryEnum");
+            let p = crate::rt::Path::Member(path, "categoryEnum");
             v_CategoryEnumList(v, &p, errors);
         }
         if let Some(v) = &self.cloud_providers {
-            let p = crate::rt::member_path(path, "cloudProviders");
+            let p = crate::rt::Path::Member(path, "cloudProviders");
             v_CloudProviderList(v, &p, errors);
         }
     }
@@ -1689,13 +1689,13 @@ pub struct DocumentFilter {
 }
 
 impl crate::Validate for DocumentFilter {
-    fn validate_members(&self, path: &str, errors: &mut Vec<String>) {
-        let p = crate::rt::member_path(path, "key");
+    fn validate_members(&self, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
+        let p = crate::rt::Path::Member(path, "key");
         match &self.key {
             Some(v) => v_DocumentFilterKey(v, &p, errors),
             None => crate::rt::required(errors, &p),
         }
-        let p = crate::rt::member_path(path, "value");
+        let p = crate::rt::Path::Member(path, "value");
         match &self.value {
             Some(v) => v_DocumentFilterValue(v, &p, errors),
             None => crate::rt::required(errors, &p),
@@ -1763,57 +1763,57 @@ pub struct DocumentIdentifier {
 }
 
 impl crate::Validate for DocumentIdentifier {
-    fn validate_members(&self, path: &str, errors: &mut Vec<String>) {
+    fn validate_members(&self, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
         if let Some(v) = &self.name {
-            let p = crate::rt::member_path(path, "name");
+            let p = crate::rt::Path::Member(path, "name");
             v_DocumentARN(v, &p, errors);
         }
         if let Some(v) = &self.display_name {
-            let p = crate::rt::member_path(path, "displayName");
+            let p = crate::rt::Path::Member(path, "displayName");
             v_DocumentDisplayName(v, &p, errors);
         }
         if let Some(v) = &self.version_name {
-            let p = crate::rt::member_path(path, "versionName");
+            let p = crate::rt::Path::Member(path, "versionName");
             v_DocumentVersionName(v, &p, errors);
         }
         if let Some(v) = &self.platform_types {
-            let p = crate::rt::member_path(path, "platformTypes");
+            let p = crate::rt::Path::Member(path, "platformTypes");
             v_PlatformTypeList(v, &p, errors);
         }
         if let Some(v) = &self.document_version {
-            let p = crate::rt::member_path(path, "documentVersion");
+            let p = crate::rt::Path::Member(path, "documentVersion");
             v_DocumentVersion(v, &p, errors);
         }
         if let Some(v) = &self.document_type {
-            let p = crate::rt::member_path(path, "documentType");
+            let p = crate::rt::Path::Member(path, "documentType");
             v_DocumentType(v, &p, errors);
         }
         if let Some(v) = &self.schema_version {
-            let p = crate::rt::member_path(path, "schemaVersion");
+            let p = crate::rt::Path::Member(path, "schemaVersion");
             v_DocumentSchemaVersion(v, &p, errors);
         }
         if let Some(v) = &self.document_format {
-            let p = crate::rt::member_path(path, "documentFormat");
+            let p = crate::rt::Path::Member(path, "documentFormat");
             v_DocumentFormat(v, &p, errors);
         }
         if let Some(v) = &self.target_type {
-            let p = crate::rt::member_path(path, "targetType");
+            let p = crate::rt::Path::Member(path, "targetType");
             v_TargetType(v, &p, errors);
         }
         if let Some(v) = &self.tags {
-            let p = crate::rt::member_path(path, "tags");
+            let p = crate::rt::Path::Member(path, "tags");
             v_TagList(v, &p, errors);
         }
         if let Some(v) = &self.requires {
-            let p = crate::rt::member_path(path, "requires");
+            let p = crate::rt::Path::Member(path, "requires");
             v_DocumentRequiresList(v, &p, errors);
         }
         if let Some(v) = &self.review_status {
-            let p = crate::rt::member_path(path, "reviewStatus");
+            let p = crate::rt::Path::Member(path, "reviewStatus");
             v_ReviewStatus(v, &p, errors);
         }
         if let Some(v) = &self.cloud_providers {
-            let p = crate::rt::member_path(path, "cloudProviders");
+            let p = crate::rt::Path::Member(path, "cloudProviders");
             v_CloudProviderList(v, &p, errors);
         }
     }
@@ -1837,13 +1837,13 @@ pub struct DocumentKeyValuesFilter {
 }
 
 impl crate::Validate for DocumentKeyValuesFilter {
-    fn validate_members(&self, path: &str, errors: &mut Vec<String>) {
+    fn validate_members(&self, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
         if let Some(v) = &self.key {
-            let p = crate::rt::member_path(path, "key");
+            let p = crate::rt::Path::Member(path, "key");
             v_DocumentKeyValuesFilterKey(v, &p, errors);
         }
         if let Some(v) = &self.values {
-            let p = crate::rt::member_path(path, "values");
+            let p = crate::rt::Path::Member(path, "values");
             v_DocumentKeyValuesFilterValues(v, &p, errors);
         }
     }
@@ -1873,9 +1873,9 @@ pub struct DocumentParameter {
 }
 
 impl crate::Validate for DocumentParameter {
-    fn validate_members(&self, path: &str, errors: &mut Vec<String>) {
+    fn validate_members(&self, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
         if let Some(v) = &self.r#type {
-            let p = crate::rt::member_path(path, "type");
+            let p = crate::rt::Path::Member(path, "type");
             v_DocumentParameterType(v, &p, errors);
         }
     }
@@ -1905,22 +1905,22 @@ pub struct DocumentRequires {
 }
 
 impl crate::Validate for DocumentRequires {
-    fn validate_members(&self, path: &str, errors: &mut Vec<String>) {
-        let p = crate::rt::member_path(path, "name");
+    fn validate_members(&self, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
+        let p = crate::rt::Path::Member(path, "name");
         match &self.name {
             Some(v) => v_DocumentARN(v, &p, errors),
             None => crate::rt::required(errors, &p),
         }
         if let Some(v) = &self.version {
-            let p = crate::rt::member_path(path, "version");
+            let p = crate::rt::Path::Member(path, "version");
             v_DocumentVersion(v, &p, errors);
         }
         if let Some(v) = &self.require_type {
-            let p = crate::rt::member_path(path, "requireType");
+            let p = crate::rt::Path::Member(path, "requireType");
             v_RequireType(v, &p, errors);
         }
         if let Some(v) = &self.version_name {
-            let p = crate::rt::member_path(path, "versionName");
+            let p = crate::rt::Path::Member(path, "versionName");
             v_DocumentVersionName(v, &p, errors);
         }
     }
@@ -1971,37 +1971,37 @@ pub struct DocumentVersionInfo {
 }
 
 impl crate::Validate for DocumentVersionInfo {
-    fn validate_members(&self, path: &str, errors: &mut Vec<String>) {
+    fn validate_members(&self, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
         if let Some(v) = &self.name {
-            let p = crate::rt::member_path(path, "name");
+            let p = crate::rt::Path::Member(path, "name");
             v_DocumentName(v, &p, errors);
         }
         if let Some(v) = &self.display_name {
-            let p = crate::rt::member_path(path, "displayName");
+            let p = crate::rt::Path::Member(path, "displayName");
             v_DocumentDisplayName(v, &p, errors);
         }
         if let Some(v) = &self.document_version {
-            let p = crate::rt::member_path(path, "documentVersion");
+            let p = crate::rt::Path::Member(path, "documentVersion");
             v_DocumentVersion(v, &p, errors);
         }
         if let Some(v) = &self.version_name {
-            let p = crate::rt::member_path(path, "versionName");
+            let p = crate::rt::Path::Member(path, "versionName");
             v_DocumentVersionName(v, &p, errors);
         }
         if let Some(v) = &self.document_format {
-            let p = crate::rt::member_path(path, "documentFormat");
+            let p = crate::rt::Path::Member(path, "documentFormat");
             v_DocumentFormat(v, &p, errors);
         }
         if let Some(v) = &self.status {
-            let p = crate::rt::member_path(path, "status");
+            let p = crate::rt::Path::Member(path, "status");
             v_DocumentStatus(v, &p, errors);
         }
         if let Some(v) = &self.review_status {
-            let p = crate::rt::member_path(path, "reviewStatus");
+            let p = crate::rt::Path::Member(path, "reviewStatus");
             v_ReviewStatus(v, &p, errors);
         }
         if let Some(v) = &self.cloud_providers {
-            let p = crate::rt::member_path(path, "cloudProviders");
+            let p = crate::rt::Path::Member(path, "cloudProviders");
             v_CloudProviderList(v, &p, errors);
         }
     }
@@ -2028,9 +2028,9 @@ pub struct FailureDetails {
 }
 
 impl crate::Validate for FailureDetails {
-    fn validate_members(&self, path: &str, errors: &mut Vec<String>) {
+    fn validate_members(&self, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
         if let Some(v) = &self.details {
-            let p = crate::rt::member_path(path, "details");
+            let p = crate::rt::Path::Member(path, "details");
             v_AutomationParameterMap(v, &p, errors);
         }
     }
@@ -2051,8 +2051,8 @@ pub struct GetAutomationExecutionRequest {
 }
 
 impl crate::Validate for GetAutomationExecutionRequest {
-    fn validate_members(&self, path: &str, errors: &mut Vec<String>) {
-        let p = crate::rt::member_path(path, "automationExecutionId");
+    fn validate_members(&self, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
+        let p = crate::rt::Path::Member(path, "automationExecutionId");
         match &self.automation_execution_id {
             Some(v) => v_AutomationExecutionId(v, &p, errors),
             None => crate::rt::required(errors, &p),
@@ -2075,9 +2075,9 @@ pub struct GetAutomationExecutionResult {
 }
 
 impl crate::Validate for GetAutomationExecutionResult {
-    fn validate_members(&self, path: &str, errors: &mut Vec<String>) {
+    fn validate_members(&self, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
         if let Some(v) = &self.automation_execution {
-            let p = crate::rt::member_path(path, "automationExecution");
+            let p = crate::rt::Path::Member(path, "automationExecution");
             v.validate_members(&p, errors);
         }
     }
@@ -2107,22 +2107,22 @@ pub struct GetDocumentRequest {
 }
 
 impl crate::Validate for GetDocumentRequest {
-    fn validate_members(&self, path: &str, errors: &mut Vec<String>) {
-        let p = crate::rt::member_path(path, "name");
+    fn validate_members(&self, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
+        let p = crate::rt::Path::Member(path, "name");
         match &self.name {
             Some(v) => v_DocumentARN(v, &p, errors),
             None => crate::rt::required(errors, &p),
         }
         if let Some(v) = &self.version_name {
-            let p = crate::rt::member_path(path, "versionName");
+            let p = crate::rt::Path::Member(path, "versionName");
             v_DocumentVersionName(v, &p, errors);
         }
         if let Some(v) = &self.document_version {
-            let p = crate::rt::member_path(path, "documentVersion");
+            let p = crate::rt::Path::Member(path, "documentVersion");
             v_DocumentVersion(v, &p, errors);
         }
         if let Some(v) = &self.document_format {
-            let p = crate::rt::member_path(path, "documentFormat");
+            let p = crate::rt::Path::Member(path, "documentFormat");
             v_DocumentFormat(v, &p, errors);
         }
     }
@@ -2179,49 +2179,49 @@ pub struct GetDocumentResult {
 }
 
 impl crate::Validate for GetDocumentResult {
-    fn validate_members(&self, path: &str, errors: &mut Vec<String>) {
+    fn validate_members(&self, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
         if let Some(v) = &self.name {
-            let p = crate::rt::member_path(path, "name");
+            let p = crate::rt::Path::Member(path, "name");
             v_DocumentARN(v, &p, errors);
         }
         if let Some(v) = &self.display_name {
-            let p = crate::rt::member_path(path, "displayName");
+            let p = crate::rt::Path::Member(path, "displayName");
             v_DocumentDisplayName(v, &p, errors);
         }
         if let Some(v) = &self.version_name {
-            let p = crate::rt::member_path(path, "versionName");
+            let p = crate::rt::Path::Member(path, "versionName");
             v_DocumentVersionName(v, &p, errors);
         }
         if let Some(v) = &self.document_version {
-            let p = crate::rt::member_path(path, "documentVersion");
+            let p = crate::rt::Path::Member(path, "documentVersion");
             v_DocumentVersion(v, &p, errors);
         }
         if let Some(v) = &self.status {
-            let p = crate::rt::member_path(path, "status");
+            let p = crate::rt::Path::Member(path, "status");
             v_DocumentStatus(v, &p, errors);
         }
         if let Some(v) = &self.content {
-            let p = crate::rt::member_path(path, "content");
+            let p = crate::rt::Path::Member(path, "content");
             v_DocumentContent(v, &p, errors);
         }
         if let Some(v) = &self.document_type {
-            let p = crate::rt::member_path(path, "documentType");
+            let p = crate::rt::Path::Member(path, "documentType");
             v_DocumentType(v, &p, errors);
         }
         if let Some(v) = &self.document_format {
-            let p = crate::rt::member_path(path, "documentFormat");
+            let p = crate::rt::Path::Member(path, "documentFormat");
             v_DocumentFormat(v, &p, errors);
         }
         if let Some(v) = &self.requires {
-            let p = crate::rt::member_path(path, "requires");
+            let p = crate::rt::Path::Member(path, "requires");
             v_DocumentRequiresList(v, &p, errors);
         }
         if let Some(v) = &self.attachments_content {
-            let p = crate::rt::member_path(path, "attachmentsContent");
+            let p = crate::rt::Path::Member(path, "attachmentsContent");
             v_AttachmentContentList(v, &p, errors);
         }
         if let Some(v) = &self.review_status {
-            let p = crate::rt::member_path(path, "reviewStatus");
+            let p = crate::rt::Path::Member(path, "reviewStatus");
             v_ReviewStatus(v, &p, errors);
         }
     }
@@ -2248,14 +2248,14 @@ pub struct ListDocumentVersionsRequest {
 }
 
 impl crate::Validate for ListDocumentVersionsRequest {
-    fn validate_members(&self, path: &str, errors: &mut Vec<String>) {
-        let p = crate::rt::member_path(path, "name");
+    fn validate_members(&self, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
+        let p = crate::rt::Path::Member(path, "name");
         match &self.name {
             Some(v) => v_DocumentARN(v, &p, errors),
             None => crate::rt::required(errors, &p),
         }
         if let Some(v) = &self.max_results {
-            let p = crate::rt::member_path(path, "maxResults");
+            let p = crate::rt::Path::Member(path, "maxResults");
             v_MaxResults(v, &p, errors);
         }
     }
@@ -2279,9 +2279,9 @@ pub struct ListDocumentVersionsResult {
 }
 
 impl crate::Validate for ListDocumentVersionsResult {
-    fn validate_members(&self, path: &str, errors: &mut Vec<String>) {
+    fn validate_members(&self, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
         if let Some(v) = &self.document_versions {
-            let p = crate::rt::member_path(path, "documentVersions");
+            let p = crate::rt::Path::Member(path, "documentVersions");
             v_DocumentVersionList(v, &p, errors);
         }
     }
@@ -2311,17 +2311,17 @@ pub struct ListDocumentsRequest {
 }
 
 impl crate::Validate for ListDocumentsRequest {
-    fn validate_members(&self, path: &str, errors: &mut Vec<String>) {
+    fn validate_members(&self, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
         if let Some(v) = &self.document_filter_list {
-            let p = crate::rt::member_path(path, "documentFilterList");
+            let p = crate::rt::Path::Member(path, "documentFilterList");
             v_DocumentFilterList(v, &p, errors);
         }
         if let Some(v) = &self.filters {
-            let p = crate::rt::member_path(path, "filters");
+            let p = crate::rt::Path::Member(path, "filters");
             v_DocumentKeyValuesFilterList(v, &p, errors);
         }
         if let Some(v) = &self.max_results {
-            let p = crate::rt::member_path(path, "maxResults");
+            let p = crate::rt::Path::Member(path, "maxResults");
             v_MaxResults(v, &p, errors);
         }
     }
@@ -2345,9 +2345,9 @@ pub struct ListDocumentsResult {
 }
 
 impl crate::Validate for ListDocumentsResult {
-    fn validate_members(&self, path: &str, errors: &mut Vec<String>) {
+    fn validate_members(&self, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
         if let Some(v) = &self.document_identifiers {
-            let p = crate::rt::member_path(path, "documentIdentifiers");
+            let p = crate::rt::Path::Member(path, "documentIdentifiers");
             v_DocumentIdentifierList(v, &p, errors);
         }
     }
@@ -2380,9 +2380,9 @@ pub struct ParentStepDetails {
 }
 
 impl crate::Validate for ParentStepDetails {
-    fn validate_members(&self, path: &str, errors: &mut Vec<String>) {
+    fn validate_members(&self, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
         if let Some(v) = &self.action {
-            let p = crate::rt::member_path(path, "action");
+            let p = crate::rt::Path::Member(path, "action");
             v_AutomationActionName(v, &p, errors);
         }
     }
@@ -2415,7 +2415,7 @@ pub struct ProgressCounters {
 }
 
 impl crate::Validate for ProgressCounters {
-    fn validate_members(&self, _path: &str, _errors: &mut Vec<String>) {}
+    fn validate_members(&self, _path: &crate::rt::Path<'_>, _errors: &mut Vec<String>) {}
 }
 
 impl crate::Render for ProgressCounters {
@@ -2436,7 +2436,7 @@ pub struct ResolvedTargets {
 }
 
 impl crate::Validate for ResolvedTargets {
-    fn validate_members(&self, _path: &str, _errors: &mut Vec<String>) {}
+    fn validate_members(&self, _path: &crate::rt::Path<'_>, _errors: &mut Vec<String>) {}
 }
 
 impl crate::Render for ResolvedTargets {
@@ -2460,13 +2460,13 @@ pub struct ReviewInformation {
 }
 
 impl crate::Validate for ReviewInformation {
-    fn validate_members(&self, path: &str, errors: &mut Vec<String>) {
+    fn validate_members(&self, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
         if let Some(v) = &self.status {
-            let p = crate::rt::member_path(path, "status");
+            let p = crate::rt::Path::Member(path, "status");
             v_ReviewStatus(v, &p, errors);
         }
         if let Some(v) = &self.reviewer {
-            let p = crate::rt::member_path(path, "reviewer");
+            let p = crate::rt::Path::Member(path, "reviewer");
             v_Reviewer(v, &p, errors);
         }
     }
@@ -2511,42 +2511,42 @@ pub struct Runbook {
 }
 
 impl crate::Validate for Runbook {
-    fn validate_members(&self, path: &str, errors: &mut Vec<String>) {
-        let p = crate::rt::member_path(path, "documentName");
+    fn validate_members(&self, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
+        let p = crate::rt::Path::Member(path, "documentName");
         match &self.document_name {
             Some(v) => v_DocumentARN(v, &p, errors),
             None => crate::rt::required(errors, &p),
         }
         if let Some(v) = &self.document_version {
-            let p = crate::rt::member_path(path, "documentVersion");
+            let p = crate::rt::Path::Member(path, "documentVersion");
             v_DocumentVersion(v, &p, errors);
         }
         if let Some(v) = &self.parameters {
-            let p = crate::rt::member_path(path, "parameters");
+            let p = crate::rt::Path::Member(path, "parameters");
             v_AutomationParameterMap(v, &p, errors);
         }
         if let Some(v) = &self.target_parameter_name {
-            let p = crate::rt::member_path(path, "targetParameterName");
+            let p = crate::rt::Path::Member(path, "targetParameterName");
             v_AutomationParameterKey(v, &p, errors);
         }
         if let Some(v) = &self.targets {
-            let p = crate::rt::member_path(path, "targets");
+            let p = crate::rt::Path::Member(path, "targets");
             v_Targets(v, &p, errors);
         }
         if let Some(v) = &self.target_maps {
-            let p = crate::rt::member_path(path, "targetMaps");
+            let p = crate::rt::Path::Member(path, "targetMaps");
             v_TargetMaps(v, &p, errors);
         }
         if let Some(v) = &self.max_concurrency {
-            let p = crate::rt::member_path(path, "maxConcurrency");
+            let p = crate::rt::Path::Member(path, "maxConcurrency");
             v_MaxConcurrency(v, &p, errors);
         }
         if let Some(v) = &self.max_errors {
-            let p = crate::rt::member_path(path, "maxErrors");
+            let p = crate::rt::Path::Member(path, "maxErrors");
             v_MaxErrors(v, &p, errors);
         }
         if let Some(v) = &self.target_locations {
-            let p = crate::rt::member_path(path, "targetLocations");
+            let p = crate::rt::Path::Member(path, "targetLocations");
             v_TargetLocations(v, &p, errors);
         }
     }
@@ -2606,62 +2606,62 @@ pub struct StartAutomationExecutionRequest {
 }
 
 impl crate::Validate for StartAutomationExecutionRequest {
-    fn validate_members(&self, path: &str, errors: &mut Vec<String>) {
-        let p = crate::rt::member_path(path, "documentName");
+    fn validate_members(&self, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
+        let p = crate::rt::Path::Member(path, "documentName");
         match &self.document_name {
             Some(v) => v_DocumentARN(v, &p, errors),
             None => crate::rt::required(errors, &p),
         }
         if let Some(v) = &self.document_version {
-            let p = crate::rt::member_path(path, "documentVersion");
+            let p = crate::rt::Path::Member(path, "documentVersion");
             v_DocumentVersion(v, &p, errors);
         }
         if let Some(v) = &self.parameters {
-            let p = crate::rt::member_path(path, "parameters");
+            let p = crate::rt::Path::Member(path, "parameters");
             v_AutomationParameterMap(v, &p, errors);
         }
         if let Some(v) = &self.client_token {
-            let p = crate::rt::member_path(path, "clientToken");
+            let p = crate::rt::Path::Member(path, "clientToken");
             v_IdempotencyToken(v, &p, errors);
         }
         if let Some(v) = &self.mode {
-            let p = crate::rt::member_path(path, "mode");
+            let p = crate::rt::Path::Member(path, "mode");
             v_ExecutionMode(v, &p, errors);
         }
         if let Some(v) = &self.target_parameter_name {
-            let p = crate::rt::member_path(path, "targetParameterName");
+            let p = crate::rt::Path::Member(path, "targetParameterName");
             v_AutomationParameterKey(v, &p, errors);
         }
         if let Some(v) = &self.targets {
-            let p = crate::rt::member_path(path, "targets");
+            let p = crate::rt::Path::Member(path, "targets");
             v_AutomationTargets(v, &p, errors);
         }
         if let Some(v) = &self.target_maps {
-            let p = crate::rt::member_path(path, "targetMaps");
+            let p = crate::rt::Path::Member(path, "targetMaps");
             v_TargetMaps(v, &p, errors);
         }
         if let Some(v) = &self.max_concurrency {
-            let p = crate::rt::member_path(path, "maxConcurrency");
+            let p = crate::rt::Path::Member(path, "maxConcurrency");
             v_MaxConcurrency(v, &p, errors);
         }
         if let Some(v) = &self.max_errors {
-            let p = crate::rt::member_path(path, "maxErrors");
+            let p = crate::rt::Path::Member(path, "maxErrors");
             v_MaxErrors(v, &p, errors);
         }
         if let Some(v) = &self.target_locations {
-            let p = crate::rt::member_path(path, "targetLocations");
+            let p = crate::rt::Path::Member(path, "targetLocations");
             v_TargetLocations(v, &p, errors);
         }
         if let Some(v) = &self.tags {
-            let p = crate::rt::member_path(path, "tags");
+            let p = crate::rt::Path::Member(path, "tags");
             v_TagList(v, &p, errors);
         }
         if let Some(v) = &self.alarm_configuration {
-            let p = crate::rt::member_path(path, "alarmConfiguration");
+            let p = crate::rt::Path::Member(path, "alarmConfiguration");
             v.validate_members(&p, errors);
         }
         if let Some(v) = &self.target_locations_url {
-            let p = crate::rt::member_path(path, "targetLocationsURL");
+            let p = crate::rt::Path::Member(path, "targetLocationsURL");
             v_TargetLocationsURL(v, &p, errors);
         }
     }
@@ -2682,9 +2682,9 @@ pub struct StartAutomationExecutionResult {
 }
 
 impl crate::Validate for StartAutomationExecutionResult {
-    fn validate_members(&self, path: &str, errors: &mut Vec<String>) {
+    fn validate_members(&self, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
         if let Some(v) = &self.automation_execution_id {
-            let p = crate::rt::member_path(path, "automationExecutionId");
+            let p = crate::rt::Path::Member(path, "automationExecutionId");
             v_AutomationExecutionId(v, &p, errors);
         }
     }
@@ -2777,45 +2777,45 @@ pub struct StepExecution {
 }
 
 impl crate::Validate for StepExecution {
-    fn validate_members(&self, path: &str, errors: &mut Vec<String>) {
+    fn validate_members(&self, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
         if let Some(v) = &self.action {
-            let p = crate::rt::member_path(path, "action");
+            let p = crate::rt::Path::Member(path, "action");
             v_AutomationActionName(v, &p, errors);
         }
         if let Some(v) = &self.step_status {
-            let p = crate::rt::member_path(path, "stepStatus");
+            let p = crate::rt::Path::Member(path, "stepStatus");
             v_AutomationExecutionStatus(v, &p, errors);
         }
         if let Some(v) = &self.outputs {
-            let p = crate::rt::member_path(path, "outputs");
+            let p = crate::rt::Path::Member(path, "outputs");
             v_AutomationParameterMap(v, &p, errors);
         }
         if let Some(v) = &self.failure_details {
-            let p = crate::rt::member_path(path, "failureDetails");
+            let p = crate::rt::Path::Member(path, "failureDetails");
             v.validate_members(&p, errors);
         }
         if let Some(v) = &self.overridden_parameters {
-            let p = crate::rt::member_path(path, "overriddenParameters");
+            let p = crate::rt::Path::Member(path, "overriddenParameters");
             v_AutomationParameterMap(v, &p, errors);
         }
         if let Some(v) = &self.valid_next_steps {
-            let p = crate::rt::member_path(path, "validNextSteps");
+            let p = crate::rt::Path::Member(path, "validNextSteps");
             v_ValidNextStepList(v, &p, errors);
         }
         if let Some(v) = &self.targets {
-            let p = crate::rt::member_path(path, "targets");
+            let p = crate::rt::Path::Member(path, "targets");
             v_Targets(v, &p, errors);
         }
         if let Some(v) = &self.target_location {
-            let p = crate::rt::member_path(path, "targetLocation");
+            let p = crate::rt::Path::Member(path, "targetLocation");
             v.validate_members(&p, errors);
         }
         if let Some(v) = &self.triggered_alarms {
-            let p = crate::rt::member_path(path, "triggeredAlarms");
+            let p = crate::rt::Path::Member(path, "triggeredAlarms");
             v_AlarmStateInformationList(v, &p, errors);
         }
         if let Some(v) = &self.parent_step_details {
-            let p = crate::rt::member_path(path, "parentStepDetails");
+            let p = crate::rt::Path::Member(path, "parentStepDetails");
             v.validate_members(&p, errors);
         }
     }
@@ -2839,13 +2839,13 @@ pub struct StepExecutionFilter {
 }
 
 impl crate::Validate for StepExecutionFilter {
-    fn validate_members(&self, path: &str, errors: &mut Vec<String>) {
-        let p = crate::rt::member_path(path, "key");
+    fn validate_members(&self, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
+        let p = crate::rt::Path::Member(path, "key");
         match &self.key {
             Some(v) => v_StepExecutionFilterKey(v, &p, errors),
             None => crate::rt::required(errors, &p),
         }
-        let p = crate::rt::member_path(path, "values");
+        let p = crate::rt::Path::Member(path, "values");
         match &self.values {
             Some(v) => v_StepExecutionFilterValueList(v, &p, errors),
             None => crate::rt::required(errors, &p),
@@ -2871,14 +2871,14 @@ pub struct StopAutomationExecutionRequest {
 }
 
 impl crate::Validate for StopAutomationExecutionRequest {
-    fn validate_members(&self, path: &str, errors: &mut Vec<String>) {
-        let p = crate::rt::member_path(path, "automationExecutionId");
+    fn validate_members(&self, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
+        let p = crate::rt::Path::Member(path, "automationExecutionId");
         match &self.automation_execution_id {
             Some(v) => v_AutomationExecutionId(v, &p, errors),
             None => crate::rt::required(errors, &p),
         }
         if let Some(v) = &self.r#type {
-            let p = crate::rt::member_path(path, "type");
+            let p = crate::rt::Path::Member(path, "type");
             v_StopType(v, &p, errors);
         }
     }
@@ -2895,7 +2895,7 @@ impl crate::Render for StopAutomationExecutionRequest {
 pub struct StopAutomationExecutionResult {}
 
 impl crate::Validate for StopAutomationExecutionResult {
-    fn validate_members(&self, _path: &str, _errors: &mut Vec<String>) {}
+    fn validate_members(&self, _path: &crate::rt::Path<'_>, _errors: &mut Vec<String>) {}
 }
 
 impl crate::Render for StopAutomationExecutionResult {
@@ -2916,13 +2916,13 @@ pub struct Tag {
 }
 
 impl crate::Validate for Tag {
-    fn validate_members(&self, path: &str, errors: &mut Vec<String>) {
-        let p = crate::rt::member_path(path, "key");
+    fn validate_members(&self, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
+        let p = crate::rt::Path::Member(path, "key");
         match &self.key {
             Some(v) => v_TagKey(v, &p, errors),
             None => crate::rt::required(errors, &p),
         }
-        let p = crate::rt::member_path(path, "value");
+        let p = crate::rt::Path::Member(path, "value");
         match &self.value {
             Some(v) => v_TagValue(v, &p, errors),
             None => crate::rt::required(errors, &p),
@@ -2948,13 +2948,13 @@ pub struct Target {
 }
 
 impl crate::Validate for Target {
-    fn validate_members(&self, path: &str, errors: &mut Vec<String>) {
+    fn validate_members(&self, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
         if let Some(v) = &self.key {
-            let p = crate::rt::member_path(path, "key");
+            let p = crate::rt::Path::Member(path, "key");
             v_TargetKey(v, &p, errors);
         }
         if let Some(v) = &self.values {
-            let p = crate::rt::member_path(path, "values");
+            let p = crate::rt::Path::Member(path, "values");
             v_TargetValues(v, &p, errors);
         }
     }
@@ -3004,45 +3004,45 @@ pub struct TargetLocation {
 }
 
 impl crate::Validate for TargetLocation {
-    fn validate_members(&self, path: &str, errors: &mut Vec<String>) {
+    fn validate_members(&self, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
         if let Some(v) = &self.accounts {
-            let p = crate::rt::member_path(path, "accounts");
+            let p = crate::rt::Path::Member(path, "accounts");
             v_Accounts(v, &p, errors);
         }
         if let Some(v) = &self.regions {
-            let p = crate::rt::member_path(path, "regions");
+            let p = crate::rt::Path::Member(path, "regions");
             v_Regions(v, &p, errors);
         }
         if let Some(v) = &self.target_location_max_concurrency {
-            let p = crate::rt::member_path(path, "targetLocationMaxConcurrency");
+            let p = crate::rt::Path::Member(path, "targetLocationMaxConcurrency");
             v_MaxConcurrency(v, &p, errors);
         }
         if let Some(v) = &self.target_location_max_errors {
-            let p = crate::rt::member_path(path, "targetLocationMaxErrors");
+            let p = crate::rt::Path::Member(path, "targetLocationMaxErrors");
             v_MaxErrors(v, &p, errors);
         }
         if let Some(v) = &self.execution_role_name {
-            let p = crate::rt::member_path(path, "executionRoleName");
+            let p = crate::rt::Path::Member(path, "executionRoleName");
             v_ExecutionRoleName(v, &p, errors);
         }
         if let Some(v) = &self.target_location_alarm_configuration {
-            let p = crate::rt::member_path(path, "targetLocationAlarmConfiguration");
+            let p = crate::rt::Path::Member(path, "targetLocationAlarmConfiguration");
             v.validate_members(&p, errors);
         }
         if let Some(v) = &self.exclude_accounts {
-            let p = crate::rt::member_path(path, "excludeAccounts");
+            let p = crate::rt::Path::Member(path, "excludeAccounts");
             v_ExcludeAccounts(v, &p, errors);
         }
         if let Some(v) = &self.targets {
-            let p = crate::rt::member_path(path, "targets");
+            let p = crate::rt::Path::Member(path, "targets");
             v_AutomationTargets(v, &p, errors);
         }
         if let Some(v) = &self.targets_max_concurrency {
-            let p = crate::rt::member_path(path, "targetsMaxConcurrency");
+            let p = crate::rt::Path::Member(path, "targetsMaxConcurrency");
             v_MaxConcurrency(v, &p, errors);
         }
         if let Some(v) = &self.targets_max_errors {
-            let p = crate::rt::member_path(path, "targetsMaxErrors");
+            let p = crate::rt::Path::Member(path, "targetsMaxErrors");
             v_MaxErrors(v, &p, errors);
         }
     }
@@ -3075,7 +3075,7 @@ pub struct TargetsSummary {
 }
 
 impl crate::Validate for TargetsSummary {
-    fn validate_members(&self, _path: &str, _errors: &mut Vec<String>) {}
+    fn validate_members(&self, _path: &crate::rt::Path<'_>, _errors: &mut Vec<String>) {}
 }
 
 impl crate::Render for TargetsSummary {
@@ -3096,13 +3096,13 @@ pub struct UpdateDocumentDefaultVersionRequest {
 }
 
 impl crate::Validate for UpdateDocumentDefaultVersionRequest {
-    fn validate_members(&self, path: &str, errors: &mut Vec<String>) {
-        let p = crate::rt::member_path(path, "name");
+    fn validate_members(&self, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
+        let p = crate::rt::Path::Member(path, "name");
         match &self.name {
             Some(v) => v_DocumentName(v, &p, errors),
             None => crate::rt::required(errors, &p),
         }
-        let p = crate::rt::member_path(path, "documentVersion");
+        let p = crate::rt::Path::Member(path, "documentVersion");
         match &self.document_version {
             Some(v) => v_DocumentVersionNumber(v, &p, errors),
             None => crate::rt::required(errors, &p),
@@ -3125,9 +3125,9 @@ pub struct UpdateDocumentDefaultVersionResult {
 }
 
 impl crate::Validate for UpdateDocumentDefaultVersionResult {
-    fn validate_members(&self, path: &str, errors: &mut Vec<String>) {
+    fn validate_members(&self, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
         if let Some(v) = &self.description {
-            let p = crate::rt::member_path(path, "description");
+            let p = crate::rt::Path::Member(path, "description");
             v.validate_members(&p, errors);
         }
     }
@@ -3172,43 +3172,43 @@ pub struct UpdateDocumentRequest {
 }
 
 impl crate::Validate for UpdateDocumentRequest {
-    fn validate_members(&self, path: &str, errors: &mut Vec<String>) {
-        let p = crate::rt::member_path(path, "content");
+    fn validate_members(&self, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
+        let p = crate::rt::Path::Member(path, "content");
         match &self.content {
             Some(v) => v_DocumentContent(v, &p, errors),
             None => crate::rt::required(errors, &p),
         }
         if let Some(v) = &self.attachments {
-            let p = crate::rt::member_path(path, "attachments");
+            let p = crate::rt::Path::Member(path, "attachments");
             v_AttachmentsSourceList(v, &p, errors);
         }
-        let p = crate::rt::member_path(path, "name");
+        let p = crate::rt::Path::Member(path, "name");
         match &self.name {
             Some(v) => v_DocumentName(v, &p, errors),
             None => crate::rt::required(errors, &p),
         }
         if let Some(v) = &self.display_name {
-            let p = crate::rt::member_path(path, "displayName");
+            let p = crate::rt::Path::Member(path, "displayName");
             v_DocumentDisplayName(v, &p, errors);
         }
         if let Some(v) = &self.version_name {
-            let p = crate::rt::member_path(path, "versionName");
+            let p = crate::rt::Path::Member(path, "versionName");
             v_DocumentVersionName(v, &p, errors);
         }
         if let Some(v) = &self.document_version {
-            let p = crate::rt::member_path(path, "documentVersion");
+            let p = crate::rt::Path::Member(path, "documentVersion");
             v_DocumentVersion(v, &p, errors);
         }
         if let Some(v) = &self.document_format {
-            let p = crate::rt::member_path(path, "documentFormat");
+            let p = crate::rt::Path::Member(path, "documentFormat");
             v_DocumentFormat(v, &p, errors);
         }
         if let Some(v) = &self.target_type {
-            let p = crate::rt::member_path(path, "targetType");
+            let p = crate::rt::Path::Member(path, "targetType");
             v_TargetType(v, &p, errors);
         }
         if let Some(v) = &self.cloud_providers {
-            let p = crate::rt::member_path(path, "cloudProviders");
+            let p = crate::rt::Path::Member(path, "cloudProviders");
             v_CloudProviderList(v, &p, errors);
         }
     }
@@ -3229,9 +3229,9 @@ pub struct UpdateDocumentResult {
 }
 
 impl crate::Validate for UpdateDocumentResult {
-    fn validate_members(&self, path: &str, errors: &mut Vec<String>) {
+    fn validate_members(&self, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
         if let Some(v) = &self.document_description {
-            let p = crate::rt::member_path(path, "documentDescription");
+            let p = crate::rt::Path::Member(path, "documentDescription");
             v.validate_members(&p, errors);
         }
     }
@@ -3243,142 +3243,154 @@ impl crate::Render for UpdateDocumentResult {
     }
 }
 
-fn v_Accounts(v: &Vec<String>, path: &str, errors: &mut Vec<String>) {
+fn v_Accounts(v: &Vec<String>, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     crate::rt::check_len(errors, path, v, v.len(), Some(1), Some(50));
 }
 
-fn v_AlarmList(v: &Vec<Alarm>, path: &str, errors: &mut Vec<String>) {
+fn v_AlarmList(v: &Vec<Alarm>, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     crate::rt::check_len(errors, path, v, v.len(), Some(1), Some(1));
     for (i, item) in v.iter().enumerate() {
-        let p = crate::rt::list_item_path(path, i);
+        let p = crate::rt::Path::Item(path, i);
         item.validate_members(&p, errors);
     }
 }
 
-fn v_AlarmName(v: &String, path: &str, errors: &mut Vec<String>) {
+fn v_AlarmName(v: &String, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     let s = v.as_str();
     crate::rt::check_str_len(errors, path, s, Some(1), Some(255));
     crate::rt::check_pattern(errors, path, s, &RE_6, PATTERNS[6].0);
 }
 
-fn v_AlarmStateInformationList(v: &Vec<AlarmStateInformation>, path: &str, errors: &mut Vec<String>) {
+fn v_AlarmStateInformationList(v: &Vec<AlarmStateInformation>, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     crate::rt::check_len(errors, path, v, v.len(), Some(1), Some(1));
     for (i, item) in v.iter().enumerate() {
-        let p = crate::rt::list_item_path(path, i);
+        let p = crate::rt::Path::Item(path, i);
         item.validate_members(&p, errors);
     }
 }
 
-fn v_AttachmentContentList(v: &Vec<AttachmentContent>, path: &str, errors: &mut Vec<String>) {
+fn v_AttachmentContentList(v: &Vec<AttachmentContent>, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     for (i, item) in v.iter().enumerate() {
-        let p = crate::rt::list_item_path(path, i);
+        let p = crate::rt::Path::Item(path, i);
         item.validate_members(&p, errors);
     }
 }
 
-fn v_AttachmentHash(v: &String, path: &str, errors: &mut Vec<String>) {
+fn v_AttachmentHash(v: &String, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     let s = v.as_str();
     crate::rt::check_str_len(errors, path, s, None, Some(256));
 }
 
-fn v_AttachmentHashType(v: &AttachmentHashType, path: &str, errors: &mut Vec<String>) {
+fn v_AttachmentHashType(v: &AttachmentHashType, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     crate::rt::check_enum(errors, path, v);
 }
 
-fn v_AttachmentIdentifier(v: &String, path: &str, errors: &mut Vec<String>) {
+fn v_AttachmentIdentifier(v: &String, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     let s = v.as_str();
     crate::rt::check_pattern(errors, path, s, &RE_14, PATTERNS[14].0);
 }
 
-fn v_AttachmentInformationList(v: &Vec<AttachmentInformation>, path: &str, errors: &mut Vec<String>) {
+fn v_AttachmentInformationList(v: &Vec<AttachmentInformation>, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     for (i, item) in v.iter().enumerate() {
-        let p = crate::rt::list_item_path(path, i);
+        let p = crate::rt::Path::Item(path, i);
         item.validate_members(&p, errors);
     }
 }
 
-fn v_AttachmentName(v: &String, path: &str, errors: &mut Vec<String>) {
+fn v_AttachmentName(v: &String, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     let s = v.as_str();
     crate::rt::check_pattern(errors, path, s, &RE_14, PATTERNS[14].0);
 }
 
-fn v_AttachmentsSourceKey(v: &AttachmentsSourceKey, path: &str, errors: &mut Vec<String>) {
+fn v_AttachmentsSourceKey(v: &AttachmentsSourceKey, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     crate::rt::check_enum(errors, path, v);
 }
 
-fn v_AttachmentsSourceList(v: &Vec<AttachmentsSource>, path: &str, errors: &mut Vec<String>) {
+fn v_AttachmentsSourceList(v: &Vec<AttachmentsSource>, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     crate::rt::check_len(errors, path, v, v.len(), None, Some(20));
     for (i, item) in v.iter().enumerate() {
-        let p = crate::rt::list_item_path(path, i);
+        let p = crate::rt::Path::Item(path, i);
         item.validate_members(&p, errors);
     }
 }
 
-fn v_AttachmentsSourceValue(v: &String, path: &str, errors: &mut Vec<String>) {
+fn v_AttachmentsSourceValue(v: &String, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     let s = v.as_str();
     crate::rt::check_str_len(errors, path, s, Some(1), Some(1024));
 }
 
-fn v_AttachmentsSourceValues(v: &Vec<String>, path: &str, errors: &mut Vec<String>) {
+fn v_AttachmentsSourceValues(v: &Vec<String>, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     crate::rt::check_len(errors, path, v, v.len(), Some(1), Some(1));
     for (i, item) in v.iter().enumerate() {
-        let p = crate::rt::list_item_path(path, i);
+        let p = crate::rt::Path::Item(path, i);
         v_AttachmentsSourceValue(item, &p, errors);
     }
 }
 
-fn v_AutomationActionName(v: &String, path: &str, errors: &mut Vec<String>) {
+fn v_AutomationActionName(v: &String, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     let s = v.as_str();
     crate::rt::check_pattern(errors, path, s, &RE_16, PATTERNS[16].0);
 }
 
-fn v_AutomationExecutionFilterKey(v: &AutomationExecutionFilterKey, path: &str, errors: &mut Vec<String>) {
+fn v_AutomationExecutionFilterKey(
+    v: &AutomationExecutionFilterKey,
+    path: &crate::rt::Path<'_>,
+    errors: &mut Vec<String>,
+) {
     crate::rt::check_enum(errors, path, v);
 }
 
-fn v_AutomationExecutionFilterList(v: &Vec<AutomationExecutionFilter>, path: &str, errors: &mut Vec<String>) {
+fn v_AutomationExecutionFilterList(
+    v: &Vec<AutomationExecutionFilter>,
+    path: &crate::rt::Path<'_>,
+    errors: &mut Vec<String>,
+) {
     crate::rt::check_len(errors, path, v, v.len(), Some(1), Some(10));
     for (i, item) in v.iter().enumerate() {
-        let p = crate::rt::list_item_path(path, i);
+        let p = crate::rt::Path::Item(path, i);
         item.validate_members(&p, errors);
     }
 }
 
-fn v_AutomationExecutionFilterValue(v: &String, path: &str, errors: &mut Vec<String>) {
+fn v_AutomationExecutionFilterValue(v: &String, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     let s = v.as_str();
     crate::rt::check_str_len(errors, path, s, Some(1), Some(150));
 }
 
-fn v_AutomationExecutionFilterValueList(v: &Vec<String>, path: &str, errors: &mut Vec<String>) {
+fn v_AutomationExecutionFilterValueList(v: &Vec<String>, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     crate::rt::check_len(errors, path, v, v.len(), Some(1), Some(10));
     for (i, item) in v.iter().enumerate() {
-        let p = crate::rt::list_item_path(path, i);
+        let p = crate::rt::Path::Item(path, i);
         v_AutomationExecutionFilterValue(item, &p, errors);
     }
 }
 
-fn v_AutomationExecutionId(v: &String, path: &str, errors: &mut Vec<String>) {
+fn v_AutomationExecutionId(v: &String, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     let s = v.as_str();
     crate::rt::check_str_len(errors, path, s, Some(36), Some(36));
 }
 
-fn v_AutomationExecutionMetadataList(v: &Vec<AutomationExecutionMetadata>, path: &str, errors: &mut Vec<String>) {
+fn v_AutomationExecutionMetadataList(
+    v: &Vec<AutomationExecutionMetadata>,
+    path: &crate::rt::Path<'_>,
+    errors: &mut Vec<String>,
+) {
     for (i, item) in v.iter().enumerate() {
-        let p = crate::rt::list_item_path(path, i);
+        let p = crate::rt::Path::Item(path, i);
         item.validate_members(&p, errors);
     }
 }
 
-fn v_AutomationExecutionStatus(v: &AutomationExecutionStatus, path: &str, errors: &mut Vec<String>) {
+fn v_AutomationExecutionStatus(v: &AutomationExecutionStatus, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     crate::rt::check_enum(errors, path, v);
 }
 
-fn v_AutomationParameterKey(v: &String, path: &str, errors: &mut Vec<String>) {
+fn v_AutomationParameterKey(v: &String, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     let s = v.as_str();
     crate::rt::check_str_len(errors, path, s, Some(1), Some(50));
 }
 
-fn v_AutomationParameterMap(v: &BTreeMap<String, Vec<String>>, path: &str, errors: &mut Vec<String>) {
+fn v_AutomationParameterMap(v: &BTreeMap<String, Vec<String>>, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     crate::rt::check_len(errors, path, v, v.len(), Some(1), Some(200));
     if v.keys().any(|k| {
         let s = k.as_str();
@@ -3392,389 +3404,393 @@ fn v_AutomationParameterMap(v: &BTreeMap<String, Vec<String>>, path: &str, error
         );
     }
     for (k, item) in v {
-        let p = crate::rt::map_value_path(path, k);
+        let p = crate::rt::Path::Value(path, k);
         v_AutomationParameterValueList(item, &p, errors);
     }
 }
 
-fn v_AutomationParameterValue(v: &String, path: &str, errors: &mut Vec<String>) {
+fn v_AutomationParameterValue(v: &String, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     let s = v.as_str();
     crate::rt::check_str_len(errors, path, s, Some(1), Some(512));
 }
 
-fn v_AutomationParameterValueList(v: &Vec<String>, path: &str, errors: &mut Vec<String>) {
+fn v_AutomationParameterValueList(v: &Vec<String>, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     crate::rt::check_len(errors, path, v, v.len(), None, Some(50));
     for (i, item) in v.iter().enumerate() {
-        let p = crate::rt::list_item_path(path, i);
+        let p = crate::rt::Path::Item(path, i);
         v_AutomationParameterValue(item, &p, errors);
     }
 }
 
-fn v_AutomationSubtype(v: &AutomationSubtype, path: &str, errors: &mut Vec<String>) {
+fn v_AutomationSubtype(v: &AutomationSubtype, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     crate::rt::check_enum(errors, path, v);
 }
 
-fn v_AutomationTargets(v: &Vec<Target>, path: &str, errors: &mut Vec<String>) {
+fn v_AutomationTargets(v: &Vec<Target>, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     crate::rt::check_len(errors, path, v, v.len(), None, Some(1));
     for (i, item) in v.iter().enumerate() {
-        let p = crate::rt::list_item_path(path, i);
+        let p = crate::rt::Path::Item(path, i);
         item.validate_members(&p, errors);
     }
 }
 
-fn v_AutomationType(v: &AutomationType, path: &str, errors: &mut Vec<String>) {
+fn v_AutomationType(v: &AutomationType, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     crate::rt::check_enum(errors, path, v);
 }
 
-fn v_Category(v: &String, path: &str, errors: &mut Vec<String>) {
+fn v_Category(v: &String, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     let s = v.as_str();
     crate::rt::check_str_len(errors, path, s, None, Some(128));
 }
 
-fn v_CategoryEnumList(v: &Vec<String>, path: &str, errors: &mut Vec<String>) {
+fn v_CategoryEnumList(v: &Vec<String>, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     crate::rt::check_len(errors, path, v, v.len(), None, Some(3));
     for (i, item) in v.iter().enumerate() {
-        let p = crate::rt::list_item_path(path, i);
+        let p = crate::rt::Path::Item(path, i);
         v_Category(item, &p, errors);
     }
 }
 
-fn v_CategoryList(v: &Vec<String>, path: &str, errors: &mut Vec<String>) {
+fn v_CategoryList(v: &Vec<String>, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     crate::rt::check_len(errors, path, v, v.len(), None, Some(3));
     for (i, item) in v.iter().enumerate() {
-        let p = crate::rt::list_item_path(path, i);
+        let p = crate::rt::Path::Item(path, i);
         v_Category(item, &p, errors);
     }
 }
 
-fn v_ChangeRequestName(v: &String, path: &str, errors: &mut Vec<String>) {
+fn v_ChangeRequestName(v: &String, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     let s = v.as_str();
     crate::rt::check_str_len(errors, path, s, Some(1), Some(1024));
 }
 
-fn v_CloudProvider(v: &CloudProvider, path: &str, errors: &mut Vec<String>) {
+fn v_CloudProvider(v: &CloudProvider, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     crate::rt::check_enum(errors, path, v);
 }
 
-fn v_CloudProviderList(v: &Vec<CloudProvider>, path: &str, errors: &mut Vec<String>) {
+fn v_CloudProviderList(v: &Vec<CloudProvider>, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     crate::rt::check_len(errors, path, v, v.len(), Some(1), Some(10));
     for (i, item) in v.iter().enumerate() {
-        let p = crate::rt::list_item_path(path, i);
+        let p = crate::rt::Path::Item(path, i);
         v_CloudProvider(item, &p, errors);
     }
 }
 
-fn v_DocumentARN(v: &String, path: &str, errors: &mut Vec<String>) {
+fn v_DocumentARN(v: &String, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     let s = v.as_str();
     crate::rt::check_pattern(errors, path, s, &RE_12, PATTERNS[12].0);
 }
 
-fn v_DocumentContent(v: &String, path: &str, errors: &mut Vec<String>) {
+fn v_DocumentContent(v: &String, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     let s = v.as_str();
     crate::rt::check_str_len(errors, path, s, Some(1), None);
 }
 
-fn v_DocumentDisplayName(v: &String, path: &str, errors: &mut Vec<String>) {
+fn v_DocumentDisplayName(v: &String, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     let s = v.as_str();
     crate::rt::check_str_len(errors, path, s, None, Some(1024));
     crate::rt::check_pattern(errors, path, s, &RE_11, PATTERNS[11].0);
 }
 
-fn v_DocumentFilterKey(v: &DocumentFilterKey, path: &str, errors: &mut Vec<String>) {
+fn v_DocumentFilterKey(v: &DocumentFilterKey, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     crate::rt::check_enum(errors, path, v);
 }
 
-fn v_DocumentFilterList(v: &Vec<DocumentFilter>, path: &str, errors: &mut Vec<String>) {
+fn v_DocumentFilterList(v: &Vec<DocumentFilter>, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     crate::rt::check_len(errors, path, v, v.len(), Some(1), None);
     for (i, item) in v.iter().enumerate() {
-        let p = crate::rt::list_item_path(path, i);
+        let p = crate::rt::Path::Item(path, i);
         item.validate_members(&p, errors);
     }
 }
 
-fn v_DocumentFilterValue(v: &String, path: &str, errors: &mut Vec<String>) {
+fn v_DocumentFilterValue(v: &String, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     let s = v.as_str();
     crate::rt::check_str_len(errors, path, s, Some(1), None);
 }
 
-fn v_DocumentFormat(v: &DocumentFormat, path: &str, errors: &mut Vec<String>) {
+fn v_DocumentFormat(v: &DocumentFormat, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     crate::rt::check_enum(errors, path, v);
 }
 
-fn v_DocumentHash(v: &String, path: &str, errors: &mut Vec<String>) {
+fn v_DocumentHash(v: &String, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     let s = v.as_str();
     crate::rt::check_str_len(errors, path, s, None, Some(256));
 }
 
-fn v_DocumentHashType(v: &DocumentHashType, path: &str, errors: &mut Vec<String>) {
+fn v_DocumentHashType(v: &DocumentHashType, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     crate::rt::check_enum(errors, path, v);
 }
 
-fn v_DocumentIdentifierList(v: &Vec<DocumentIdentifier>, path: &str, errors: &mut Vec<String>) {
+fn v_DocumentIdentifierList(v: &Vec<DocumentIdentifier>, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     for (i, item) in v.iter().enumerate() {
-        let p = crate::rt::list_item_path(path, i);
+        let p = crate::rt::Path::Item(path, i);
         item.validate_members(&p, errors);
     }
 }
 
-fn v_DocumentKeyValuesFilterKey(v: &String, path: &str, errors: &mut Vec<String>) {
+fn v_DocumentKeyValuesFilterKey(v: &String, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     let s = v.as_str();
     crate::rt::check_str_len(errors, path, s, Some(1), Some(128));
 }
 
-fn v_DocumentKeyValuesFilterList(v: &Vec<DocumentKeyValuesFilter>, path: &str, errors: &mut Vec<String>) {
+fn v_DocumentKeyValuesFilterList(
+    v: &Vec<DocumentKeyValuesFilter>,
+    path: &crate::rt::Path<'_>,
+    errors: &mut Vec<String>,
+) {
     crate::rt::check_len(errors, path, v, v.len(), None, Some(6));
     for (i, item) in v.iter().enumerate() {
-        let p = crate::rt::list_item_path(path, i);
+        let p = crate::rt::Path::Item(path, i);
         item.validate_members(&p, errors);
     }
 }
 
-fn v_DocumentKeyValuesFilterValue(v: &String, path: &str, errors: &mut Vec<String>) {
+fn v_DocumentKeyValuesFilterValue(v: &String, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     let s = v.as_str();
     crate::rt::check_str_len(errors, path, s, Some(1), Some(256));
 }
 
-fn v_DocumentKeyValuesFilterValues(v: &Vec<String>, path: &str, errors: &mut Vec<String>) {
+fn v_DocumentKeyValuesFilterValues(v: &Vec<String>, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     for (i, item) in v.iter().enumerate() {
-        let p = crate::rt::list_item_path(path, i);
+        let p = crate::rt::Path::Item(path, i);
         v_DocumentKeyValuesFilterValue(item, &p, errors);
     }
 }
 
-fn v_DocumentName(v: &String, path: &str, errors: &mut Vec<String>) {
+fn v_DocumentName(v: &String, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     let s = v.as_str();
     crate::rt::check_pattern(errors, path, s, &RE_14, PATTERNS[14].0);
 }
 
-fn v_DocumentParameterList(v: &Vec<DocumentParameter>, path: &str, errors: &mut Vec<String>) {
+fn v_DocumentParameterList(v: &Vec<DocumentParameter>, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     for (i, item) in v.iter().enumerate() {
-        let p = crate::rt::list_item_path(path, i);
+        let p = crate::rt::Path::Item(path, i);
         item.validate_members(&p, errors);
     }
 }
 
-fn v_DocumentParameterType(v: &DocumentParameterType, path: &str, errors: &mut Vec<String>) {
+fn v_DocumentParameterType(v: &DocumentParameterType, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     crate::rt::check_enum(errors, path, v);
 }
 
-fn v_DocumentRequiresList(v: &Vec<DocumentRequires>, path: &str, errors: &mut Vec<String>) {
+fn v_DocumentRequiresList(v: &Vec<DocumentRequires>, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     crate::rt::check_len(errors, path, v, v.len(), Some(1), None);
     for (i, item) in v.iter().enumerate() {
-        let p = crate::rt::list_item_path(path, i);
+        let p = crate::rt::Path::Item(path, i);
         item.validate_members(&p, errors);
     }
 }
 
-fn v_DocumentSchemaVersion(v: &String, path: &str, errors: &mut Vec<String>) {
+fn v_DocumentSchemaVersion(v: &String, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     let s = v.as_str();
     crate::rt::check_pattern(errors, path, s, &RE_1, PATTERNS[1].0);
 }
 
-fn v_DocumentStatus(v: &DocumentStatus, path: &str, errors: &mut Vec<String>) {
+fn v_DocumentStatus(v: &DocumentStatus, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     crate::rt::check_enum(errors, path, v);
 }
 
-fn v_DocumentType(v: &DocumentType, path: &str, errors: &mut Vec<String>) {
+fn v_DocumentType(v: &DocumentType, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     crate::rt::check_enum(errors, path, v);
 }
 
-fn v_DocumentVersion(v: &String, path: &str, errors: &mut Vec<String>) {
+fn v_DocumentVersion(v: &String, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     let s = v.as_str();
     crate::rt::check_pattern(errors, path, s, &RE_0, PATTERNS[0].0);
 }
 
-fn v_DocumentVersionList(v: &Vec<DocumentVersionInfo>, path: &str, errors: &mut Vec<String>) {
+fn v_DocumentVersionList(v: &Vec<DocumentVersionInfo>, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     crate::rt::check_len(errors, path, v, v.len(), Some(1), None);
     for (i, item) in v.iter().enumerate() {
-        let p = crate::rt::list_item_path(path, i);
+        let p = crate::rt::Path::Item(path, i);
         item.validate_members(&p, errors);
     }
 }
 
-fn v_DocumentVersionName(v: &String, path: &str, errors: &mut Vec<String>) {
+fn v_DocumentVersionName(v: &String, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     let s = v.as_str();
     crate::rt::check_pattern(errors, path, s, &RE_13, PATTERNS[13].0);
 }
 
-fn v_DocumentVersionNumber(v: &String, path: &str, errors: &mut Vec<String>) {
+fn v_DocumentVersionNumber(v: &String, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     let s = v.as_str();
     crate::rt::check_pattern(errors, path, s, &RE_2, PATTERNS[2].0);
 }
 
-fn v_ExcludeAccount(v: &String, path: &str, errors: &mut Vec<String>) {
+fn v_ExcludeAccount(v: &String, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     let s = v.as_str();
     crate::rt::check_str_len(errors, path, s, Some(6), Some(68));
     crate::rt::check_pattern(errors, path, s, &RE_5, PATTERNS[5].0);
 }
 
-fn v_ExcludeAccounts(v: &Vec<String>, path: &str, errors: &mut Vec<String>) {
+fn v_ExcludeAccounts(v: &Vec<String>, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     crate::rt::check_len(errors, path, v, v.len(), Some(1), Some(5000));
     for (i, item) in v.iter().enumerate() {
-        let p = crate::rt::list_item_path(path, i);
+        let p = crate::rt::Path::Item(path, i);
         v_ExcludeAccount(item, &p, errors);
     }
 }
 
-fn v_ExecutionMode(v: &ExecutionMode, path: &str, errors: &mut Vec<String>) {
+fn v_ExecutionMode(v: &ExecutionMode, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     crate::rt::check_enum(errors, path, v);
 }
 
-fn v_ExecutionRoleName(v: &String, path: &str, errors: &mut Vec<String>) {
+fn v_ExecutionRoleName(v: &String, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     let s = v.as_str();
     crate::rt::check_str_len(errors, path, s, Some(1), Some(64));
     crate::rt::check_pattern(errors, path, s, &RE_3, PATTERNS[3].0);
 }
 
-fn v_ExternalAlarmState(v: &ExternalAlarmState, path: &str, errors: &mut Vec<String>) {
+fn v_ExternalAlarmState(v: &ExternalAlarmState, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     crate::rt::check_enum(errors, path, v);
 }
 
-fn v_IdempotencyToken(v: &String, path: &str, errors: &mut Vec<String>) {
+fn v_IdempotencyToken(v: &String, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     let s = v.as_str();
     crate::rt::check_str_len(errors, path, s, Some(36), Some(36));
     crate::rt::check_pattern(errors, path, s, &RE_4, PATTERNS[4].0);
 }
 
-fn v_MaxConcurrency(v: &String, path: &str, errors: &mut Vec<String>) {
+fn v_MaxConcurrency(v: &String, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     let s = v.as_str();
     crate::rt::check_str_len(errors, path, s, Some(1), Some(7));
     crate::rt::check_pattern(errors, path, s, &RE_8, PATTERNS[8].0);
 }
 
-fn v_MaxErrors(v: &String, path: &str, errors: &mut Vec<String>) {
+fn v_MaxErrors(v: &String, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     let s = v.as_str();
     crate::rt::check_str_len(errors, path, s, Some(1), Some(7));
     crate::rt::check_pattern(errors, path, s, &RE_7, PATTERNS[7].0);
 }
 
-fn v_MaxResults(v: &i32, path: &str, errors: &mut Vec<String>) {
+fn v_MaxResults(v: &i32, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     crate::rt::check_range(errors, path, i64::from(*v), Some(1), Some(50));
 }
 
-fn v_PlatformType(v: &PlatformType, path: &str, errors: &mut Vec<String>) {
+fn v_PlatformType(v: &PlatformType, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     crate::rt::check_enum(errors, path, v);
 }
 
-fn v_PlatformTypeList(v: &Vec<PlatformType>, path: &str, errors: &mut Vec<String>) {
+fn v_PlatformTypeList(v: &Vec<PlatformType>, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     for (i, item) in v.iter().enumerate() {
-        let p = crate::rt::list_item_path(path, i);
+        let p = crate::rt::Path::Item(path, i);
         v_PlatformType(item, &p, errors);
     }
 }
 
-fn v_Regions(v: &Vec<String>, path: &str, errors: &mut Vec<String>) {
+fn v_Regions(v: &Vec<String>, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     crate::rt::check_len(errors, path, v, v.len(), Some(1), Some(50));
 }
 
-fn v_RequireType(v: &String, path: &str, errors: &mut Vec<String>) {
+fn v_RequireType(v: &String, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     let s = v.as_str();
     crate::rt::check_str_len(errors, path, s, None, Some(128));
     crate::rt::check_pattern(errors, path, s, &RE_13, PATTERNS[13].0);
 }
 
-fn v_ReviewInformationList(v: &Vec<ReviewInformation>, path: &str, errors: &mut Vec<String>) {
+fn v_ReviewInformationList(v: &Vec<ReviewInformation>, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     crate::rt::check_len(errors, path, v, v.len(), Some(1), None);
     for (i, item) in v.iter().enumerate() {
-        let p = crate::rt::list_item_path(path, i);
+        let p = crate::rt::Path::Item(path, i);
         item.validate_members(&p, errors);
     }
 }
 
-fn v_ReviewStatus(v: &ReviewStatus, path: &str, errors: &mut Vec<String>) {
+fn v_ReviewStatus(v: &ReviewStatus, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     crate::rt::check_enum(errors, path, v);
 }
 
-fn v_Reviewer(v: &String, path: &str, errors: &mut Vec<String>) {
+fn v_Reviewer(v: &String, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     let s = v.as_str();
     crate::rt::check_str_len(errors, path, s, None, Some(50));
     crate::rt::check_pattern(errors, path, s, &RE_13, PATTERNS[13].0);
 }
 
-fn v_Runbooks(v: &Vec<Runbook>, path: &str, errors: &mut Vec<String>) {
+fn v_Runbooks(v: &Vec<Runbook>, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     crate::rt::check_len(errors, path, v, v.len(), Some(1), Some(1));
     for (i, item) in v.iter().enumerate() {
-        let p = crate::rt::list_item_path(path, i);
+        let p = crate::rt::Path::Item(path, i);
         item.validate_members(&p, errors);
     }
 }
 
-fn v_StepExecutionFilterKey(v: &StepExecutionFilterKey, path: &str, errors: &mut Vec<String>) {
+fn v_StepExecutionFilterKey(v: &StepExecutionFilterKey, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     crate::rt::check_enum(errors, path, v);
 }
 
-fn v_StepExecutionFilterList(v: &Vec<StepExecutionFilter>, path: &str, errors: &mut Vec<String>) {
+fn v_StepExecutionFilterList(v: &Vec<StepExecutionFilter>, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     crate::rt::check_len(errors, path, v, v.len(), Some(1), Some(6));
     for (i, item) in v.iter().enumerate() {
-        let p = crate::rt::list_item_path(path, i);
+        let p = crate::rt::Path::Item(path, i);
         item.validate_members(&p, errors);
     }
 }
 
-fn v_StepExecutionFilterValue(v: &String, path: &str, errors: &mut Vec<String>) {
+fn v_StepExecutionFilterValue(v: &String, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     let s = v.as_str();
     crate::rt::check_str_len(errors, path, s, Some(1), Some(150));
 }
 
-fn v_StepExecutionFilterValueList(v: &Vec<String>, path: &str, errors: &mut Vec<String>) {
+fn v_StepExecutionFilterValueList(v: &Vec<String>, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     crate::rt::check_len(errors, path, v, v.len(), Some(1), Some(10));
     for (i, item) in v.iter().enumerate() {
-        let p = crate::rt::list_item_path(path, i);
+        let p = crate::rt::Path::Item(path, i);
         v_StepExecutionFilterValue(item, &p, errors);
     }
 }
 
-fn v_StepExecutionList(v: &Vec<StepExecution>, path: &str, errors: &mut Vec<String>) {
+fn v_StepExecutionList(v: &Vec<StepExecution>, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     for (i, item) in v.iter().enumerate() {
-        let p = crate::rt::list_item_path(path, i);
+        let p = crate::rt::Path::Item(path, i);
         item.validate_members(&p, errors);
     }
 }
 
-fn v_StopType(v: &StopType, path: &str, errors: &mut Vec<String>) {
+fn v_StopType(v: &StopType, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     crate::rt::check_enum(errors, path, v);
 }
 
-fn v_TagKey(v: &String, path: &str, errors: &mut Vec<String>) {
+fn v_TagKey(v: &String, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     let s = v.as_str();
     crate::rt::check_str_len(errors, path, s, Some(1), Some(128));
     crate::rt::check_pattern(errors, path, s, &RE_9, PATTERNS[9].0);
 }
 
-fn v_TagList(v: &Vec<Tag>, path: &str, errors: &mut Vec<String>) {
+fn v_TagList(v: &Vec<Tag>, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     crate::rt::check_len(errors, path, v, v.len(), None, Some(1000));
     for (i, item) in v.iter().enumerate() {
-        let p = crate::rt::list_item_path(path, i);
+        let p = crate::rt::Path::Item(path, i);
         item.validate_members(&p, errors);
     }
 }
 
-fn v_TagValue(v: &String, path: &str, errors: &mut Vec<String>) {
+fn v_TagValue(v: &String, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     let s = v.as_str();
     crate::rt::check_str_len(errors, path, s, None, Some(256));
     crate::rt::check_pattern(errors, path, s, &RE_9, PATTERNS[9].0);
 }
 
-fn v_TargetKey(v: &String, path: &str, errors: &mut Vec<String>) {
+fn v_TargetKey(v: &String, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     let s = v.as_str();
     crate::rt::check_str_len(errors, path, s, Some(1), Some(163));
     crate::rt::check_pattern(errors, path, s, &RE_10, PATTERNS[10].0);
 }
 
-fn v_TargetLocations(v: &Vec<TargetLocation>, path: &str, errors: &mut Vec<String>) {
+fn v_TargetLocations(v: &Vec<TargetLocation>, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     crate::rt::check_len(errors, path, v, v.len(), Some(1), Some(100));
     for (i, item) in v.iter().enumerate() {
-        let p = crate::rt::list_item_path(path, i);
+        let p = crate::rt::Path::Item(path, i);
         item.validate_members(&p, errors);
     }
 }
 
-fn v_TargetLocationsURL(v: &String, path: &str, errors: &mut Vec<String>) {
+fn v_TargetLocationsURL(v: &String, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     let s = v.as_str();
     crate::rt::check_pattern(errors, path, s, &RE_17, PATTERNS[17].0);
 }
 
-fn v_TargetMap(v: &BTreeMap<String, Vec<String>>, path: &str, errors: &mut Vec<String>) {
+fn v_TargetMap(v: &BTreeMap<String, Vec<String>>, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     crate::rt::check_len(errors, path, v, v.len(), Some(1), Some(20));
     if v.keys().any(|k| {
         let s = k.as_str();
@@ -3788,58 +3804,58 @@ fn v_TargetMap(v: &BTreeMap<String, Vec<String>>, path: &str, errors: &mut Vec<S
         );
     }
     for (k, item) in v {
-        let p = crate::rt::map_value_path(path, k);
+        let p = crate::rt::Path::Value(path, k);
         v_TargetMapValueList(item, &p, errors);
     }
 }
 
-fn v_TargetMapValue(v: &String, path: &str, errors: &mut Vec<String>) {
+fn v_TargetMapValue(v: &String, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     let s = v.as_str();
     crate::rt::check_str_len(errors, path, s, Some(1), Some(50));
 }
 
-fn v_TargetMapValueList(v: &Vec<String>, path: &str, errors: &mut Vec<String>) {
+fn v_TargetMapValueList(v: &Vec<String>, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     crate::rt::check_len(errors, path, v, v.len(), None, Some(25));
     for (i, item) in v.iter().enumerate() {
-        let p = crate::rt::list_item_path(path, i);
+        let p = crate::rt::Path::Item(path, i);
         v_TargetMapValue(item, &p, errors);
     }
 }
 
-fn v_TargetMaps(v: &Vec<BTreeMap<String, Vec<String>>>, path: &str, errors: &mut Vec<String>) {
+fn v_TargetMaps(v: &Vec<BTreeMap<String, Vec<String>>>, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     crate::rt::check_len(errors, path, v, v.len(), None, Some(300));
     for (i, item) in v.iter().enumerate() {
-        let p = crate::rt::list_item_path(path, i);
+        let p = crate::rt::Path::Item(path, i);
         v_TargetMap(item, &p, errors);
     }
 }
 
-fn v_TargetType(v: &String, path: &str, errors: &mut Vec<String>) {
+fn v_TargetType(v: &String, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     let s = v.as_str();
     crate::rt::check_str_len(errors, path, s, None, Some(200));
     crate::rt::check_pattern(errors, path, s, &RE_15, PATTERNS[15].0);
 }
 
-fn v_TargetValues(v: &Vec<String>, path: &str, errors: &mut Vec<String>) {
+fn v_TargetValues(v: &Vec<String>, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     crate::rt::check_len(errors, path, v, v.len(), None, Some(50));
 }
 
-fn v_Targets(v: &Vec<Target>, path: &str, errors: &mut Vec<String>) {
+fn v_Targets(v: &Vec<Target>, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     crate::rt::check_len(errors, path, v, v.len(), None, Some(5));
     for (i, item) in v.iter().enumerate() {
-        let p = crate::rt::list_item_path(path, i);
+        let p = crate::rt::Path::Item(path, i);
         item.validate_members(&p, errors);
     }
 }
 
-fn v_ValidNextStep(v: &String, path: &str, errors: &mut Vec<String>) {
+fn v_ValidNextStep(v: &String, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     let s = v.as_str();
     crate::rt::check_str_len(errors, path, s, Some(1), Some(65535));
 }
 
-fn v_ValidNextStepList(v: &Vec<String>, path: &str, errors: &mut Vec<String>) {
+fn v_ValidNextStepList(v: &Vec<String>, path: &crate::rt::Path<'_>, errors: &mut Vec<String>) {
     for (i, item) in v.iter().enumerate() {
-        let p = crate::rt::list_item_path(path, i);
+        let p = crate::rt::Path::Item(path, i);
         v_ValidNextStep(item, &p, errors);
     }
 }

@@ -48,7 +48,7 @@ const SCAN_BATCH: usize = 100;
 pub struct NoInput {}
 
 impl remedy_wire::Validate for NoInput {
-    fn validate_members(&self, _path: &str, _errors: &mut Vec<String>) {}
+    fn validate_members(&self, _path: &remedy_wire::rt::Path<'_>, _errors: &mut Vec<String>) {}
 }
 
 fn limit_or_default(limit: Option<i32>) -> usize {
