@@ -228,7 +228,7 @@ pub(crate) fn build_string_to_sign(
 ) -> String {
     format!(
         "{ALGORITHM}\n{amz_date}\n{scope}\n{}",
-        hex::encode(Sha256::digest(canonical_request))
+        crate::hex_lower(&Sha256::digest(canonical_request))
     )
 }
 

@@ -91,7 +91,7 @@ pub fn compute_signature(
 ) -> String {
     let mut mac = signing_mac(secret, scope_date, region, service);
     mac.update(string_to_sign.as_bytes());
-    hex::encode(mac.finalize().into_bytes())
+    crate::hex_lower(&mac.finalize().into_bytes())
 }
 
 fn split_target(uri: &str) -> (&str, &str) {
@@ -115,7 +115,7 @@ fn payload_hash(headers: &[(&str, &str)], body: &[u8]) -> String {
         .iter()
         .find(|(n, _)| n.eq_ignore_ascii_case("x-amz-content-sha256"))
         .map_or_else(
-            || hex::encode(Sha256::digest(body)),
+            || crate::hex_lower(&Sha256::digest(body)),
             |(_, v)| v.trim().to_string(),
         )
 }
@@ -221,6 +221,14 @@ pub fn presign_uri(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hex_is_lower_case_two_digits_per_byte() {
+        let bytes: Vec<u8> = (0..=255).collect();
+        assert_eq!(crate::hex_lower(&bytes), hex::encode(&bytes));
+        assert_eq!(crate::hex_lower(&[0x00, 0x0f, 0xa0, 0xff]), "000fa0ff");
+        assert_eq!(crate::hex_lower(&[]), "");
+    }
 
     #[test]
     fn derives_the_documented_signing_key() {
