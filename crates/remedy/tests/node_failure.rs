@@ -174,28 +174,6 @@ async fn a_killed_nodes_evaluation_jobs_are_run_by_a_live_node() {
 
 // ---- a node dies holding execution leases -----------------------------------------------------
 
-/// Sleeps, then enables the bucket's versioning.
-const NAP_5S_THEN_ENABLE: &str = r#"
-schemaVersion: '0.3'
-parameters:
-  BucketName:
-    type: String
-mainSteps:
-  - name: Nap
-    action: aws:sleep
-    inputs:
-      Duration: PT5S
-  - name: Enable
-    action: aws:executeAwsApi
-    isEnd: true
-    inputs:
-      Service: s3
-      Api: PutBucketVersioning
-      Bucket: '{{ BucketName }}'
-      VersioningConfiguration:
-        Status: Enabled
-"#;
-
 /// A node leases executions for an hour and dies (its store, in this process, closes its
 /// connections: to PostgreSQL that is what a SIGKILLed node's closed sockets are). The running
 /// server releases the dead node's leases and runs the executions to the end — it does not wait
@@ -207,14 +185,14 @@ async fn executions_leased_by_a_dead_node_are_run_by_a_live_node() {
     };
     let server = Server::start_with(&["--database-url", &url]);
     let (c, s) = (server.client(), server.ssm_client());
-    create_runbook(&s, "Team-NapThenEnable", NAP_5S_THEN_ENABLE).await;
+    create_runbook(&s, NAP_THEN_ENABLE, &nap_then_enable("PT5S")).await;
     let mut ids = Vec::new();
     for i in 0..3 {
         let name = format!("napper-{i}");
         record_bucket(&c, &name, "Off").await;
         let id = s
             .start_automation_execution()
-            .document_name("Team-NapThenEnable")
+            .document_name(NAP_THEN_ENABLE)
             .parameters("BucketName", vec![name])
             .send()
             .await

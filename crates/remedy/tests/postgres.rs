@@ -68,14 +68,17 @@ async fn two_nodes_share_state_and_start_one_execution_per_key() {
         .send()
         .await
         .unwrap();
+    let described_by_b = || async {
+        cb.describe_config_rules()
+            .config_rule_names("versioning")
+            .send()
+            .await
+            .unwrap()
+            .config_rules()
+            .to_vec()
+    };
     // Written on one node, read on the other.
-    let rules = cb
-        .describe_config_rules()
-        .config_rule_names("versioning")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(rules.config_rules().len(), 1);
+    assert_eq!(described_by_b().await.len(), 1);
     // Changed on one node: the other, which has read (and keeps) the rules, shows the change.
     let mut changed = managed_rule("versioning");
     changed.description = Some("changed on node a".into());
@@ -84,21 +87,15 @@ async fn two_nodes_share_state_and_start_one_execution_per_key() {
         .send()
         .await
         .unwrap();
-    let rules = cb
-        .describe_config_rules()
-        .config_rule_names("versioning")
-        .send()
-        .await
-        .unwrap();
     assert_eq!(
-        rules.config_rules()[0].description(),
+        described_by_b().await[0].description(),
         Some("changed on node a")
     );
 
     // One execution of the rule at a time across the nodes (1 % of at most 11 unfinished):
     // 10 executions of a runbook that naps a second (of buckets that are not recorded: each then
     // fails NoSuchBucket) hold the raced key's execution queued while the starts race.
-    create_runbook(&a.ssm_client(), NAP_THEN_ENABLE, &nap_then_enable()).await;
+    create_runbook(&a.ssm_client(), NAP_THEN_ENABLE, &nap_then_enable("PT1S")).await;
     let mut config = remediation_config("versioning", NAP_THEN_ENABLE);
     config.execution_controls = Some(ssm_controls(1, 100));
     cb.put_remediation_configurations()

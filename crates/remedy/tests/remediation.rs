@@ -351,7 +351,12 @@ async fn manual_remediation_of_an_unversioned_bucket() {
 async fn racing_starts_start_one_execution_and_delete_waits_for_them() {
     let server = Server::start();
     let c = server.client();
-    create_runbook(&server.ssm_client(), NAP_THEN_ENABLE, &nap_then_enable()).await;
+    create_runbook(
+        &server.ssm_client(),
+        NAP_THEN_ENABLE,
+        &nap_then_enable("PT1S"),
+    )
+    .await;
     put_rule(&c, "versioning", "S3_BUCKET_VERSIONING_ENABLED").await;
     // One execution of the rule at a time (1 % of at most 11 unfinished), errors never stop the
     // batch: 10 executions of a runbook that naps a second (of buckets that are not recorded:

@@ -532,33 +532,36 @@ pub async fn all_statuses(
 /// The name tests give [`nap_then_enable`]'s runbook.
 pub const NAP_THEN_ENABLE: &str = "Team-NapThenEnable";
 
-/// A runbook for [`remediation_config`] that naps a second, then enables the bucket's versioning:
-/// executions of it stay in flight for a second at least, however fast the machine (a bucket
-/// that is not recorded then fails NoSuchBucket in the second step).
-pub fn nap_then_enable() -> String {
-    r#"
+/// A runbook for [`remediation_config`] that naps for `nap` (an ISO 8601 duration such as `PT1S`),
+/// then enables the bucket's versioning: its executions stay in flight that long at least, however
+/// fast the machine (a bucket that is not recorded then fails NoSuchBucket in the second step).
+/// `AutomationAssumeRole` is optional, so it also runs by StartAutomationExecution alone.
+pub fn nap_then_enable(nap: &str) -> String {
+    format!(
+        r#"
 schemaVersion: '0.3'
 parameters:
   BucketName:
     type: String
   AutomationAssumeRole:
     type: String
+    default: ''
 mainSteps:
   - name: Nap
     action: aws:sleep
     inputs:
-      Duration: PT1S
+      Duration: {nap}
   - name: Enable
     action: aws:executeAwsApi
     isEnd: true
     inputs:
       Service: s3
       Api: PutBucketVersioning
-      Bucket: '{{ BucketName }}'
+      Bucket: '{{{{ BucketName }}}}'
       VersioningConfiguration:
         Status: Enabled
 "#
-    .to_string()
+    )
 }
 
 /// Creates the YAML Automation document `name` (a runbook) from `yaml`.
