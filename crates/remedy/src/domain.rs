@@ -44,6 +44,23 @@ pub struct RuleRecord {
     pub rule: wire::ConfigRule,
 }
 
+#[cfg(test)]
+impl RuleRecord {
+    /// An ACTIVE rule with nothing else set, named `name` in `scope` (a unit-test fixture).
+    pub(crate) fn active(scope: &Scope, name: &str) -> Self {
+        Self {
+            name: name.into(),
+            id: format!("config-rule-{name}"),
+            arn: scope.config_arn(&format!("config-rule/config-rule-{name}")),
+            rule: wire::ConfigRule {
+                config_rule_name: Some(name.into()),
+                config_rule_state: Some(wire::ConfigRuleState::Active),
+                ..Default::default()
+            },
+        }
+    }
+}
+
 /// A stored remediation configuration; one per rule.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RemediationConfigRecord {

@@ -125,18 +125,6 @@ mod tests {
     use crate::domain::RuleRecord;
     use crate::store::sqlite::SqliteStore;
 
-    fn rule(scope: &Scope, name: &str) -> RuleRecord {
-        RuleRecord {
-            name: name.into(),
-            id: format!("config-rule-{name}"),
-            arn: scope.config_arn(&format!("config-rule/config-rule-{name}")),
-            rule: remedy_wire::config::ConfigRule {
-                config_rule_name: Some(name.into()),
-                ..Default::default()
-            },
-        }
-    }
-
     /// Reads the scope's bodies through `sets`, counting the loads.
     async fn read(
         sets: &RuleSets<RuleBodies>,
@@ -168,7 +156,7 @@ mod tests {
         assert_eq!(loads.load(Ordering::SeqCst), 2);
 
         store
-            .insert_rule(&scope, &rule(&scope, "a"), &[], 10)
+            .insert_rule(&scope, &RuleRecord::active(&scope, "a"), &[], 10)
             .await
             .unwrap();
         assert_eq!(read(&sets, &store, &loads).await, ["a"]);
@@ -182,14 +170,14 @@ mod tests {
         // Another scope's rules change nothing here.
         let other = Scope::new("111111111111", "eu-west-1");
         store
-            .insert_rule(&other, &rule(&other, "z"), &[], 10)
+            .insert_rule(&other, &RuleRecord::active(&other, "z"), &[], 10)
             .await
             .unwrap();
         assert_eq!(read(&sets, &store, &loads).await, ["a"]);
         assert_eq!(loads.load(Ordering::SeqCst), 3);
 
         store
-            .insert_rule(&scope, &rule(&scope, "b"), &[], 10)
+            .insert_rule(&scope, &RuleRecord::active(&scope, "b"), &[], 10)
             .await
             .unwrap();
         assert_eq!(read(&sets, &store, &loads).await, ["a", "b"]);
@@ -204,7 +192,7 @@ mod tests {
         let store = SqliteStore::open(&dir.path().join("remedy.db")).unwrap();
         let scope = Scope::new("000000000000", "us-east-1");
         store
-            .insert_rule(&scope, &rule(&scope, "a"), &[], 10)
+            .insert_rule(&scope, &RuleRecord::active(&scope, "a"), &[], 10)
             .await
             .unwrap();
         let sets = RuleSets::<RuleBodies>::default();
@@ -213,7 +201,7 @@ mod tests {
             .get(&store, &scope, || async {
                 let bodies = load_bodies(&store, &scope).await;
                 store
-                    .insert_rule(&scope, &rule(&scope, "b"), &[], 10)
+                    .insert_rule(&scope, &RuleRecord::active(&scope, "b"), &[], 10)
                     .await
                     .unwrap();
                 bodies

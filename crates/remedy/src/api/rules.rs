@@ -425,7 +425,9 @@ fn apply_defaults(app: &App, rule: &mut ConfigRule) {
 /// DescribeConfigRules from request body to response body. Without an evaluation-mode filter
 /// the stored rules' JSON is the answer as it stands, so it is copied into the response rather
 /// than decoded into `ConfigRule`s and encoded again (which was most of the operation's cost:
-/// issue 7's profile). With a filter the rules must be read, so it is the typed path.
+/// issue 7's profile), from the account's rules kept in memory (`App::rule_bodies`, checked
+/// against the store on every call). With a filter the rules must be read, so it is the typed
+/// path.
 pub async fn describe_config_rules_encoded(
     app: &App,
     ctx: &RequestContext,

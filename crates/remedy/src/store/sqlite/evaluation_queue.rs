@@ -545,18 +545,6 @@ mod tests {
         }
     }
 
-    fn rule(scope: &Scope, name: &str) -> RuleRecord {
-        RuleRecord {
-            name: name.into(),
-            id: format!("config-rule-{name}"),
-            arn: scope.config_arn(&format!("config-rule/config-rule-{name}")),
-            rule: remedy_wire::config::ConfigRule {
-                config_rule_state: Some(remedy_wire::config::ConfigRuleState::Active),
-                ..Default::default()
-            },
-        }
-    }
-
     async fn state(s: &SqliteStore, scope: &Scope) -> String {
         let r = s
             .get_rule(scope, &RuleSelector::Name("r".into()))
@@ -590,10 +578,13 @@ mod tests {
             .await
             .unwrap();
         store
-            .insert_rule(&scope, &rule(&scope, "r"), &[], 10)
+            .insert_rule(&scope, &RuleRecord::active(&scope, "r"), &[], 10)
             .await
             .unwrap();
-        store.update_rule(&scope, &rule(&scope, "r")).await.unwrap();
+        store
+            .update_rule(&scope, &RuleRecord::active(&scope, "r"))
+            .await
+            .unwrap();
         // a, b, and one rule job.
         assert_eq!(store.queued_evaluation_jobs().await.unwrap(), 3);
 
@@ -622,7 +613,7 @@ mod tests {
         let (_dir, store) = open();
         let scope = Scope::new("000000000000", "us-east-1");
         store
-            .insert_rule(&scope, &rule(&scope, "r"), &[], 10)
+            .insert_rule(&scope, &RuleRecord::active(&scope, "r"), &[], 10)
             .await
             .unwrap();
         let names = vec!["r".to_string()];
