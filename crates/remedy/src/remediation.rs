@@ -133,5 +133,6 @@ pub fn new_execution(
         error_percentage: err,
         batch_id: batch_id.to_string(),
         wake_at,
+        finding_ordering: None,
     })
 }

@@ -193,6 +193,7 @@ conformance!(
     stale_fence_writes_change_nothing,
     execution_claims_are_exclusive_under_concurrent_claimers,
     concurrent_starts_of_one_key_start_one_execution,
+    an_automatic_run_acts_on_a_finding_once,
     a_start_racing_its_configurations_deletion_never_outlives_it,
     lease_release_at_start,
     error_percentage_and_automatic_failures,
@@ -296,6 +297,7 @@ fn exec(id: &str, resource: &str, batch: &str, conc: u32, err: u32) -> NewExecut
         error_percentage: err,
         batch_id: batch.into(),
         wake_at: 0.0,
+        finding_ordering: None,
     }
 }
 
@@ -1915,6 +1917,79 @@ async fn concurrent_starts_of_one_key_start_one_execution(fx: Fx) {
     }
     assert_eq!(started, 1);
     assert_eq!(s.active_executions().await.unwrap(), 1);
+}
+
+/// An automatic run names the finding it acts on (the NON_COMPLIANT result's ordering
+/// timestamp); the store queues it only if no execution of the key was invoked since, even one
+/// that already ended — a late trigger on another node finds the finding handled.
+async fn an_automatic_run_acts_on_a_finding_once(fx: Fx) {
+    let s = &*fx.store;
+    let sc = scope();
+    remediable(s, &sc).await;
+    let for_finding = |id: &str, resource: &str, finding: f64| NewExecution {
+        finding_ordering: Some(finding),
+        automatic: true,
+        ..exec(id, resource, id, 100, 100)
+    };
+    // A finding captured at 5: the first trigger runs it (invoked at 10) to its end.
+    let out = s
+        .insert_executions(&sc, "r", &[for_finding("first", "a", 5.0)], 10.0)
+        .await
+        .unwrap();
+    assert_eq!(out, vec![InsertOutcome::Started]);
+    let claimed = s.claim_executions("w", 11.0, 30.0, 10).await.unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert_eq!(
+        s.commit_step(&step(&claimed[0], STATE_SUCCEEDED, 12.0))
+            .await
+            .unwrap(),
+        CommitOutcome::Committed
+    );
+    // A late trigger for the same finding (or an older one) queues nothing, even in a batch
+    // with other keys, which start; a finding at the invocation time itself was seen by it.
+    let out = s
+        .insert_executions(
+            &sc,
+            "r",
+            &[
+                for_finding("late", "a", 5.0),
+                for_finding("other", "b", 5.0),
+                for_finding("older", "a", 1.0),
+                for_finding("same-instant", "a", 10.0),
+            ],
+            20.0,
+        )
+        .await
+        .unwrap();
+    use InsertOutcome::*;
+    assert_eq!(
+        out,
+        vec![FindingHandled, Started, FindingHandled, FindingHandled]
+    );
+    for id in ["late", "older", "same-instant"] {
+        assert!(s.get_execution(id).await.unwrap().is_none(), "{id}");
+    }
+    // A finding of a state captured after the run was queued is a new one.
+    let out = s
+        .insert_executions(&sc, "r", &[for_finding("new", "a", 15.0)], 21.0)
+        .await
+        .unwrap();
+    assert_eq!(out, vec![Started]);
+    // While that run is in flight, another trigger of a still newer finding waits its turn,
+    // and a manual start (no finding) meets the in-flight run.
+    let out = s
+        .insert_executions(
+            &sc,
+            "r",
+            &[
+                for_finding("newer", "a", 30.0),
+                exec("manual", "a", "m", 100, 100),
+            ],
+            31.0,
+        )
+        .await
+        .unwrap();
+    assert_eq!(out, vec![InFlight, InFlight]);
 }
 
 async fn lease_release_at_start(fx: Fx) {

@@ -18,19 +18,19 @@
 //!
 //! **One run per finding, across nodes.** Every node listens to its own results and sweeps on
 //! its own, so a trigger may be late: an event handled after another node (or a sweep, or
-//! turning Automatic on) already remediated the resource and the run ended. Before starting, the
-//! stored result is consulted ([`awaiting_remediation`]): a run starts only for a key whose
-//! stored result is still NON_COMPLIANT and describes the resource as it was *after* the key's
-//! latest execution was queued (its ordering timestamp — the evaluated item's capture time — is
-//! later than that execution's invocation time). A result of an earlier state is one that
-//! execution already acted on; the items its runbook records are evaluated again, and a result
-//! of those that is still NON_COMPLIANT starts the next run. Two nodes racing on one key
-//! cannot both start a run while one is in flight (the store's unique in-flight index). Retries
-//! of a failed automatic run ([`on_automatic_failure`]) are runs for the same finding and skip
-//! the check; they are bounded by `MaximumAutomaticAttempts`. What remains: a run that is
-//! queued, run and ended by another node between this check and this insert (a few store round
-//! trips) can be followed by one more run — runbooks' world writes are idempotent, so it
-//! changes nothing.
+//! turning Automatic on) already remediated the resource and the run ended. A run therefore
+//! acts on a *finding*: the stored result, read when the trigger is handled, must still be
+//! NON_COMPLIANT ([`findings`]), and the run is queued only if no execution of the key was
+//! invoked at or after the finding's ordering timestamp (the evaluated item's capture time) —
+//! checked by the store in the transaction that inserts it ([`NewExecution::finding_ordering`]),
+//! so a run queued, run and ended by another node a moment earlier is seen. A result of an
+//! earlier state is one that execution already acted on; the items its runbook records are
+//! evaluated again, and a result of those that is still NON_COMPLIANT is a new finding. Two
+//! nodes racing on one key cannot both start a run while one is in flight (the store's unique
+//! in-flight index). Retries of a failed automatic run ([`on_automatic_failure`]) are runs for
+//! the same finding and skip the check; they are bounded by `MaximumAutomaticAttempts`. The
+//! times compared come from the nodes' clocks (capture and invocation times), which are assumed
+//! to agree to well under the time a runbook takes.
 
 use std::sync::Arc;
 
@@ -41,7 +41,9 @@ use tokio::sync::watch;
 use crate::app::App;
 use crate::domain::{ExceptionKey, Scope};
 use crate::store::evaluations::ResultQuery;
-use crate::store::executions::{AutomaticFailureOutcome, ExecutionRecord, InsertOutcome};
+use crate::store::executions::{
+    AutomaticFailureOutcome, ExecutionRecord, InsertOutcome, NewExecution,
+};
 use crate::store::StoreResult;
 
 /// Delay before retrying a failed automatic run.
@@ -135,7 +137,7 @@ pub async fn sweep(app: &App) -> StoreResult<usize> {
 
 /// Queues automatic executions of `rule` for `keys` (at most 100) when its configuration is
 /// automatic, skipping keys with an unexpired exception and, unless `trigger` is a retry, keys
-/// not [`awaiting_remediation`]. Returns how many started.
+/// not NON_COMPLIANT or whose finding a run was already queued for. Returns how many started.
 pub async fn queue_automatic(
     app: &App,
     scope: &Scope,
@@ -187,22 +189,29 @@ pub async fn queue_automatic(
             now,
         )
         .await?;
-    let awaiting = match trigger {
-        Trigger::NonCompliant => awaiting_remediation(app, scope, rule, keys).await?,
-        Trigger::Retry => vec![true; keys.len()],
+    // Per key, the finding a NonCompliant trigger acts on (`None`: the result is not
+    // NON_COMPLIANT, nothing to act on); a retry acts on the finding its failed run did.
+    let findings = match trigger {
+        Trigger::NonCompliant => findings(app, scope, rule, keys).await?,
+        Trigger::Retry => vec![None; keys.len()],
     };
     let batch = uuid::Uuid::new_v4().to_string();
     let mut executions = Vec::new();
-    for ((t, i), awaiting) in keys.iter().zip(awaiting) {
-        if !awaiting
-            || excepted
-                .iter()
-                .any(|x| &x.resource_type == t && &x.resource_id == i)
+    for ((t, i), finding_ordering) in keys.iter().zip(findings) {
+        if trigger == Trigger::NonCompliant && finding_ordering.is_none() {
+            continue;
+        }
+        if excepted
+            .iter()
+            .any(|x| &x.resource_type == t && &x.resource_id == i)
         {
             continue;
         }
         match super::new_execution(rule, &record.config, &runbook, t, i, true, &batch, wake_at) {
-            Ok(e) => executions.push(e),
+            Ok(e) => executions.push(NewExecution {
+                finding_ordering,
+                ..e
+            }),
             Err(e) => {
                 tracing::warn!(rule, resource = %i, error = %e.message, "remediation: automatic parameters do not resolve")
             }
@@ -230,34 +239,21 @@ pub async fn queue_automatic(
     Ok(started)
 }
 
-/// Per key, whether its finding still awaits an automatic run: `rule`'s stored result for it is
-/// NON_COMPLIANT (a trigger may be older than the truth) and evaluated a state captured after
-/// the key's latest execution was queued — an earlier state is one that execution already ran
-/// on (see the module docs).
-pub async fn awaiting_remediation(
+/// Per key, the ordering timestamp of `rule`'s stored result when that result is NON_COMPLIANT
+/// (a trigger may be older than the truth): the finding an automatic run would act on.
+async fn findings(
     app: &App,
     scope: &Scope,
     rule: &str,
     keys: &[(String, String)],
-) -> StoreResult<Vec<bool>> {
+) -> StoreResult<Vec<Option<f64>>> {
     let found = app.store.result_states(scope, rule, keys).await?;
-    // Only invocation times are compared: the status rows, not the interpreter states.
-    let latest = app
-        .store
-        .latest_execution_statuses(scope, rule, Some(keys), None, keys.len())
-        .await?;
-    Ok(keys
-        .iter()
-        .zip(found)
-        .map(|((t, i), state)| {
-            state.is_some_and(|s| {
-                s.compliance == ComplianceType::NonCompliant
-                    && !latest.iter().any(|e| {
-                        &e.resource_type == t
-                            && &e.resource_id == i
-                            && s.ordering_timestamp <= e.invocation_time
-                    })
-            })
+    Ok(found
+        .into_iter()
+        .map(|state| {
+            state
+                .filter(|s| s.compliance == ComplianceType::NonCompliant)
+                .map(|s| s.ordering_timestamp)
         })
         .collect())
 }

@@ -59,6 +59,13 @@ pub struct NewExecution {
     pub batch_id: String,
     /// Not claimable before this time (a retry's backoff); usually the invocation time.
     pub wake_at: f64,
+    /// For an automatic run started by a NON_COMPLIANT result: that result's ordering timestamp
+    /// (the capture time of the state it judged). The key is then skipped
+    /// ([`InsertOutcome::FindingHandled`]) when an execution of it was invoked at or after that
+    /// time: another trigger, on this node or another, already acted on the finding. Checked in
+    /// the inserting transaction, so an execution queued, run and ended by another node just
+    /// before is seen. `None` for manual starts and retries.
+    pub finding_ordering: Option<f64>,
 }
 
 /// Per key, what `insert_executions` did.
@@ -67,6 +74,9 @@ pub enum InsertOutcome {
     Started,
     /// An execution for the key is already QUEUED or IN_PROGRESS.
     InFlight,
+    /// An execution for the key was invoked after the finding it would act on
+    /// ([`NewExecution::finding_ordering`]): nothing was queued.
+    FindingHandled,
 }
 
 /// A stored execution.
@@ -244,8 +254,9 @@ pub enum AutomaticFailureOutcome {
 
 #[async_trait]
 pub trait ExecutionStore: Send + Sync + 'static {
-    /// Queues executions atomically: per key `Started` or `InFlight` (the unique in-flight index
-    /// refused it). `NotFound` (nothing written) when the rule has no remediation configuration.
+    /// Queues executions atomically: per key `Started`, `InFlight` (the unique in-flight index
+    /// refused it) or `FindingHandled` (see [`NewExecution::finding_ordering`]). `NotFound`
+    /// (nothing written) when the rule has no remediation configuration.
     async fn insert_executions(
         &self,
         scope: &Scope,

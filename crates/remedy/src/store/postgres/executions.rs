@@ -275,9 +275,10 @@ impl ExecutionStore for PgStore {
         if !configured {
             return Err(StoreError::NotFound);
         }
-        // One statement for the whole batch (one round trip while the scope's lock is held, not
-        // one per key); rows go in in the caller's order, and a key already in flight (or twice
-        // in the batch) is skipped by the one-in-flight index and reported as such.
+        // One statement for the whole batch (one round trip, not one per key); rows go in in the
+        // caller's order. A key already in flight (or twice in the batch) is skipped by the
+        // one-in-flight index; a finding an execution was invoked after (committed before this
+        // statement began, or racing it in flight: then the index waits for it) is skipped too.
         let column = |f: fn(&NewExecution) -> String| executions.iter().map(f).collect::<Vec<_>>();
         let ids = column(|e| e.id.clone());
         let resource_types = column(|e| e.resource_type.clone());
@@ -300,22 +301,34 @@ impl ExecutionStore for PgStore {
             .map(|e| e.error_percentage as i64)
             .collect();
         let wake_at: Vec<f64> = executions.iter().map(|e| e.wake_at).collect();
-        let inserted = t
+        let findings: Vec<Option<f64>> = executions.iter().map(|e| e.finding_ordering).collect();
+        let rows = t
             .q_all(
-                "INSERT INTO remediation_executions (id, account, region, rule_name, resource_type, resource_id,
-                    state, document_name, document_version, parameters, execution_state, automatic,
-                    concurrency_pct, error_pct, batch_id, invocation_time, last_updated, wake_at)
-                 SELECT n.id, $1, $2, $3, n.resource_type, n.resource_id, 'QUEUED', n.document_name,
-                        n.document_version, n.parameters, n.execution_state, n.automatic,
-                        n.concurrency_pct, n.error_pct, n.batch_id, $4, $4, n.wake_at
-                 FROM unnest($5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[],
-                             $11::text[], $12::bool[], $13::int8[], $14::int8[], $15::text[], $16::float8[])
-                      WITH ORDINALITY AS n(id, resource_type, resource_id, document_name, document_version,
-                                           parameters, execution_state, automatic, concurrency_pct, error_pct,
-                                           batch_id, wake_at, ord)
-                 ORDER BY n.ord
-                 ON CONFLICT DO NOTHING
-                 RETURNING id",
+                "WITH n AS (
+                    SELECT * FROM unnest($5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[],
+                                         $11::text[], $12::bool[], $13::int8[], $14::int8[], $15::text[],
+                                         $16::float8[], $17::float8[])
+                         WITH ORDINALITY AS n(id, resource_type, resource_id, document_name, document_version,
+                                              parameters, execution_state, automatic, concurrency_pct, error_pct,
+                                              batch_id, wake_at, finding, ord)),
+                 handled AS (
+                    SELECT n.id FROM n WHERE n.finding IS NOT NULL AND EXISTS (
+                        SELECT 1 FROM remediation_executions x
+                         WHERE x.account=$1 AND x.region=$2 AND x.rule_name=$3
+                           AND x.resource_type=n.resource_type AND x.resource_id=n.resource_id
+                           AND x.invocation_time >= n.finding)),
+                 started AS (
+                    INSERT INTO remediation_executions (id, account, region, rule_name, resource_type, resource_id,
+                        state, document_name, document_version, parameters, execution_state, automatic,
+                        concurrency_pct, error_pct, batch_id, invocation_time, last_updated, wake_at)
+                    SELECT n.id, $1, $2, $3, n.resource_type, n.resource_id, 'QUEUED', n.document_name,
+                           n.document_version, n.parameters, n.execution_state, n.automatic,
+                           n.concurrency_pct, n.error_pct, n.batch_id, $4, $4, n.wake_at
+                    FROM n WHERE n.id NOT IN (SELECT id FROM handled)
+                    ORDER BY n.ord
+                    ON CONFLICT DO NOTHING
+                    RETURNING id)
+                 SELECT id, TRUE FROM started UNION ALL SELECT id, FALSE FROM handled",
                 &[
                     &scope.account,
                     &scope.region,
@@ -333,22 +346,27 @@ impl ExecutionStore for PgStore {
                     &errors,
                     &batch_ids,
                     &wake_at,
+                    &findings,
                 ],
             )
             .await
             .map_err(pg)?;
-        let started: std::collections::HashSet<String> = inserted
-            .iter()
-            .map(|r| col::<String>(r, 0))
-            .collect::<StoreResult<_>>()?;
+        let mut decided = std::collections::HashMap::with_capacity(rows.len());
+        for r in &rows {
+            let outcome = if col::<bool>(r, 1)? {
+                InsertOutcome::Started
+            } else {
+                InsertOutcome::FindingHandled
+            };
+            decided.insert(col::<String>(r, 0)?, outcome);
+        }
         let out = executions
             .iter()
             .map(|e| {
-                if started.contains(&e.id) {
-                    InsertOutcome::Started
-                } else {
-                    InsertOutcome::InFlight
-                }
+                decided
+                    .get(&e.id)
+                    .copied()
+                    .unwrap_or(InsertOutcome::InFlight)
             })
             .collect();
         t.commit().await.map_err(pg)?;

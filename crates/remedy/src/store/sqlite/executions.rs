@@ -268,8 +268,35 @@ impl ExecutionStore for SqliteStore {
                      ON CONFLICT DO NOTHING",
                 )
                 .map_err(backend)?;
+            // The single writer makes this check and the insert one atomic step.
+            let mut invoked_since = c
+                .prepare_cached(
+                    "SELECT EXISTS (SELECT 1 FROM remediation_executions INDEXED BY remediation_executions_key
+                      WHERE account=?1 AND region=?2 AND rule_name=?3 AND resource_type=?4
+                        AND resource_id=?5 AND invocation_time >= ?6)",
+                )
+                .map_err(backend)?;
             let mut out = Vec::with_capacity(executions.len());
             for e in &executions {
+                if let Some(finding) = e.finding_ordering {
+                    let handled: bool = invoked_since
+                        .query_row(
+                            params![
+                                scope.account,
+                                scope.region,
+                                rule,
+                                e.resource_type,
+                                e.resource_id,
+                                finding
+                            ],
+                            |r| r.get(0),
+                        )
+                        .map_err(backend)?;
+                    if handled {
+                        out.push(InsertOutcome::FindingHandled);
+                        continue;
+                    }
+                }
                 let n = insert
                     .execute(params![
                         e.id,
