@@ -31,8 +31,9 @@
 //! - **No lost updates of a resource**: the emulated world's writes record an item only if the
 //!   resource's latest state id is still the one the change was read from, checked under the
 //!   resource's lock ([`Store::record_configuration_item_if_latest`]).
-//! - **Wake-ups**: a commit that enqueues evaluation work sends `NOTIFY remedy_evaluation`; every
-//!   node LISTENs on its liveness connection and wakes its engine (which still polls).
+//! - **Wake-ups**: after a commit that enqueued evaluation work a node sends `NOTIFY
+//!   remedy_evaluation` (outside the commit, coalesced: [`spawn_node_waker`]); every node LISTENs
+//!   on its liveness connection and wakes its engine (which still polls).
 
 use std::sync::Arc;
 
@@ -90,6 +91,8 @@ pub struct PgStore {
     _liveness: tokio_postgres::Client,
     /// Notified after a commit that enqueued evaluation work, on any node (LISTEN/NOTIFY).
     queue_signal: Arc<tokio::sync::Notify>,
+    /// Signals [`spawn_node_waker`]'s task after such a commit on this node.
+    node_waker: tokio::sync::mpsc::Sender<()>,
 }
 
 /// Statements through each connection's statement cache: parsed and planned once per
@@ -168,13 +171,33 @@ async fn lock_scopes<'s>(
 /// The channel a commit that enqueued evaluation work notifies (every node's engine wakes).
 const EVALUATION_CHANNEL: &str = "remedy_evaluation";
 
-/// Wakes every node's evaluation engine when `t` commits (PostgreSQL folds repeats in one
-/// transaction into one notification).
-async fn notify_nodes(t: &impl GenericClient) -> StoreResult<()> {
-    t.exec("SELECT pg_notify($1, '')", &[&EVALUATION_CHANNEL])
-        .await
-        .map_err(pg)?;
-    Ok(())
+/// Sends `NOTIFY` to every node for any number of commits that enqueued evaluation work.
+///
+/// A `NOTIFY` inside the writing transaction would serialize every such commit in the whole
+/// PostgreSQL server: queueing a notification takes a database-wide lock at commit, held through
+/// the WAL flush (the 3-node benchmark spent more time waiting on it than on anything else).
+/// Instead a commit signals this task afterwards ([`PgStore::work_committed`]), and the task sends
+/// one `NOTIFY` of its own — a transaction that writes nothing — for every signal, or every burst
+/// of signals that arrived while it was sending. The task ends with the store.
+fn spawn_node_waker(pool: Pool) -> tokio::sync::mpsc::Sender<()> {
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<()>(1);
+    tokio::spawn(async move {
+        while rx.recv().await.is_some() {
+            let sent = match pool.get().await {
+                Ok(c) => c
+                    .exec("SELECT pg_notify($1, '')", &[&EVALUATION_CHANNEL])
+                    .await
+                    .map(drop)
+                    .map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
+            };
+            if let Err(error) = sent {
+                // The other nodes' engines still poll; they find the work a little later.
+                tracing::debug!(%error, "postgres: cannot wake the other nodes");
+            }
+        }
+    });
+    tx
 }
 
 /// The advisory lock key naming a node's liveness lock.
@@ -316,11 +339,19 @@ impl PgStore {
             .await
             .map_err(pg)?;
         Ok(Self {
+            node_waker: spawn_node_waker(pool.clone()),
             pool,
             node,
             _liveness: liveness,
             queue_signal,
         })
+    }
+
+    /// After a commit that enqueued evaluation work: wakes this node's engine now and every
+    /// other node's through [`spawn_node_waker`] (a signal already pending covers this one).
+    fn work_committed(&self) {
+        self.queue_signal.notify_one();
+        let _ = self.node_waker.try_send(());
     }
 
     async fn client(&self) -> StoreResult<deadpool_postgres::Client> {
@@ -679,9 +710,8 @@ impl Store for PgStore {
             crate::time::now(),
         )
         .await?;
-        notify_nodes(&t).await?;
         t.commit().await.map_err(pg)?;
-        self.queue_signal.notify_one();
+        self.work_committed();
         Ok(())
     }
 
@@ -707,9 +737,8 @@ impl Store for PgStore {
             crate::time::now(),
         )
         .await?;
-        notify_nodes(&t).await?;
         t.commit().await.map_err(pg)?;
-        self.queue_signal.notify_one();
+        self.work_committed();
         Ok(())
     }
 
@@ -1098,9 +1127,8 @@ impl Store for PgStore {
             lock_scopes(&t, [scope]).await?;
         }
         let ci = insert_item(&t, scope, item, max_custom_resources).await?;
-        notify_nodes(&t).await?;
         t.commit().await.map_err(pg)?;
-        self.queue_signal.notify_one();
+        self.work_committed();
         Ok(ci)
     }
 
@@ -1118,9 +1146,8 @@ impl Store for PgStore {
             return Ok(None);
         }
         let ci = insert_after(&t, scope, item, prev, None).await?;
-        notify_nodes(&t).await?;
         t.commit().await.map_err(pg)?;
-        self.queue_signal.notify_one();
+        self.work_committed();
         Ok(Some(ci))
     }
 
@@ -1136,9 +1163,8 @@ impl Store for PgStore {
         for (scope, item) in scope_items {
             insert_item(&t, &scope, item, None).await?;
         }
-        notify_nodes(&t).await?;
         t.commit().await.map_err(pg)?;
-        self.queue_signal.notify_one();
+        self.work_committed();
         Ok(n)
     }
 

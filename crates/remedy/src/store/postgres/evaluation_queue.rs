@@ -293,9 +293,8 @@ impl EvaluationQueueStore for PgStore {
             set_rule_state(&t, scope, n, None, "EVALUATING").await?;
             enqueue_rule(&t, scope, n, JobOrigin::OnDemand, now).await?;
         }
-        notify_nodes(&t).await?;
         t.commit().await.map_err(pg)?;
-        self.queue_signal.notify_one();
+        self.work_committed();
         Ok(())
     }
 
@@ -328,12 +327,9 @@ impl EvaluationQueueStore for PgStore {
             .await
             .map_err(pg)?;
         }
-        if !due.is_empty() {
-            notify_nodes(&t).await?;
-        }
         t.commit().await.map_err(pg)?;
         if !due.is_empty() {
-            self.queue_signal.notify_one();
+            self.work_committed();
         }
         Ok(due.len())
     }
