@@ -201,6 +201,7 @@ conformance!(
     execution_statuses_show_the_committed_steps,
     documents_versions_defaults_and_limits,
     limits_hold_under_concurrent_writers,
+    results_stay_newest_under_concurrent_writers,
     concurrent_records_of_one_resource_keep_a_strict_history,
     the_concurrency_bound_holds_under_concurrent_claimers,
     ping_and_evaluation_signal,
@@ -2684,6 +2685,86 @@ where
         ok += t.await.unwrap() as usize;
     }
     ok
+}
+
+/// Writers of one rule's results at once (two nodes' engines, PutEvaluations), each batch in
+/// its own key order: none fails (no deadlock), every key keeps the newest result, and its first
+/// result is reported as new exactly once. A deletion of the rule racing them leaves none.
+async fn results_stay_newest_under_concurrent_writers(fx: Fx) {
+    use ComplianceType::*;
+    let s = fx.store.clone();
+    let sc = scope();
+    s.insert_rule(&sc, &rule(&sc, "r"), &[], 10).await.unwrap();
+    const KEYS: usize = 12;
+    const WRITERS: usize = 16;
+    let batch = |i: usize| {
+        let mut rs: Vec<_> = (0..KEYS)
+            .map(|k| {
+                let t = if i % 2 == 0 { Compliant } else { NonCompliant };
+                result("r", &format!("k{k:02}"), t, i as f64)
+            })
+            .collect();
+        rs.rotate_left(i % KEYS);
+        if i % 3 == 0 {
+            rs.reverse();
+        }
+        rs
+    };
+    let writers: Vec<_> = (0..WRITERS)
+        .map(|i| {
+            let (s, sc) = (s.clone(), sc.clone());
+            tokio::spawn(async move { s.put_evaluation_results(&sc, "r", &batch(i), 100.0).await })
+        })
+        .collect();
+    let mut first_reports = 0;
+    for w in writers {
+        let changes = w.await.unwrap().expect("every writer commits");
+        first_reports += changes.iter().filter(|c| c.old.is_none()).count();
+    }
+    assert_eq!(first_reports, KEYS, "each key's first result is new once");
+    let all = ResultQuery {
+        compliance_types: vec![],
+        limit: 100,
+    };
+    let stored = s.list_rule_results(&sc, "r", &all, None).await.unwrap();
+    assert_eq!(stored.len(), KEYS);
+    let newest = (WRITERS - 1) as f64;
+    for r in &stored {
+        assert_eq!(
+            (r.ordering_timestamp, &r.compliance_type),
+            (newest, &NonCompliant),
+            "{}",
+            r.resource_id
+        );
+    }
+
+    // The rule deleted while writers are at work: each writer either commits before the
+    // deletion (whose results it then deletes) or finds the rule gone; nothing is left.
+    s.insert_rule(&sc, &rule(&sc, "d"), &[], 10).await.unwrap();
+    let writers: Vec<_> = (0..WRITERS)
+        .map(|i| {
+            let (s, sc) = (s.clone(), sc.clone());
+            let rs: Vec<_> = batch(i)
+                .into_iter()
+                .map(|r| EvaluationRecord {
+                    rule_name: "d".into(),
+                    ..r
+                })
+                .collect();
+            tokio::spawn(async move { s.put_evaluation_results(&sc, "d", &rs, 100.0).await })
+        })
+        .collect();
+    s.delete_rule(&sc, "d").await.unwrap();
+    for w in writers {
+        match w.await.unwrap() {
+            Ok(_) | Err(StoreError::NotFound) => {}
+            Err(e) => panic!("a writer racing the deletion failed: {e}"),
+        }
+    }
+    assert_eq!(
+        s.list_rule_results(&sc, "d", &all, None).await.unwrap(),
+        vec![]
+    );
 }
 
 async fn limits_hold_under_concurrent_writers(fx: Fx) {

@@ -418,8 +418,13 @@ impl EvaluationQueueStore for PgStore {
         let mut c = self.client().await?;
         let t = c.transaction().await.map_err(pg)?;
         lock_scopes(&t, [scope]).await?;
+        // Resources in key order, each one's rows in rule order: the order result writers lock
+        // rows in, so this never waits on one of them in a cycle.
+        let mut in_key_order: Vec<&(String, String)> = keys.iter().collect();
+        in_key_order.sort();
+        in_key_order.dedup();
         let mut out = Vec::new();
-        for (rt, ri) in keys {
+        for (rt, ri) in in_key_order {
             let rows = t
                 .q_all(
                     "DELETE FROM evaluation_results

@@ -151,71 +151,83 @@ impl EvaluationStore for PgStore {
     ) -> StoreResult<Vec<StoredChange>> {
         let mut c = self.client().await?;
         let t = c.transaction().await.map_err(pg)?;
-        lock_scopes(&t, [scope]).await?;
-        if !rule_exists(&t, scope, rule_name).await? {
+        // Not the scope's lock: results of one account's rules are written side by side on every
+        // node. The rule's row, key-share locked, holds off its deletion (which deletes the row
+        // before its results) until these results are committed, or shows it gone; rule puts and
+        // other writers of results do not wait on it. Each result row is then locked in key
+        // order (as every writer of several result rows does), so that "an older event never
+        // replaces a newer result" and the change reported hold under concurrent writers.
+        let configured = t
+            .q_opt(
+                "SELECT 1 FROM config_rules WHERE account=$1 AND region=$2 AND name=$3 FOR KEY SHARE",
+                &[&scope.account, &scope.region, &rule_name],
+            )
+            .await
+            .map_err(pg)?
+            .is_some();
+        if !configured {
             return Err(StoreError::NotFound);
         }
-        let select = t
+        let lock_row = t
             .prepare_cached(
                 "SELECT compliance_type, ordering_timestamp FROM evaluation_results
-                 WHERE account=$1 AND region=$2 AND rule_name=$3 AND resource_type=$4 AND resource_id=$5",
+                 WHERE account=$1 AND region=$2 AND rule_name=$3 AND resource_type=$4 AND resource_id=$5
+                 FOR UPDATE",
             )
             .await
             .map_err(pg)?;
-        let upsert = t
+        let insert = t
             .prepare_cached(
                 "INSERT INTO evaluation_results (account, region, rule_name, resource_type, resource_id, compliance_type,
                     annotation, ordering_timestamp, result_recorded_time, config_rule_invoked_time)
                  VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)
-                 ON CONFLICT (account, region, rule_name, resource_type, resource_id) DO UPDATE SET
-                    compliance_type=excluded.compliance_type, annotation=excluded.annotation,
-                    ordering_timestamp=excluded.ordering_timestamp, result_recorded_time=excluded.result_recorded_time,
-                    config_rule_invoked_time=excluded.config_rule_invoked_time",
+                 ON CONFLICT DO NOTHING",
             )
             .await
             .map_err(pg)?;
+        let update = t
+            .prepare_cached(
+                "UPDATE evaluation_results SET compliance_type=$6, annotation=$7, ordering_timestamp=$8,
+                    result_recorded_time=$9, config_rule_invoked_time=$10
+                 WHERE account=$1 AND region=$2 AND rule_name=$3 AND resource_type=$4 AND resource_id=$5",
+            )
+            .await
+            .map_err(pg)?;
+        let mut in_key_order: Vec<&EvaluationRecord> = results.iter().collect();
+        in_key_order.sort_by(|a, b| {
+            (&a.resource_type, &a.resource_id).cmp(&(&b.resource_type, &b.resource_id))
+        });
         let mut changes = Vec::new();
-        for r in results {
-            let prev: Option<(String, f64)> = match t
-                .query_opt(
-                    &select,
-                    &[
-                        &scope.account,
-                        &scope.region,
-                        &rule_name,
-                        &r.resource_type,
-                        &r.resource_id,
-                    ],
-                )
-                .await
-                .map_err(pg)?
-            {
-                Some(row) => Some((col(&row, 0)?, col(&row, 1)?)),
-                None => None,
+        for r in in_key_order {
+            let compliance = r.compliance_type.as_str();
+            let values: &Params = &[
+                &scope.account,
+                &scope.region,
+                &rule_name,
+                &r.resource_type,
+                &r.resource_id,
+                &compliance,
+                &r.annotation,
+                &r.ordering_timestamp,
+                &r.result_recorded_time,
+                &r.config_rule_invoked_time,
+            ];
+            // The stored result, locked; or none, and this one inserted in its place (a writer
+            // inserting the same key meanwhile makes the insert do nothing: then lock theirs).
+            let prev: Option<(String, f64)> = loop {
+                if let Some(row) = t.query_opt(&lock_row, &values[..5]).await.map_err(pg)? {
+                    break Some((col(&row, 0)?, col(&row, 1)?));
+                }
+                if t.execute(&insert, values).await.map_err(pg)? == 1 {
+                    break None;
+                }
             };
-            if prev
-                .as_ref()
-                .is_some_and(|(_, ts)| r.ordering_timestamp < *ts)
-            {
-                continue; // an older event never replaces a newer result
+            if let Some((_, ts)) = &prev {
+                if r.ordering_timestamp < *ts {
+                    continue; // an older event never replaces a newer result
+                }
+                t.execute(&update, values).await.map_err(pg)?;
             }
-            t.execute(
-                &upsert,
-                &[
-                    &scope.account,
-                    &scope.region,
-                    &rule_name,
-                    &r.resource_type,
-                    &r.resource_id,
-                    &r.compliance_type.as_str(),
-                    &r.annotation,
-                    &r.ordering_timestamp,
-                    &r.result_recorded_time,
-                    &r.config_rule_invoked_time,
-                ],
-            )
-            .await
-            .map_err(pg)?;
             let old = prev.map(|(t, _)| ComplianceType::from_wire(&t));
             if old.as_ref() != Some(&r.compliance_type) {
                 changes.push(StoredChange {
@@ -496,7 +508,17 @@ impl EvaluationStore for PgStore {
         let mut c = self.client().await?;
         let t = c.transaction().await.map_err(pg)?;
         lock_scopes(&t, [scope]).await?;
-        if !rule_exists(&t, scope, rule_name).await? {
+        // The rule's row, locked against result writers' key-share lock: they finish first (or
+        // start after), so this delete and their row locks never wait on each other in a cycle.
+        let configured = t
+            .q_opt(
+                "SELECT 1 FROM config_rules WHERE account=$1 AND region=$2 AND name=$3 FOR UPDATE",
+                &[&scope.account, &scope.region, &rule_name],
+            )
+            .await
+            .map_err(pg)?
+            .is_some();
+        if !configured {
             return Err(StoreError::NotFound);
         }
         let n = t
