@@ -42,8 +42,7 @@ fn token_with(server: &Server, rule: &str, extra: &[&str]) -> Result<String, Str
         .arg("result-token")
         .arg("--rule")
         .arg(rule)
-        .arg("--data-dir")
-        .arg(&server.data_dir)
+        .args(server.store_args())
         .args(extra)
         .output()
         .expect("run remedy result-token");

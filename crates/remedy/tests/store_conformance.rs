@@ -2689,7 +2689,8 @@ where
 
 /// Writers of one rule's results at once (two nodes' engines, PutEvaluations), each batch in
 /// its own key order: none fails (no deadlock), every key keeps the newest result, and its first
-/// result is reported as new exactly once. A deletion of the rule racing them leaves none.
+/// result is reported as new exactly once, and the rule's evaluation time is the latest. A
+/// deletion of the rule racing them leaves no result and no status.
 async fn results_stay_newest_under_concurrent_writers(fx: Fx) {
     use ComplianceType::*;
     let s = fx.store.clone();
@@ -2700,12 +2701,16 @@ async fn results_stay_newest_under_concurrent_writers(fx: Fx) {
     let batch = |i: usize| {
         let mut rs: Vec<_> = (0..KEYS)
             .map(|k| {
-                let t = if i % 2 == 0 { Compliant } else { NonCompliant };
+                let t = if i.is_multiple_of(2) {
+                    Compliant
+                } else {
+                    NonCompliant
+                };
                 result("r", &format!("k{k:02}"), t, i as f64)
             })
             .collect();
         rs.rotate_left(i % KEYS);
-        if i % 3 == 0 {
+        if i.is_multiple_of(3) {
             rs.reverse();
         }
         rs
@@ -2713,7 +2718,8 @@ async fn results_stay_newest_under_concurrent_writers(fx: Fx) {
     let writers: Vec<_> = (0..WRITERS)
         .map(|i| {
             let (s, sc) = (s.clone(), sc.clone());
-            tokio::spawn(async move { s.put_evaluation_results(&sc, "r", &batch(i), 100.0).await })
+            let now = 100.0 + i as f64;
+            tokio::spawn(async move { s.put_evaluation_results(&sc, "r", &batch(i), now).await })
         })
         .collect();
     let mut first_reports = 0;
@@ -2737,6 +2743,17 @@ async fn results_stay_newest_under_concurrent_writers(fx: Fx) {
             r.resource_id
         );
     }
+
+    // The rule's evaluation time is the latest writer's, whichever committed last.
+    let status = s
+        .list_rule_evaluation_status(&sc, Some(&["r".into()]), None, 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        status[0].last_successful_evaluation_time,
+        Some(100.0 + newest)
+    );
+    assert!(status[0].first_evaluation_started);
 
     // The rule deleted while writers are at work: each writer either commits before the
     // deletion (whose results it then deletes) or finds the rule gone; nothing is left.
@@ -2765,6 +2782,14 @@ async fn results_stay_newest_under_concurrent_writers(fx: Fx) {
         s.list_rule_results(&sc, "d", &all, None).await.unwrap(),
         vec![]
     );
+    // Created again, the rule starts afresh: no status survived the deletion.
+    s.insert_rule(&sc, &rule(&sc, "d"), &[], 10).await.unwrap();
+    let status = s
+        .list_rule_evaluation_status(&sc, Some(&["d".into()]), None, 10)
+        .await
+        .unwrap();
+    assert_eq!(status[0].last_successful_evaluation_time, None);
+    assert!(!status[0].first_evaluation_started);
 }
 
 async fn limits_hold_under_concurrent_writers(fx: Fx) {

@@ -25,6 +25,8 @@ pub struct Server {
     extra_args: Vec<String>,
     /// (admin URL, database) of the PostgreSQL database this server created, dropped with it.
     pg_database: Option<(String, String)>,
+    /// The PostgreSQL database the server keeps its state in, if not SQLite in `data_dir`.
+    database_url: Option<String>,
 }
 
 /// With `REMEDY_TEST_SERVER_DATABASE_URL` (a PostgreSQL server, e.g.
@@ -79,11 +81,19 @@ impl Server {
     pub fn spawn(data_dir: &Path, args: &[&str]) -> Server {
         let port = free_port();
         // A test that names its own database keeps it.
-        let database_url: Vec<String> = (!args.contains(&"--database-url"))
+        let created_url = (!args.contains(&"--database-url"))
             .then(|| server_database(data_dir))
             .flatten()
-            .map(|(_, _, url)| vec!["--database-url".to_string(), url])
-            .unwrap_or_default();
+            .map(|(_, _, url)| url);
+        let database_url: Vec<String> = created_url
+            .iter()
+            .flat_map(|url| ["--database-url".to_string(), url.clone()])
+            .collect();
+        let given_url = args
+            .iter()
+            .position(|a| *a == "--database-url")
+            .and_then(|i| args.get(i + 1))
+            .map(|url| url.to_string());
         let child = Command::new(env!("CARGO_BIN_EXE_remedy"))
             .arg("serve")
             .arg("--listen")
@@ -104,9 +114,19 @@ impl Server {
             _tmp: None,
             extra_args: args.iter().map(|s| s.to_string()).collect(),
             pg_database: None,
+            database_url: given_url.or(created_url),
         };
         server.wait_ready();
         server
+    }
+
+    /// The arguments that point another `remedy` command (`result-token`, `import`) at this
+    /// server's store: its PostgreSQL database, or its data directory.
+    pub fn store_args(&self) -> Vec<String> {
+        match &self.database_url {
+            Some(url) => vec!["--database-url".into(), url.clone()],
+            None => vec!["--data-dir".into(), self.data_dir.display().to_string()],
+        }
     }
 
     fn wait_ready(&self) {

@@ -238,16 +238,11 @@ impl EvaluationStore for PgStore {
                 });
             }
         }
-        t.exec(
-            "INSERT INTO rule_evaluation_status (account, region, rule_name, last_successful_evaluation_time, first_evaluation_started)
-             VALUES ($1,$2,$3,$4,TRUE)
-             ON CONFLICT (account, region, rule_name) DO UPDATE SET
-                last_successful_evaluation_time=excluded.last_successful_evaluation_time, first_evaluation_started=TRUE",
-            &[&scope.account, &scope.region, &rule_name, &now],
-        )
-        .await
-        .map_err(pg)?;
         t.commit().await.map_err(pg)?;
+        if let Err(error) = record_successful_evaluation(&mut c, scope, rule_name, now).await {
+            // The results are stored; only the time DescribeConfigRuleEvaluationStatus shows lags.
+            tracing::warn!(%error, rule = rule_name, "postgres: cannot record the rule's evaluation time");
+        }
         Ok(changes)
     }
 
@@ -531,6 +526,37 @@ impl EvaluationStore for PgStore {
         t.commit().await.map_err(pg)?;
         Ok(n as usize)
     }
+}
+
+/// Records that `rule_name` was evaluated successfully at `now` (the latest such time is kept),
+/// once the results are committed, in a transaction of its own that does not wait for the WAL
+/// flush. Every writer of the rule's results updates this one row: inside the results'
+/// transaction its lock was held through their commit, so the writers of one rule committed one
+/// at a time. The time is advisory (a crash can lose its last few milliseconds; the results
+/// are durable). The rule's row, key-share locked, keeps a deleted rule from regaining a status.
+async fn record_successful_evaluation(
+    c: &mut deadpool_postgres::Client,
+    scope: &Scope,
+    rule_name: &str,
+    now: f64,
+) -> StoreResult<()> {
+    let t = c.transaction().await.map_err(pg)?;
+    t.batch_execute("SET LOCAL synchronous_commit = off")
+        .await
+        .map_err(pg)?;
+    t.exec(
+        "INSERT INTO rule_evaluation_status (account, region, rule_name, last_successful_evaluation_time, first_evaluation_started)
+         SELECT $1, $2, $3, $4, TRUE FROM config_rules
+          WHERE account=$1 AND region=$2 AND name=$3 FOR KEY SHARE
+         ON CONFLICT (account, region, rule_name) DO UPDATE SET
+            last_successful_evaluation_time = GREATEST(rule_evaluation_status.last_successful_evaluation_time,
+                                                       excluded.last_successful_evaluation_time),
+            first_evaluation_started = TRUE",
+        &[&scope.account, &scope.region, &rule_name, &now],
+    )
+    .await
+    .map_err(pg)?;
+    t.commit().await.map_err(pg)
 }
 
 fn summary(row: &Row) -> StoreResult<TypeSummary> {

@@ -219,7 +219,9 @@ impl EvaluationStore for SqliteStore {
                 "INSERT INTO rule_evaluation_status (account, region, rule_name, last_successful_evaluation_time, first_evaluation_started)
                  VALUES (?1,?2,?3,?4,1)
                  ON CONFLICT (account, region, rule_name) DO UPDATE SET
-                    last_successful_evaluation_time=excluded.last_successful_evaluation_time, first_evaluation_started=1",
+                    last_successful_evaluation_time=max(coalesce(last_successful_evaluation_time, excluded.last_successful_evaluation_time),
+                                                        excluded.last_successful_evaluation_time),
+                    first_evaluation_started=1",
                 params![scope.account, scope.region, rule, now],
             )
             .map_err(backend)?;
