@@ -448,8 +448,7 @@ impl ExecutionStore for PgStore {
             }
             candidates.extend(
                 t.q_all(
-                    "SELECT seq, account, region, rule_name, state, concurrency_pct, error_pct,
-                            batch_id, execution_state
+                    "SELECT seq, account, region, rule_name, state, concurrency_pct, error_pct, batch_id
                      FROM remediation_executions
                      WHERE state IN ('QUEUED','IN_PROGRESS') AND state = $3 AND wake_at <= $1
                        AND (lease_expires IS NULL OR lease_expires < $1)
@@ -474,6 +473,9 @@ impl ExecutionStore for PgStore {
         // Per rule: whether this claimer holds the rule's counting lock (None: another does).
         let mut rule_locked: HashMap<(String, String, String), bool> = HashMap::new();
         let mut rooms = RuleRooms::default();
+        // Per batch: (size, failed), counted once per claim (a claim's candidates mostly come from
+        // a few batches; failures only grow, so a count read earlier in the claim decides alike).
+        let mut batches: HashMap<String, (i64, i64)> = HashMap::new();
         let mut out = Vec::new();
         for cand in &candidates {
             if out.len() >= limit {
@@ -504,12 +506,28 @@ impl ExecutionStore for PgStore {
                     continue;
                 }
                 // ErrorPercentage: the batch stops starting executions once exceeded.
-                let (size, errors) = batch_failures(&t, batch).await?;
+                let (size, errors) = match batches.get(batch) {
+                    Some(counted) => *counted,
+                    None => {
+                        let counted = batch_failures(&t, batch).await?;
+                        batches.insert(batch.to_string(), counted);
+                        counted
+                    }
+                };
                 if errors > 0 && errors > size * err / 100 {
                     let message = format!(
                         "The remediation was not started: {errors} of the {size} executions started together failed, more than the configuration's ErrorPercentage ({err}%) allows."
                     );
-                    let failed = not_started_state(col::<&str>(cand, 8)?, &message, now);
+                    let queued: String = col(
+                        &t.q_one(
+                            "SELECT execution_state FROM remediation_executions WHERE seq=$1",
+                            &[&seq],
+                        )
+                        .await
+                        .map_err(pg)?,
+                        0,
+                    )?;
+                    let failed = not_started_state(&queued, &message, now);
                     t.exec(
                         "UPDATE remediation_executions SET state='FAILED', execution_state=$2, last_updated=$3,
                            lease_owner=NULL, lease_expires=NULL, status_summary=$4 WHERE seq=$1",
