@@ -13,6 +13,10 @@
 //! A set just read is kept only when the versions read before and after it agree (no change
 //! slipped in between) and it holds rules (an empty scope's version may come back). The kept
 //! sets are bounded by their weight: past [`MAX_WEIGHT`] all are dropped and rebuilt as used.
+//!
+//! After a change, the callers that find the kept set stale at once load it once: one loads
+//! while the others wait for it (a per-scope load lock) and then use what it kept, instead of
+//! each reading the scope's whole rule set.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -66,12 +70,15 @@ type Kept<T> = HashMap<Scope, (i64, usize, Arc<T>)>;
 /// Per scope, the set last read and the rule-set version it was read at.
 pub struct RuleSets<T> {
     kept: Mutex<Kept<T>>,
+    /// Per scope, held while the scope's set is being loaded.
+    loading: Mutex<HashMap<Scope, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl<T> Default for RuleSets<T> {
     fn default() -> Self {
         Self {
             kept: Mutex::new(HashMap::new()),
+            loading: Mutex::new(HashMap::new()),
         }
     }
 }
@@ -90,10 +97,20 @@ impl<T: RuleSet> RuleSets<T> {
         Fut: Future<Output = StoreResult<T>>,
     {
         let before = store.rule_set_version(scope).await?;
-        if let Some((at, _, set)) = self.lock().get(scope) {
-            if *at == before {
-                return Ok(set.clone());
-            }
+        if let Some(set) = self.kept_at(scope, before) {
+            return Ok(set);
+        }
+        // One load per scope at a time; whoever waited uses what the load before it kept.
+        let load_lock = self
+            .loading
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(scope.clone())
+            .or_default()
+            .clone();
+        let _loading = load_lock.lock().await;
+        if let Some(set) = self.kept_at(scope, before) {
+            return Ok(set);
         }
         let set = Arc::new(load().await?);
         let after = store.rule_set_version(scope).await?;
@@ -110,6 +127,14 @@ impl<T: RuleSet> RuleSets<T> {
             }
         }
         Ok(set)
+    }
+
+    /// The kept set of `scope` if it was read at `version`.
+    fn kept_at(&self, scope: &Scope, version: i64) -> Option<Arc<T>> {
+        match self.lock().get(scope) {
+            Some((at, _, set)) if *at == version => Some(set.clone()),
+            _ => None,
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, Kept<T>> {
@@ -184,6 +209,41 @@ mod tests {
         store.delete_rule(&scope, "a").await.unwrap();
         assert_eq!(read(&sets, &store, &loads).await, ["b"]);
         assert_eq!(loads.load(Ordering::SeqCst), 5);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn callers_that_miss_at_once_load_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(SqliteStore::open(&dir.path().join("remedy.db")).unwrap());
+        let scope = Scope::new("000000000000", "us-east-1");
+        store
+            .insert_rule(&scope, &RuleRecord::active(&scope, "a"), &[], 10)
+            .await
+            .unwrap();
+        let sets = Arc::new(RuleSets::<RuleBodies>::default());
+        let loads = Arc::new(AtomicUsize::new(0));
+        let callers: Vec<_> = (0..16)
+            .map(|_| {
+                let (sets, store, loads, scope) =
+                    (sets.clone(), store.clone(), loads.clone(), scope.clone());
+                tokio::spawn(async move {
+                    let set = sets
+                        .get(store.as_ref(), &scope, || async {
+                            loads.fetch_add(1, Ordering::SeqCst);
+                            // A slow load: every caller arrives while it runs.
+                            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                            load_bodies(store.as_ref(), &scope).await
+                        })
+                        .await
+                        .unwrap();
+                    set.keys().cloned().collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        for c in callers {
+            assert_eq!(c.await.unwrap(), ["a"]);
+        }
+        assert_eq!(loads.load(Ordering::SeqCst), 1);
     }
 
     #[tokio::test]
