@@ -425,6 +425,37 @@ async fn rule_exists(c: &impl GenericClient, scope: &Scope, name: &str) -> Store
     .is_some())
 }
 
+/// How [`lock_rule`] locks a rule's row.
+#[derive(Clone, Copy)]
+enum RuleRowLock {
+    /// Held by writers of the rule's results: holds off the rule's deletion, not other writers
+    /// or rule puts.
+    KeyShare,
+    /// Waits for every key-share holder and holds off new ones.
+    Update,
+}
+
+/// Locks the rule's row until the transaction ends; false when the rule does not exist.
+async fn lock_rule(
+    c: &impl GenericClient,
+    scope: &Scope,
+    name: &str,
+    mode: RuleRowLock,
+) -> StoreResult<bool> {
+    let sql = match mode {
+        RuleRowLock::KeyShare => {
+            "SELECT 1 FROM config_rules WHERE account=$1 AND region=$2 AND name=$3 FOR KEY SHARE"
+        }
+        RuleRowLock::Update => {
+            "SELECT 1 FROM config_rules WHERE account=$1 AND region=$2 AND name=$3 FOR UPDATE"
+        }
+    };
+    Ok(c.q_opt(sql, &[&scope.account, &scope.region, &name])
+        .await
+        .map_err(pg)?
+        .is_some())
+}
+
 /// Only rules are taggable so far; a tag target must be one of them.
 async fn taggable_exists(c: &impl GenericClient, scope: &Scope, arn: &str) -> StoreResult<bool> {
     Ok(c.q_opt(

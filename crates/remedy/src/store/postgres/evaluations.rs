@@ -157,15 +157,7 @@ impl EvaluationStore for PgStore {
         // other writers of results do not wait on it. Each result row is then locked in key
         // order (as every writer of several result rows does), so that "an older event never
         // replaces a newer result" and the change reported hold under concurrent writers.
-        let configured = t
-            .q_opt(
-                "SELECT 1 FROM config_rules WHERE account=$1 AND region=$2 AND name=$3 FOR KEY SHARE",
-                &[&scope.account, &scope.region, &rule_name],
-            )
-            .await
-            .map_err(pg)?
-            .is_some();
-        if !configured {
+        if !lock_rule(&t, scope, rule_name, RuleRowLock::KeyShare).await? {
             return Err(StoreError::NotFound);
         }
         let lock_row = t
@@ -505,15 +497,7 @@ impl EvaluationStore for PgStore {
         lock_scopes(&t, [scope]).await?;
         // The rule's row, locked against result writers' key-share lock: they finish first (or
         // start after), so this delete and their row locks never wait on each other in a cycle.
-        let configured = t
-            .q_opt(
-                "SELECT 1 FROM config_rules WHERE account=$1 AND region=$2 AND name=$3 FOR UPDATE",
-                &[&scope.account, &scope.region, &rule_name],
-            )
-            .await
-            .map_err(pg)?
-            .is_some();
-        if !configured {
+        if !lock_rule(&t, scope, rule_name, RuleRowLock::Update).await? {
             return Err(StoreError::NotFound);
         }
         let n = t
