@@ -281,6 +281,14 @@ impl PgStore {
         let mut config: tokio_postgres::Config = url
             .parse()
             .map_err(|e| StoreError::Backend(format!("invalid PostgreSQL URL: {e}")))?;
+        if config.get_ssl_mode() == tokio_postgres::config::SslMode::Require {
+            // Said plainly, instead of a failed handshake per connection attempt.
+            return Err(StoreError::Backend(
+                "sslmode=require: remedy connects to PostgreSQL without TLS (not supported yet); \
+                 use a database on the host or a private network, with sslmode=disable or prefer"
+                    .into(),
+            ));
+        }
         let options = match config.get_options() {
             Some(given) if !given.is_empty() => format!("{given} {SESSION_OPTIONS}"),
             _ => SESSION_OPTIONS.to_string(),
@@ -1285,5 +1293,26 @@ impl Store for PgStore {
                 deletion_time: is_deleted_status(&status).then_some(capture),
             })
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_url_that_requires_tls_is_refused_plainly() {
+        let refused =
+            PgStore::connect_with_pool_size("postgres://u@127.0.0.1:1/db?sslmode=require", 1).await;
+        match refused {
+            Err(StoreError::Backend(message)) => {
+                assert!(
+                    message
+                        .starts_with("sslmode=require: remedy connects to PostgreSQL without TLS"),
+                    "{message}"
+                )
+            }
+            other => panic!("expected the TLS refusal, got {:?}", other.err()),
+        }
     }
 }
