@@ -210,6 +210,7 @@ conformance!(
     world_writes_through_two_store_handles_lose_no_change,
     metrics_count_executions_by_state_leases_and_evaluation_claims,
     the_periodic_rescue_takes_only_dead_nodes_work,
+    a_gone_nodes_claim_merges_with_a_job_enqueued_meanwhile,
 );
 
 // ---- fixtures -------------------------------------------------------------------------------
@@ -3564,4 +3565,91 @@ async fn the_periodic_rescue_takes_only_dead_nodes_work(fx: Fx) {
         s.claim_evaluation_jobs(13.0, 10, 0.0).await.unwrap().len(),
         1
     );
+}
+
+/// A gone node's claimed job is released while another node is enqueueing a job for the same
+/// target (its transaction not yet committed): the release waits for it and merges the two —
+/// it does not fail on the one-pending-job-per-target index, and one job remains.
+async fn a_gone_nodes_claim_merges_with_a_job_enqueued_meanwhile(fx: Fx) {
+    let s = fx.store.clone();
+    let sc = scope();
+    let Some(url) = fx.url.clone() else {
+        // One process per SQLite file: no other node's claims. The merge itself: a claim
+        // released onto a pending job of its target leaves one job.
+        s.record_configuration_item(&sc, item("x"), None)
+            .await
+            .unwrap();
+        assert_eq!(
+            s.claim_evaluation_jobs(1.0, 10, 0.0).await.unwrap().len(),
+            1
+        );
+        s.record_configuration_item(&sc, item("x"), None)
+            .await
+            .unwrap();
+        assert_eq!(s.release_evaluation_claims().await.unwrap(), 0);
+        assert_eq!(s.queued_evaluation_jobs().await.unwrap(), 1);
+        return;
+    };
+    let other = remedy::store::postgres::PgStore::connect(&url)
+        .await
+        .unwrap();
+    s.record_configuration_item(&sc, item("x"), None)
+        .await
+        .unwrap();
+    assert_eq!(
+        other
+            .claim_evaluation_jobs(remedy::time::now(), 10, 0.0)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    // Another node enqueues a job for the same target, and has not committed yet.
+    let (mut raw, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    let enqueue = raw.transaction().await.unwrap();
+    enqueue
+        .execute(
+            "INSERT INTO evaluation_queue (account, region, kind, origin, rule_name, resource_type,
+                                           resource_id, enqueued_at)
+             SELECT account, region, kind, origin, rule_name, resource_type, resource_id, enqueued_at
+               FROM evaluation_queue WHERE claimed_at IS NOT NULL",
+            &[],
+        )
+        .await
+        .unwrap();
+    drop(other);
+    // The rescue, until the gone node's claim is released (it waits on the enqueue meanwhile).
+    let rescue = {
+        let (s, url) = (s.clone(), url.clone());
+        tokio::spawn(async move {
+            let (probe, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+                .await
+                .unwrap();
+            tokio::spawn(connection);
+            for _ in 0..200 {
+                s.release_dead_node_evaluation_claims().await?;
+                let claimed: i64 = probe
+                    .query_one(
+                        "SELECT count(*) FROM evaluation_queue WHERE claimed_at IS NOT NULL",
+                        &[],
+                    )
+                    .await
+                    .unwrap()
+                    .get(0);
+                if claimed == 0 {
+                    return Ok(());
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            panic!("the gone node's claim was never released")
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    enqueue.commit().await.unwrap();
+    let released: Result<(), StoreError> = rescue.await.unwrap();
+    released.expect("the release merges with the job enqueued meanwhile");
+    assert_eq!(s.queued_evaluation_jobs().await.unwrap(), 1);
 }

@@ -138,24 +138,29 @@ impl EvaluationQueueStore for PgStore {
             .map_err(pg)?;
         let nodes = map_rows(&nodes, |r| col::<String>(r, 0))?;
         let gone = gone_nodes(&t, nodes).await?;
-        t.exec(
-            "DELETE FROM evaluation_queue q WHERE q.claimed_by = ANY($1) AND EXISTS (
-                SELECT 1 FROM evaluation_queue p WHERE p.claimed_at IS NULL
-                  AND p.account=q.account AND p.region=q.region AND p.kind=q.kind
-                  AND p.rule_name=q.rule_name AND p.resource_type=q.resource_type
-                  AND p.resource_id=q.resource_id)",
-            &[&gone],
-        )
-        .await
-        .map_err(pg)?;
-        let n = t
-            .exec(
-                "UPDATE evaluation_queue SET claimed_at = NULL, claimed_by = NULL
-                 WHERE claimed_by = ANY($1)",
+        // One statement: each released job goes back in as pending under its own id (its place
+        // in the queue), or does nothing where its target already has a pending job — one
+        // enqueued meanwhile by any node included, which ON CONFLICT waits for. (Deleting the
+        // duplicates and then updating the rest let a job enqueued between the two break the
+        // one-pending-job-per-target index, and the release failed.)
+        let row = t
+            .q_one(
+                "WITH released AS (
+                    DELETE FROM evaluation_queue WHERE claimed_by = ANY($1)
+                    RETURNING id, account, region, kind, origin, rule_name, resource_type, resource_id,
+                              enqueued_at),
+                 pending AS (
+                    INSERT INTO evaluation_queue (id, account, region, kind, origin, rule_name,
+                                                  resource_type, resource_id, enqueued_at)
+                    SELECT * FROM released ORDER BY id
+                    ON CONFLICT DO NOTHING
+                    RETURNING 1)
+                 SELECT count(*) FROM pending",
                 &[&gone],
             )
             .await
             .map_err(pg)?;
+        let n: i64 = col(&row, 0)?;
         t.commit().await.map_err(pg)?;
         Ok(n as usize)
     }
