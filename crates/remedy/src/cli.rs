@@ -47,7 +47,8 @@ pub struct StorageArgs {
     pub data_dir: PathBuf,
 
     /// Database URL: `postgres://USER@HOST:PORT/DB` for PostgreSQL (several nodes may share
-    /// it), or `sqlite://PATH` for an explicit SQLite file. Overrides --data-dir.
+    /// it; TLS with `?sslmode=require|verify-ca|verify-full[&sslrootcert=FILE]`), or
+    /// `sqlite://PATH` for an explicit SQLite file. Overrides --data-dir.
     #[arg(long, env = "REMEDY_DATABASE_URL")]
     pub database_url: Option<String>,
 

@@ -220,3 +220,120 @@ async fn an_enqueue_on_one_node_wakes_the_others() {
         .await
         .expect("node b was woken");
 }
+
+/// `url` with `params` added to its query string.
+fn with_params(url: &str, params: &str) -> String {
+    let sep = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{sep}{params}")
+}
+
+/// (TLS connections, all connections) remedy holds to the database `url` names.
+fn remedy_connections(url: &str) -> (i64, i64) {
+    let db = url.rsplit('/').next().unwrap().split('?').next().unwrap();
+    let counts = pg::query(
+        url,
+        &format!(
+            "SELECT count(*) FILTER (WHERE s.ssl), count(*) FROM pg_stat_ssl s
+               JOIN pg_stat_activity a USING (pid)
+              WHERE a.datname = '{db}' AND a.application_name = 'remedy'"
+        ),
+    );
+    let (tls, all) = counts.split_once('|').unwrap();
+    (tls.parse().unwrap(), all.parse().unwrap())
+}
+
+/// With `sslmode=require` every connection of a node is TLS (the certificate unchecked, as
+/// libpq does); without it none is. Needs a server with `ssl = on` (Debian's default, with its
+/// snakeoil certificate), as on this project's machines.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_when_the_url_asks_for_it() {
+    use remedy::store::postgres::PgStore;
+    use remedy::store::Store;
+    let Some((url, _db)) = database() else {
+        return;
+    };
+    assert_eq!(
+        pg::query(&url, "SHOW ssl"),
+        "on",
+        "this test needs PostgreSQL with ssl = on"
+    );
+    let tls = PgStore::connect(&with_params(&url, "sslmode=require"))
+        .await
+        .unwrap();
+    tls.ping().await.unwrap();
+    let (encrypted, all) = remedy_connections(&url);
+    assert!(all >= 2, "the pool and the liveness connection: {all}");
+    assert_eq!(encrypted, all);
+    drop(tls);
+
+    let plain = PgStore::connect(&url).await.unwrap();
+    plain.ping().await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    // The TLS node's connections close as it is dropped; then only the plain node's remain.
+    loop {
+        let (encrypted, all) = remedy_connections(&url);
+        if encrypted == 0 && all >= 2 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{encrypted} of {all} still TLS");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// `verify-ca` checks the certificate against the trusted roots: a root that did not sign the
+/// server's certificate does not vouch for it, so the node does not start; with the server's
+/// own (self-signed) certificate as its root (`sslrootcert`) it does. `verify-full` also wants
+/// the certificate to name the host connected to.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verified_tls_trusts_only_the_roots_it_is_given() {
+    use remedy::store::postgres::PgStore;
+    let Some((url, _db)) = database() else {
+        return;
+    };
+    // A root of its own that signed nothing (tests/fixtures/unrelated-root.pem, made for this).
+    let unrelated = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/unrelated-root.pem"
+    );
+    let refused = PgStore::connect(&with_params(
+        &url,
+        &format!("sslmode=verify-ca&sslrootcert={unrelated}"),
+    ))
+    .await
+    .err()
+    .expect("a certificate no trusted root signed is refused");
+    assert!(
+        refused
+            .to_string()
+            .contains("invalid peer certificate: UnknownIssuer"),
+        "says why: {refused}"
+    );
+    let cert_file = pg::query(&url, "SHOW ssl_cert_file");
+    let own_root = std::fs::read(&cert_file)
+        .unwrap_or_else(|e| panic!("the server's certificate {cert_file}: {e}"));
+    let root = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(root.path(), own_root).unwrap();
+    let verified = PgStore::connect(&with_params(
+        &url,
+        &format!("sslmode=verify-ca&sslrootcert={}", root.path().display()),
+    ))
+    .await;
+    assert!(verified.is_ok(), "{:?}", verified.err());
+    let (encrypted, all) = remedy_connections(&url);
+    assert_eq!(encrypted, all);
+    // verify-full also wants the certificate to name the host connected to (127.0.0.1; a
+    // snakeoil certificate names the machine).
+    let wrong_name = PgStore::connect(&with_params(
+        &url,
+        &format!("sslmode=verify-full&sslrootcert={}", root.path().display()),
+    ))
+    .await
+    .err()
+    .expect("a certificate for another name is refused");
+    assert!(
+        wrong_name
+            .to_string()
+            .contains("certificate not valid for name"),
+        "says why: {wrong_name}"
+    );
+}

@@ -50,6 +50,7 @@ mod evaluation_queue;
 mod evaluations;
 mod executions;
 mod metrics;
+pub mod tls;
 
 /// Schema migrations, applied in order at start.
 const MIGRATIONS: &[(i64, &str)] = &[
@@ -128,7 +129,16 @@ fn backend(e: impl std::fmt::Display) -> StoreError {
 fn pg(e: tokio_postgres::Error) -> StoreError {
     match e.as_db_error() {
         Some(db) => StoreError::Backend(format!("postgres {}: {}", db.code().code(), db.message())),
-        None => StoreError::Backend(format!("postgres: {e}")),
+        None => {
+            // The cause (a refused certificate, a reset connection) is in the source chain.
+            let mut message = format!("postgres: {e}");
+            let mut cause = std::error::Error::source(&e);
+            while let Some(c) = cause {
+                message.push_str(&format!(": {c}"));
+                cause = c.source();
+            }
+            StoreError::Backend(message)
+        }
     }
 }
 
@@ -198,6 +208,35 @@ fn spawn_node_waker(pool: Pool) -> tokio::sync::mpsc::Sender<()> {
         }
     });
     tx
+}
+
+/// Opens a connection of its own whose notifications wake `wake` (a task polls it for as long as
+/// the returned client lives).
+async fn connect_listening<T>(
+    config: &tokio_postgres::Config,
+    tls: T,
+    wake: Arc<tokio::sync::Notify>,
+) -> StoreResult<tokio_postgres::Client>
+where
+    T: tokio_postgres::tls::MakeTlsConnect<tokio_postgres::Socket>,
+    T::Stream: Send + 'static,
+{
+    let (client, mut conn) = config.connect(tls).await.map_err(pg)?;
+    tokio::spawn(async move {
+        use futures_util::StreamExt;
+        let mut messages = futures_util::stream::poll_fn(move |cx| conn.poll_message(cx));
+        while let Some(message) = messages.next().await {
+            match message {
+                Ok(tokio_postgres::AsyncMessage::Notification(_)) => wake.notify_one(),
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "postgres: the node liveness connection ended");
+                    break;
+                }
+            }
+        }
+    });
+    Ok(client)
 }
 
 /// The advisory lock key naming a node's liveness lock.
@@ -278,14 +317,17 @@ impl PgStore {
 
     /// [`PgStore::connect`] with at most `pool_size` pooled connections (at least 1).
     pub async fn connect_with_pool_size(url: &str, pool_size: usize) -> StoreResult<Self> {
+        let (url, tls) = tls::TlsSettings::take(url)
+            .map_err(|e| StoreError::Backend(format!("invalid PostgreSQL URL: {e}")))?;
         let mut config: tokio_postgres::Config = url
             .parse()
             .map_err(|e| StoreError::Backend(format!("invalid PostgreSQL URL: {e}")))?;
-        if config.get_ssl_mode() == tokio_postgres::config::SslMode::Require {
-            // Said plainly, instead of a failed handshake per connection attempt.
+        if tls.is_none() && config.get_ssl_mode() == tokio_postgres::config::SslMode::Require {
+            // A key=value connection string: its sslmode reached tokio-postgres, which would
+            // fail each connection's handshake without a connector.
             return Err(StoreError::Backend(
-                "sslmode=require: remedy connects to PostgreSQL without TLS (not supported yet); \
-                 use a database on the host or a private network, with sslmode=disable or prefer"
+                "sslmode=require in a key=value connection string: give TLS settings in a \
+                 postgres:// URL (…?sslmode=require)"
                     .into(),
             ));
         }
@@ -301,13 +343,26 @@ impl PgStore {
             config.application_name("remedy");
         }
         let liveness_config = config.clone();
-        let manager = Manager::from_config(
-            config,
-            NoTls,
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
+        let manager_config = ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        };
+        let queue_signal = Arc::new(tokio::sync::Notify::new());
+        // The liveness connection also listens: another node's enqueue wakes this node's engine.
+        let (manager, liveness) = match tls {
+            None => (
+                Manager::from_config(config, NoTls, manager_config),
+                connect_listening(&liveness_config, NoTls, queue_signal.clone()).await?,
+            ),
+            Some(settings) => {
+                let connector = settings
+                    .connector()
+                    .map_err(|e| StoreError::Backend(format!("PostgreSQL TLS: {e}")))?;
+                (
+                    Manager::from_config(config, connector.clone(), manager_config),
+                    connect_listening(&liveness_config, connector, queue_signal.clone()).await?,
+                )
+            }
+        };
         let pool = Pool::builder(manager)
             .max_size(pool_size.max(1))
             .runtime(deadpool_postgres::Runtime::Tokio1)
@@ -317,24 +372,6 @@ impl PgStore {
             .map_err(backend)?;
         migrate(&pool).await?;
         let node = uuid::Uuid::new_v4().to_string();
-        let (liveness, mut conn) = liveness_config.connect(NoTls).await.map_err(pg)?;
-        let queue_signal = Arc::new(tokio::sync::Notify::new());
-        // The liveness connection also listens: another node's enqueue wakes this node's engine.
-        let wake = queue_signal.clone();
-        tokio::spawn(async move {
-            use futures_util::StreamExt;
-            let mut messages = futures_util::stream::poll_fn(move |cx| conn.poll_message(cx));
-            while let Some(message) = messages.next().await {
-                match message {
-                    Ok(tokio_postgres::AsyncMessage::Notification(_)) => wake.notify_one(),
-                    Ok(_) => {}
-                    Err(e) => {
-                        tracing::warn!(error = %e, "postgres: the node liveness connection ended");
-                        break;
-                    }
-                }
-            }
-        });
         liveness
             .batch_execute(&format!("LISTEN {EVALUATION_CHANNEL}"))
             .await
@@ -1301,18 +1338,18 @@ mod tests {
     use super::*;
 
     #[tokio::test]
-    async fn a_url_that_requires_tls_is_refused_plainly() {
+    async fn tls_in_a_key_value_string_is_refused_plainly() {
         let refused =
-            PgStore::connect_with_pool_size("postgres://u@127.0.0.1:1/db?sslmode=require", 1).await;
+            PgStore::connect_with_pool_size("host=127.0.0.1 port=1 user=u sslmode=require", 1)
+                .await;
         match refused {
             Err(StoreError::Backend(message)) => {
                 assert!(
-                    message
-                        .starts_with("sslmode=require: remedy connects to PostgreSQL without TLS"),
+                    message.starts_with("sslmode=require in a key=value connection string"),
                     "{message}"
                 )
             }
-            other => panic!("expected the TLS refusal, got {:?}", other.err()),
+            other => panic!("expected the refusal, got {:?}", other.err()),
         }
     }
 }
