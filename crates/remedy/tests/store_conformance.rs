@@ -202,6 +202,7 @@ conformance!(
     documents_versions_defaults_and_limits,
     limits_hold_under_concurrent_writers,
     results_stay_newest_under_concurrent_writers,
+    a_batch_naming_one_resource_twice_applies_both_in_order,
     concurrent_records_of_one_resource_keep_a_strict_history,
     the_concurrency_bound_holds_under_concurrent_claimers,
     ping_and_evaluation_signal,
@@ -2791,6 +2792,56 @@ async fn results_stay_newest_under_concurrent_writers(fx: Fx) {
         .unwrap();
     assert_eq!(status[0].last_successful_evaluation_time, None);
     assert!(!status[0].first_evaluation_started);
+}
+
+/// One batch with two results for one resource is applied in its order, as two batches would
+/// be: a newer second result replaces the first (two changes), an older one is dropped.
+async fn a_batch_naming_one_resource_twice_applies_both_in_order(fx: Fx) {
+    use ComplianceType::*;
+    let s = &*fx.store;
+    let sc = scope();
+    s.insert_rule(&sc, &rule(&sc, "r"), &[], 10).await.unwrap();
+    let changes = s
+        .put_evaluation_results(
+            &sc,
+            "r",
+            &[
+                result("r", "k", NonCompliant, 5.0),
+                result("r", "a", Compliant, 5.0),
+                result("r", "k", Compliant, 7.0),
+                result("r", "k", NonCompliant, 6.0),
+            ],
+            10.0,
+        )
+        .await
+        .unwrap();
+    let mut seen: Vec<_> = changes
+        .iter()
+        .map(|c| (c.resource_id.as_str(), c.old.clone(), c.new.clone()))
+        .collect();
+    // Resources in either order; one resource's changes in the order they happened.
+    seen.sort_by_key(|(id, _, _)| *id);
+    assert_eq!(
+        seen,
+        [
+            ("a", None, Compliant),
+            ("k", None, NonCompliant),
+            ("k", Some(NonCompliant), Compliant)
+        ]
+    );
+    let stored = s
+        .list_rule_results(
+            &sc,
+            "r",
+            &ResultQuery {
+                compliance_types: vec![],
+                limit: 10,
+            },
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(stored[1], result("r", "k", Compliant, 7.0));
 }
 
 async fn limits_hold_under_concurrent_writers(fx: Fx) {

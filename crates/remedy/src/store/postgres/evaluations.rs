@@ -150,87 +150,16 @@ impl EvaluationStore for PgStore {
         now: f64,
     ) -> StoreResult<Vec<StoredChange>> {
         let mut c = self.client().await?;
-        let t = c.transaction().await.map_err(pg)?;
-        // Not the scope's lock: results of one account's rules are written side by side on every
-        // node. The rule's row, key-share locked, holds off its deletion (which deletes the row
-        // before its results) until these results are committed, or shows it gone; rule puts and
-        // other writers of results do not wait on it. Each result row is then locked in key
-        // order (as every writer of several result rows does), so that "an older event never
-        // replaces a newer result" and the change reported hold under concurrent writers.
-        if !lock_rule(&t, scope, rule_name, RuleRowLock::KeyShare).await? {
-            return Err(StoreError::NotFound);
-        }
-        let lock_row = t
-            .prepare_cached(
-                "SELECT compliance_type, ordering_timestamp FROM evaluation_results
-                 WHERE account=$1 AND region=$2 AND rule_name=$3 AND resource_type=$4 AND resource_id=$5
-                 FOR UPDATE",
-            )
-            .await
-            .map_err(pg)?;
-        let insert = t
-            .prepare_cached(
-                "INSERT INTO evaluation_results (account, region, rule_name, resource_type, resource_id, compliance_type,
-                    annotation, ordering_timestamp, result_recorded_time, config_rule_invoked_time)
-                 VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)
-                 ON CONFLICT DO NOTHING",
-            )
-            .await
-            .map_err(pg)?;
-        let update = t
-            .prepare_cached(
-                "UPDATE evaluation_results SET compliance_type=$6, annotation=$7, ordering_timestamp=$8,
-                    result_recorded_time=$9, config_rule_invoked_time=$10
-                 WHERE account=$1 AND region=$2 AND rule_name=$3 AND resource_type=$4 AND resource_id=$5",
-            )
-            .await
-            .map_err(pg)?;
-        let mut in_key_order: Vec<&EvaluationRecord> = results.iter().collect();
-        in_key_order.sort_by(|a, b| {
-            (&a.resource_type, &a.resource_id).cmp(&(&b.resource_type, &b.resource_id))
-        });
-        let mut changes = Vec::new();
-        for r in in_key_order {
-            let compliance = r.compliance_type.as_str();
-            let values: &Params = &[
-                &scope.account,
-                &scope.region,
-                &rule_name,
-                &r.resource_type,
-                &r.resource_id,
-                &compliance,
-                &r.annotation,
-                &r.ordering_timestamp,
-                &r.result_recorded_time,
-                &r.config_rule_invoked_time,
-            ];
-            // The stored result, locked; or none, and this one inserted in its place (a writer
-            // inserting the same key meanwhile makes the insert do nothing: then lock theirs).
-            let prev: Option<(String, f64)> = loop {
-                if let Some(row) = t.query_opt(&lock_row, &values[..5]).await.map_err(pg)? {
-                    break Some((col(&row, 0)?, col(&row, 1)?));
-                }
-                if t.execute(&insert, values).await.map_err(pg)? == 1 {
-                    break None;
-                }
+        let changes =
+            match write_results(&mut c, scope, rule_name, results, Pace::Pipelined).await? {
+                Some(changes) => changes,
+                // Another writer inserted one of these keys meanwhile: again, a key at a time.
+                None => write_results(&mut c, scope, rule_name, results, Pace::OneAtATime)
+                    .await?
+                    .ok_or_else(|| {
+                        StoreError::Backend("results written one at a time gave up".into())
+                    })?,
             };
-            if let Some((_, ts)) = &prev {
-                if r.ordering_timestamp < *ts {
-                    continue; // an older event never replaces a newer result
-                }
-                t.execute(&update, values).await.map_err(pg)?;
-            }
-            let old = prev.map(|(t, _)| ComplianceType::from_wire(&t));
-            if old.as_ref() != Some(&r.compliance_type) {
-                changes.push(StoredChange {
-                    resource_type: r.resource_type.clone(),
-                    resource_id: r.resource_id.clone(),
-                    old,
-                    new: r.compliance_type.clone(),
-                });
-            }
-        }
-        t.commit().await.map_err(pg)?;
         if let Err(error) = record_successful_evaluation(&mut c, scope, rule_name, now).await {
             // The results are stored; only the time DescribeConfigRuleEvaluationStatus shows lags.
             tracing::warn!(%error, rule = rule_name, "postgres: cannot record the rule's evaluation time");
@@ -510,6 +439,160 @@ impl EvaluationStore for PgStore {
         t.commit().await.map_err(pg)?;
         Ok(n as usize)
     }
+}
+
+/// How [`write_results`] sends its statements.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Pace {
+    /// All keys' statements sent at once (one round trip per phase, not two per result); gives
+    /// up (`None`, nothing written) if another writer inserts one of the keys meanwhile.
+    Pipelined,
+    /// A statement at a time, each waiting for the one before.
+    OneAtATime,
+}
+
+/// Writes `results` of `rule_name` in one transaction and returns the compliance changes.
+///
+/// Not the scope's lock: results of one account's rules are written side by side on every node.
+/// The rule's row, key-share locked, holds off its deletion (which deletes the row before its
+/// results) until these results are committed, or shows it gone; rule puts and other writers of
+/// results do not wait on it. Each result row is then locked in key order — as every writer of
+/// several result rows does, so none waits on another in a cycle — and an older event never
+/// replaces a newer result. Pipelined statements run in the order sent, so the order holds.
+async fn write_results(
+    c: &mut deadpool_postgres::Client,
+    scope: &Scope,
+    rule_name: &str,
+    results: &[EvaluationRecord],
+    pace: Pace,
+) -> StoreResult<Option<Vec<StoredChange>>> {
+    let t = c.transaction().await.map_err(pg)?;
+    if !lock_rule(&t, scope, rule_name, RuleRowLock::KeyShare).await? {
+        return Err(StoreError::NotFound);
+    }
+    let lock_row = t
+        .prepare_cached(
+            "SELECT compliance_type, ordering_timestamp FROM evaluation_results
+             WHERE account=$1 AND region=$2 AND rule_name=$3 AND resource_type=$4 AND resource_id=$5
+             FOR UPDATE",
+        )
+        .await
+        .map_err(pg)?;
+    let insert = t
+        .prepare_cached(
+            "INSERT INTO evaluation_results (account, region, rule_name, resource_type, resource_id, compliance_type,
+                annotation, ordering_timestamp, result_recorded_time, config_rule_invoked_time)
+             VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)
+             ON CONFLICT DO NOTHING",
+        )
+        .await
+        .map_err(pg)?;
+    let update = t
+        .prepare_cached(
+            "UPDATE evaluation_results SET compliance_type=$6, annotation=$7, ordering_timestamp=$8,
+                result_recorded_time=$9, config_rule_invoked_time=$10
+             WHERE account=$1 AND region=$2 AND rule_name=$3 AND resource_type=$4 AND resource_id=$5",
+        )
+        .await
+        .map_err(pg)?;
+    let mut in_key_order: Vec<&EvaluationRecord> = results.iter().collect();
+    in_key_order.sort_by(|a, b| {
+        (&a.resource_type, &a.resource_id).cmp(&(&b.resource_type, &b.resource_id))
+    });
+    let compliance: Vec<&str> = in_key_order
+        .iter()
+        .map(|r| r.compliance_type.as_str())
+        .collect();
+    let params: Vec<[&(dyn ToSql + Sync); 10]> = in_key_order
+        .iter()
+        .zip(&compliance)
+        .map(|(r, compliance)| {
+            [
+                &scope.account as &(dyn ToSql + Sync),
+                &scope.region,
+                &rule_name,
+                &r.resource_type,
+                &r.resource_id,
+                compliance,
+                &r.annotation,
+                &r.ordering_timestamp,
+                &r.result_recorded_time,
+                &r.config_rule_invoked_time,
+            ]
+        })
+        .collect();
+    // The same key twice: each must see the one before, so one at a time.
+    let distinct = in_key_order.windows(2).all(|w| {
+        (&w[0].resource_type, &w[0].resource_id) != (&w[1].resource_type, &w[1].resource_id)
+    });
+    let pipelined = pace == Pace::Pipelined && distinct;
+
+    // Per key in order: lock the stored row, and insert this result in case there is none (on a
+    // row this transaction holds, the insert does nothing at once).
+    let mut stored: Vec<Option<(String, f64)>> = Vec::with_capacity(params.len());
+    if pipelined {
+        let steps = params.iter().map(|values| {
+            futures_util::future::try_join(
+                t.query_opt(&lock_row, &values[..5]),
+                t.execute(&insert, values),
+            )
+        });
+        for (row, inserted) in futures_util::future::try_join_all(steps)
+            .await
+            .map_err(pg)?
+        {
+            match (row, inserted) {
+                (Some(row), _) => stored.push(Some((col(&row, 0)?, col(&row, 1)?))),
+                (None, 1) => stored.push(None),
+                // Another writer inserted it between the two: locking theirs now could break
+                // the key order. Give up; the transaction rolls back.
+                (None, _) => return Ok(None),
+            }
+        }
+    }
+    let mut updates = Vec::new();
+    let mut changes = Vec::new();
+    for (i, (r, values)) in in_key_order.iter().zip(&params).enumerate() {
+        let prev = if pipelined {
+            stored[i].take()
+        } else {
+            loop {
+                if let Some(row) = t.query_opt(&lock_row, &values[..5]).await.map_err(pg)? {
+                    break Some((col::<String>(&row, 0)?, col::<f64>(&row, 1)?));
+                }
+                if t.execute(&insert, values).await.map_err(pg)? == 1 {
+                    break None;
+                }
+            }
+        };
+        if let Some((_, ts)) = &prev {
+            if r.ordering_timestamp < *ts {
+                continue; // an older event never replaces a newer result
+            }
+            if pipelined {
+                updates.push(values);
+            } else {
+                t.execute(&update, values).await.map_err(pg)?;
+            }
+        }
+        let old = prev.map(|(t, _)| ComplianceType::from_wire(&t));
+        if old.as_ref() != Some(&r.compliance_type) {
+            changes.push(StoredChange {
+                resource_type: r.resource_type.clone(),
+                resource_id: r.resource_id.clone(),
+                old,
+                new: r.compliance_type.clone(),
+            });
+        }
+    }
+    // Rows this transaction holds: nothing waits.
+    futures_util::future::try_join_all(
+        updates.into_iter().map(|values| t.execute(&update, values)),
+    )
+    .await
+    .map_err(pg)?;
+    t.commit().await.map_err(pg)?;
+    Ok(Some(changes))
 }
 
 /// Records that `rule_name` was evaluated successfully at `now` (the latest such time is kept),
