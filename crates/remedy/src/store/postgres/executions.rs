@@ -476,9 +476,9 @@ impl ExecutionStore for PgStore {
         // Per batch: (size, failed), counted once per claim (a claim's candidates mostly come from
         // a few batches; failures only grow, so a count read earlier in the claim decides alike).
         let mut batches: HashMap<String, (i64, i64)> = HashMap::new();
-        let mut out = Vec::new();
+        let mut to_take: Vec<i64> = Vec::new();
         for cand in &candidates {
-            if out.len() >= limit {
+            if to_take.len() >= limit {
                 break;
             }
             let seq: i64 = col(cand, 0)?;
@@ -541,8 +541,9 @@ impl ExecutionStore for PgStore {
                 let room = match rooms.get(&key, conc) {
                     Some(room) => room,
                     None => {
-                        let room = rule_room(&t, &account, &region, &rule, conc, limit - out.len())
-                            .await?;
+                        let room =
+                            rule_room(&t, &account, &region, &rule, conc, limit - to_take.len())
+                                .await?;
                         rooms.insert(&key, conc, room);
                         room
                     }
@@ -552,15 +553,29 @@ impl ExecutionStore for PgStore {
                 }
                 rooms.took(&key);
             }
-            let taken = t
-                .query_one(
-                    &take,
-                    &[&seq, &owner, &(now + lease_seconds), &now, &self.node],
-                )
+            to_take.push(seq);
+        }
+        // The takes pipelined (rows this claim holds, so none waits): one round trip, not one
+        // per execution — the claim's row locks, which may include rows other nodes have just
+        // claimed and are committing steps of, are held for as short a time as can be.
+        let lease_expires = now + lease_seconds;
+        let params: Vec<[&(dyn ToSql + Sync); 5]> = to_take
+            .iter()
+            .map(|seq| {
+                [
+                    seq as &(dyn ToSql + Sync),
+                    &owner,
+                    &lease_expires,
+                    &now,
+                    &self.node,
+                ]
+            })
+            .collect();
+        let taken =
+            futures_util::future::try_join_all(params.iter().map(|p| t.query_one(&take, p)))
                 .await
                 .map_err(pg)?;
-            out.push(record(&taken)?);
-        }
+        let out = taken.iter().map(record).collect::<StoreResult<Vec<_>>>()?;
         t.commit().await.map_err(pg)?;
         Ok(out)
     }
