@@ -12,7 +12,9 @@
 //!   Recording a configuration item locks only its resource (and the scope first, when the
 //!   custom-resource limit may apply), so writes of different resources commit side by side.
 //!   StartRemediationExecution locks only its remediation configuration's row, which takes no
-//!   scope lock while held, so it cannot close a cycle either.
+//!   scope lock while held, so it cannot close a cycle either. Evaluation results take no scope
+//!   lock: the rule's row (key share) and then their own rows in key order
+//!   (`postgres/evaluations.rs`), the order every writer of several result rows follows.
 //! - **Claims** (`claim_executions`, `claim_evaluation_jobs`, `enqueue_due_periodic`) take rows
 //!   `FOR UPDATE SKIP LOCKED`: concurrent claimers on any node never take the same row, and never
 //!   wait for each other. Leases and fencing tokens work as on SQLite; no transaction is held
@@ -50,7 +52,7 @@ mod evaluation_queue;
 mod evaluations;
 mod executions;
 mod metrics;
-pub mod tls;
+mod tls;
 
 /// Schema migrations, applied in order at start.
 const MIGRATIONS: &[(i64, &str)] = &[

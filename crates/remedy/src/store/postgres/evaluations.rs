@@ -608,10 +608,10 @@ async fn record_successful_evaluation(
     now: f64,
 ) -> StoreResult<()> {
     let t = c.transaction().await.map_err(pg)?;
-    t.batch_execute("SET LOCAL synchronous_commit = off")
-        .await
-        .map_err(pg)?;
-    t.exec(
+    // Sent together (pipelined): the setting is in force before the insert runs.
+    let params: &Params = &[&scope.account, &scope.region, &rule_name, &now];
+    let no_flush_wait = t.batch_execute("SET LOCAL synchronous_commit = off");
+    let record = t.exec(
         "INSERT INTO rule_evaluation_status (account, region, rule_name, last_successful_evaluation_time, first_evaluation_started)
          SELECT $1, $2, $3, $4, TRUE FROM config_rules
           WHERE account=$1 AND region=$2 AND name=$3 FOR KEY SHARE
@@ -619,10 +619,11 @@ async fn record_successful_evaluation(
             last_successful_evaluation_time = GREATEST(rule_evaluation_status.last_successful_evaluation_time,
                                                        excluded.last_successful_evaluation_time),
             first_evaluation_started = TRUE",
-        &[&scope.account, &scope.region, &rule_name, &now],
-    )
-    .await
-    .map_err(pg)?;
+        params,
+    );
+    futures_util::future::try_join(no_flush_wait, record)
+        .await
+        .map_err(pg)?;
     t.commit().await.map_err(pg)
 }
 
